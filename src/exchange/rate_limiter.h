@@ -1,0 +1,37 @@
+// RateLimiter: a token bucket shared by every request to one exchange.
+//
+// Coinbase's public REST limit is 10 requests/s with bursts of 15, per IP, so
+// one limiter serves all products of a process. Tokens refill continuously at
+// `rate` per second up to `burst`. rate <= 0 disables limiting. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+
+namespace tradelake {
+
+class RateLimiter {
+ public:
+  RateLimiter(double rate_per_second, double burst);
+
+  // Blocks until a token is available, then takes it.
+  void Acquire();
+  // Takes a token if one is available now.
+  bool TryAcquire();
+
+  double rate() const { return rate_; }
+  double burst() const { return burst_; }
+  bool unlimited() const { return rate_ <= 0; }
+
+ private:
+  void RefillLocked(std::chrono::steady_clock::time_point now);
+
+  const double rate_;
+  const double burst_;
+  std::mutex mu_;
+  double tokens_;                                 // GUARDED_BY(mu_)
+  std::chrono::steady_clock::time_point last_;    // GUARDED_BY(mu_)
+};
+
+}  // namespace tradelake
