@@ -1,0 +1,50 @@
+# tradelake — the commands the README uses.
+#   make demo   install what is missing, build, run the pipeline offline against the simulator
+#   make test   install what is missing, build, run every test
+#   make run    the same pipeline against live Coinbase
+SHELL := /bin/bash
+JOBS ?= 2
+PRESET ?= release
+BUILD := build/$(PRESET)
+TRADELAKE := $(BUILD)/tradelake
+LAKE ?= lake
+
+.PHONY: all deps build test test-unit test-sanitize demo run bench fuzz format clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	@cmake --preset $(PRESET) >/dev/null
+	@cmake --build --preset $(PRESET) -j $(JOBS)
+
+test: build
+	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+# Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+test-sanitize: deps
+	@cmake --preset debug >/dev/null
+	@cmake --build --preset debug -j $(JOBS)
+	@ctest --preset debug -j $(JOBS)
+
+demo: build
+	@scripts/demo.sh $(TRADELAKE) demo-lake
+
+run: build
+	@scripts/run.sh $(TRADELAKE) $(LAKE)
+
+bench: build
+	@scripts/bench.sh $(BUILD)
+
+fuzz: deps
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz -j $(JOBS)
+	@scripts/fuzz.sh build/fuzz
+
+format:
+	@clang-format -i $$(git ls-files '*.h' '*.cc')
+
+clean:
+	rm -rf build

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs what tradelake needs on Debian 12, and only what is missing:
+# Debian packages with apt-get (running `apt-get update` first, once, only if
+# something must be installed) and DuckDB from the npm registry, pinned by
+# package-lock.json. Idempotent: a second run changes nothing and is quick.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  build-essential cmake pkg-config git ca-certificates
+  libcurl4-openssl-dev libssl-dev    # HTTP client, TLS, SigV4 HMAC
+  libsimdjson-dev                    # hot-path JSON parsing
+  libzstd-dev zstd                   # Bronze object compression
+  libcli11-dev                       # command line
+  libfmt-dev libspdlog-dev           # formatting, logging
+  libcpp-httplib-dev                 # HTTP server (simulator, API)
+  libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev           # libFuzzer targets
+  nodejs npm                         # fetches the pinned DuckDB library
+  python3
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# Node and npm may come from outside Debian (e.g. a preinstalled Node 20): accept those.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  tmp=(); for p in "${missing[@]}"; do [[ $p == nodejs || $p == npm ]] || tmp+=("$p"); done
+  missing=("${tmp[@]+"${tmp[@]}"}")
+fi
+if ((${#missing[@]})); then
+  echo "deps: installing Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# DuckDB: libduckdb.so from @duckdb/node-bindings-linux-x64, duckdb.h from duckdb.
+# --ignore-scripts: duckdb's install script would try to build a Node addon.
+lib=node_modules/@duckdb/node-bindings-linux-x64/libduckdb.so
+hdr=node_modules/duckdb/src/duckdb/src/include/duckdb.h
+if [ ! -f "$lib" ] || [ ! -f "$hdr" ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "deps: installing pinned DuckDB from the npm registry (package-lock.json)"
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+fi
+
+# Test peers (moto, boto3, awscli) are needed by the S3 tests of a later issue.
+echo "deps: ok"

@@ -1,0 +1,384 @@
+#include "cli/cli.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/exit_codes.h"
+#include "core/log.h"
+#include "core/time.h"
+#include "exchange/simulator.h"
+#include "ingest/ingester.h"
+#include "ingest/verify.h"
+#include "store/object_store.h"
+
+namespace tradelake {
+namespace {
+
+// Set by SIGINT/SIGTERM; the only mutable global, because a signal handler
+// can reach nothing else.
+std::atomic<bool> g_stop{false};
+
+extern "C" void OnStopSignal(int) { g_stop.store(true); }
+
+void InstallStopHandlers() {
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+int Fail(const Status& s) {
+  std::fprintf(stderr, "tradelake: %s\n", s.ToString().c_str());
+  return s.ExitCode();
+}
+
+std::vector<std::string> SplitList(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t end = s.find(',', start);
+    if (end == std::string::npos) end = s.size();
+    std::string item = s.substr(start, end - start);
+    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+    while (!item.empty() && item.back() == ' ') item.pop_back();
+    if (!item.empty()) out.push_back(item);
+    start = end + 1;
+  }
+  return out;
+}
+
+std::string Thousands(int64_t v) {
+  std::string s = std::to_string(v < 0 ? -v : v);
+  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
+  return v < 0 ? "-" + s : s;
+}
+
+std::string HumanBytes(int64_t b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(b);
+  int u = 0;
+  while (v >= 1024 && u < 4) v /= 1024, ++u;
+  return u == 0 ? fmt::format("{} B", b) : fmt::format("{:.1f} {}", v, units[u]);
+}
+
+struct GlobalFlags {
+  std::string log_format = "text";
+  std::string log_level = "info";
+};
+
+// ---------------------------------------------------------------- ingest
+struct IngestFlags {
+  std::string lake = "lake";
+  std::string products;
+  std::string exchange_url = std::string(kCoinbaseExchangeUrl);
+  std::string since;
+  int64_t from_trade_id = -1;
+  bool follow = false;
+  std::string poll_interval = "2s";
+  std::string flush_interval = "30s";
+  double rate_limit = 10;
+  double burst = 15;
+  int64_t object_trades = 50'000;
+  int max_attempts = 6;
+  int64_t backoff_base_ms = 250;
+  int64_t backoff_max_ms = 8000;
+  int64_t timeout_ms = 30'000;
+  bool no_progress = false;
+};
+
+int RunIngestCommand(const IngestFlags& f, const GlobalFlags& g) {
+  IngestOptions o;
+  o.products = SplitList(f.products);
+  if (o.products.empty()) return Fail(InvalidArgument("no products; pass --products BTC-USD,ETH-USD"));
+  o.exchange.base_url = f.exchange_url;
+  while (!o.exchange.base_url.empty() && o.exchange.base_url.back() == '/') o.exchange.base_url.pop_back();
+  o.exchange.retry.max_attempts = f.max_attempts;
+  o.exchange.retry.base_delay_ms = f.backoff_base_ms;
+  o.exchange.retry.max_delay_ms = f.backoff_max_ms;
+  o.exchange.http.timeout_ms = f.timeout_ms;
+  o.rate_per_second = f.rate_limit;
+  o.burst = f.burst;
+  o.object_max_trades = f.object_trades;
+  o.follow = f.follow;
+  auto poll = ParseDuration(f.poll_interval);
+  if (!poll.ok()) return Fail(poll.status().WithContext("--poll-interval"));
+  o.poll_interval_ms = *poll / 1000;
+  auto flush = ParseDuration(f.flush_interval);
+  if (!flush.ok()) return Fail(flush.status().WithContext("--flush-interval"));
+  o.flush_interval_ms = *flush / 1000;
+  if (!f.since.empty()) {
+    auto t = ParseTimeOrAgo(f.since, NowMicros());
+    if (!t.ok()) return Fail(t.status().WithContext("--since"));
+    o.since = *t;
+  }
+  if (f.from_trade_id >= 0) o.from_trade_id = f.from_trade_id;
+  o.progress = !f.no_progress && g.log_format == "text";
+  o.stop = &g_stop;
+
+  auto store = OpenStore(f.lake);
+  if (!store.ok()) return Fail(store.status());
+  InstallStopHandlers();
+  spdlog::info("ingesting {} from {} into {}", f.products, o.exchange.base_url, (*store)->Describe());
+  IngestReport r = RunIngest(store->get(), o);
+
+  // Summary on stdout: one line per product, then the request counters.
+  int64_t total = 0, bytes = 0;
+  for (const auto& p : r.products) {
+    total += p.trades_landed;
+    bytes += p.bytes_written;
+    std::printf("%-10s landed %12s trades in %4lld objects (%9s)  coverage %lld..%lld%s%s%s\n",
+                p.product_id.c_str(), Thousands(p.trades_landed).c_str(),
+                static_cast<long long>(p.objects_written), HumanBytes(p.bytes_written).c_str(),
+                static_cast<long long>(p.low), static_cast<long long>(p.high),
+                p.high_time ? ("  newest " + FormatRfc3339Micros(*p.high_time)).c_str() : "",
+                p.gaps ? fmt::format("  GAPS {} ({} trades, see _state/ingest/.../gaps/)", p.gaps, p.gap_trades).c_str() : "",
+                p.status.ok() ? "" : ("  FAILED: " + p.status.message()).c_str());
+  }
+  const double secs = r.elapsed_seconds > 0 ? r.elapsed_seconds : 1e-9;
+  std::printf("total      %s trades, %s in %.1f s (%s trades/s); %lld requests, %lld retries "
+              "(%lld rate-limited, %lld server errors, %lld transport errors, %lld bad bodies)\n",
+              Thousands(total).c_str(), HumanBytes(bytes).c_str(), r.elapsed_seconds,
+              Thousands(static_cast<int64_t>(static_cast<double>(total) / secs)).c_str(),
+              static_cast<long long>(r.requests), static_cast<long long>(r.retries),
+              static_cast<long long>(r.rate_limited), static_cast<long long>(r.server_errors),
+              static_cast<long long>(r.transport_errors), static_cast<long long>(r.invalid_bodies));
+  std::fflush(stdout);
+  if (!r.status.ok()) return Fail(r.status);
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------- verify
+struct VerifyFlags {
+  std::string lake = "lake";
+  std::string products;
+};
+
+int RunVerifyCommand(const VerifyFlags& f) {
+  auto store = OpenStore(f.lake);
+  if (!store.ok()) return Fail(store.status());
+  std::vector<std::string> products = SplitList(f.products);
+  if (products.empty()) {
+    auto listed = ListBronzeProducts(store->get());
+    if (!listed.ok()) return Fail(listed.status());
+    products = *listed;
+  }
+  if (products.empty()) {
+    std::printf("no Bronze objects in %s\n", (*store)->Describe().c_str());
+    return kExitOk;
+  }
+  bool all_ok = true;
+  std::printf("%-10s %12s %8s %10s  %-40s  %-40s  %s\n", "product", "trades", "objects", "bytes",
+              "first trade", "last trade", "check");
+  for (const auto& p : products) {
+    auto s = VerifyBronze(store->get(), p);
+    if (!s.ok()) return Fail(s.status());
+    std::string check = "ok: contiguous";
+    if (s->reported_gap_trades) check = fmt::format("ok: {} ids in gap reports", s->reported_gap_trades);
+    if (!s->ok()) {
+      all_ok = false;
+      check = fmt::format("FAILED: {} duplicates, {} unexplained missing ranges, {} problems", s->duplicates,
+                          s->unexplained_missing.size(), s->problems.size());
+    }
+    std::printf("%-10s %12s %8lld %10s  %-40s  %-40s  %s\n", p.c_str(), Thousands(s->trades).c_str(),
+                static_cast<long long>(s->objects), HumanBytes(s->bytes).c_str(),
+                fmt::format("{} {}", s->first_id, s->first_time).c_str(),
+                fmt::format("{} {}", s->last_id, s->last_time).c_str(), check.c_str());
+    for (const auto& m : s->unexplained_missing) {
+      std::fprintf(stderr, "  %s: trades %lld..%lld are missing and no gap report explains them\n", p.c_str(),
+                   static_cast<long long>(m.first), static_cast<long long>(m.second));
+    }
+    for (const auto& pr : s->problems) std::fprintf(stderr, "  %s: %s\n", p.c_str(), pr.c_str());
+  }
+  return all_ok ? kExitOk : kExitDataError;
+}
+
+// ---------------------------------------------------------------- simulate
+struct SimulateFlags {
+  SimulatorOptions o;
+  std::string products = "BTC-USD,ETH-USD,SOL-USD";
+  std::string history = "6h";
+  std::string now;
+  bool no_rate_limit = false;
+  std::string holes;
+  std::string ready_file;
+  std::string duration;
+};
+
+int RunSimulateCommand(SimulateFlags& f) {
+  f.o.products = SplitList(f.products);
+  auto h = ParseDuration(f.history);
+  if (!h.ok()) return Fail(h.status().WithContext("--history"));
+  f.o.history_micros = *h;
+  if (!f.now.empty()) {
+    auto t = ParseRfc3339(f.now);
+    if (!t.ok()) return Fail(t.status().WithContext("--now"));
+    f.o.now = *t;
+  }
+  f.o.rate_limit = !f.no_rate_limit;
+  for (const auto& r : SplitList(f.holes)) {
+    const size_t dash = r.find('-');
+    try {
+      const int64_t a = std::stoll(r.substr(0, dash));
+      const int64_t b = dash == std::string::npos ? a : std::stoll(r.substr(dash + 1));
+      f.o.faults.holes.emplace_back(a, b);
+    } catch (...) {
+      return Fail(InvalidArgument(fmt::format("--holes: bad range \"{}\" (want FIRST-LAST)", r)));
+    }
+  }
+  int64_t duration_us = 0;
+  if (!f.duration.empty()) {
+    auto d = ParseDuration(f.duration);
+    if (!d.ok()) return Fail(d.status().WithContext("--duration"));
+    duration_us = *d;
+  }
+  auto sim = Simulator::Start(f.o);
+  if (!sim.ok()) return Fail(sim.status());
+  InstallStopHandlers();
+  std::printf("simulating %s at %s (seed %llu, rate limit %s)\n", f.products.c_str(), (*sim)->url().c_str(),
+              static_cast<unsigned long long>(f.o.seed), f.o.rate_limit ? "on" : "off");
+  for (const auto& p : f.o.products) {
+    std::printf("  %-10s trades %lld..%lld\n", p.c_str(), static_cast<long long>((*sim)->FirstTradeId(p)),
+                static_cast<long long>((*sim)->LastTradeId(p)));
+  }
+  std::fflush(stdout);
+  if (!f.ready_file.empty()) {
+    // Written last, atomically, so a script can wait for it.
+    const std::string tmp = f.ready_file + ".tmp";
+    if (std::FILE* out = std::fopen(tmp.c_str(), "w")) {
+      std::fprintf(out, "%s\n", (*sim)->url().c_str());
+      std::fclose(out);
+      std::rename(tmp.c_str(), f.ready_file.c_str());
+    }
+  }
+  const auto start = NowMicros();
+  while (!g_stop.load() && (duration_us == 0 || NowMicros() - start < duration_us)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  (*sim)->Stop();
+  const auto c = (*sim)->counters();
+  std::printf("simulator stopped: %lld requests, %lld ok, %lld rate-limited, %lld faults\n",
+              static_cast<long long>(c.requests), static_cast<long long>(c.ok),
+              static_cast<long long>(c.rate_limited), static_cast<long long>(c.faults));
+  return kExitOk;
+}
+
+constexpr const char* kExitCodeHelp =
+    "Exit codes: 0 ok, 1 failure, 2 bad usage or unknown product, 65 malformed data,\n"
+    "69 exchange or store unavailable after retries, 74 local disk error,\n"
+    "77 access denied, 130 interrupted (resumable).";
+
+}  // namespace
+
+int RunCli(int argc, char** argv) {
+  CLI::App app{"tradelake: a lakehouse for crypto exchange trades (Coinbase -> Bronze -> Silver -> Gold)",
+               "tradelake"};
+  app.footer(kExitCodeHelp);
+  app.set_version_flag("--version", std::string("tradelake ") + TRADELAKE_VERSION);
+  app.set_config("--config", "", "read flags from a TOML file (key = value, [section] per subcommand)");
+  app.require_subcommand(1);
+  GlobalFlags g;
+  app.add_option("--log-format", g.log_format, "log lines on stderr: text or json")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  app.add_option("--log-level", g.log_level, "trace, debug, info, warn, error, off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+
+  IngestFlags in;
+  auto* ingest = app.add_subcommand("ingest", "Land every trade of the given products in Bronze, exactly once");
+  ingest->footer(
+      "Catches up from each product's checkpoint to the newest trade, then exits (or keeps\n"
+      "polling with --follow). The first run starts at the newest page unless --since or\n"
+      "--from-trade-id asks for history. A killed run resumes where it stopped; ids the\n"
+      "exchange cannot return are written to _state/ingest/.../gaps/, never skipped silently.\n\n"
+      "Examples:\n"
+      "  tradelake ingest --products BTC-USD,ETH-USD --since 6h\n"
+      "  tradelake ingest --products BTC-USD --follow --lake /data/lake\n\n" +
+      std::string(kExitCodeHelp));
+  ingest->add_option("--products,-p", in.products, "comma-separated product ids, e.g. BTC-USD,ETH-USD")->required();
+  ingest->add_option("--lake", in.lake, "lake folder")->capture_default_str();
+  ingest->add_option("--exchange-url", in.exchange_url, "Coinbase Exchange REST base URL")->capture_default_str();
+  ingest->add_option("--since", in.since, "backfill from this time: RFC 3339, YYYY-MM-DD, or a duration ago (6h, 2d)");
+  ingest->add_option("--from-trade-id", in.from_trade_id, "backfill from this trade id");
+  ingest->add_flag("--follow", in.follow, "keep polling for new trades until interrupted");
+  ingest->add_option("--poll-interval", in.poll_interval, "with --follow: time between polls")->capture_default_str();
+  ingest->add_option("--flush-interval", in.flush_interval, "with --follow: land a Bronze object at least this often")
+      ->capture_default_str();
+  ingest->add_option("--rate-limit", in.rate_limit, "requests per second to the exchange, shared by all products (0: off)")
+      ->capture_default_str();
+  ingest->add_option("--burst", in.burst, "rate limiter burst")->capture_default_str();
+  ingest->add_option("--object-trades", in.object_trades, "most trades in one Bronze object")
+      ->check(CLI::Range(int64_t{1}, int64_t{10'000'000}))
+      ->capture_default_str();
+  ingest->add_option("--max-attempts", in.max_attempts, "tries per request before giving up")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  ingest->add_option("--backoff-base-ms", in.backoff_base_ms, "first retry delay")->capture_default_str();
+  ingest->add_option("--backoff-max-ms", in.backoff_max_ms, "longest retry delay")->capture_default_str();
+  ingest->add_option("--timeout-ms", in.timeout_ms, "per-request timeout")->capture_default_str();
+  ingest->add_flag("--no-progress", in.no_progress, "no progress bar");
+
+  VerifyFlags vf;
+  auto* verify = app.add_subcommand("verify", "Read all of Bronze and prove it: trades, objects, gaps, duplicates");
+  verify->footer("Exits 0 when every product is contiguous (or its holes are in gap reports), 65 otherwise.");
+  verify->add_option("--lake", vf.lake, "lake folder")->capture_default_str();
+  verify->add_option("--products,-p", vf.products, "products to check (default: all in the lake)");
+
+  SimulateFlags sf;
+  auto* simulate = app.add_subcommand("simulate", "Serve an offline Coinbase Exchange (REST) over a synthetic market");
+  simulate->footer(
+      "Same API shapes as api.exchange.coinbase.com: /products, /products/{id}/trades\n"
+      "(after, before, limit, CB-AFTER/CB-BEFORE), /products/{id}/candles. Deterministic per\n"
+      "--seed; keeps printing new trades in real time. Fault flags take a probability 0..1.\n\n"
+      "Example:\n  tradelake simulate --port 8089 --products BTC-USD,ETH-USD --seed 42 --history 6h");
+  simulate->add_option("--port", sf.o.port, "port (0: any free port)")->capture_default_str();
+  simulate->add_option("--bind", sf.o.bind, "address to bind")->capture_default_str();
+  simulate->add_option("--products", sf.products, "comma-separated product ids")->capture_default_str();
+  simulate->add_option("--seed", sf.o.seed, "random seed")->capture_default_str();
+  simulate->add_option("--history", sf.history, "trade history before start (e.g. 6h)")->capture_default_str();
+  simulate->add_option("--trades-per-second", sf.o.trades_per_second, "mean trade rate per product")
+      ->capture_default_str();
+  simulate->add_option("--now", sf.now, "pin the start time (RFC 3339) for reproducible timestamps");
+  simulate->add_flag("--no-rate-limit", sf.no_rate_limit, "do not enforce the public rate limit");
+  simulate->add_option("--rate", sf.o.rate, "rate limit: requests per second")->capture_default_str();
+  simulate->add_option("--burst", sf.o.burst, "rate limit: burst")->capture_default_str();
+  simulate->add_option("--fault-5xx", sf.o.faults.error_5xx, "share of requests answered 500/502/503");
+  simulate->add_option("--fault-429", sf.o.faults.error_429, "share of requests answered 429");
+  simulate->add_option("--fault-truncate", sf.o.faults.truncate, "share of bodies cut short");
+  simulate->add_option("--fault-drop", sf.o.faults.drop, "share of connections dropped without an answer");
+  simulate->add_option("--fault-overlap", sf.o.faults.overlap, "share of trade pages shifted to overlap");
+  simulate->add_option("--fault-duplicate", sf.o.faults.duplicate, "share of trade pages with repeated trades");
+  simulate->add_option("--fault-latency-ms", sf.o.faults.latency_ms, "added latency per answer");
+  simulate->add_option("--holes", sf.holes, "trade id ranges the exchange cannot return, e.g. 1000-1005,2000-2000");
+  simulate->add_option("--threads", sf.o.threads, "HTTP worker threads")->capture_default_str();
+  simulate->add_option("--ready-file", sf.ready_file, "write the URL to this file once serving");
+  simulate->add_option("--duration", sf.duration, "stop after this long (default: until interrupted)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+  auto fmt_ = ParseLogFormat(g.log_format);
+  if (!fmt_.ok()) return Fail(fmt_.status());
+  if (Status s = InitLogging(*fmt_, g.log_level); !s.ok()) return Fail(s);
+
+  if (ingest->parsed()) return RunIngestCommand(in, g);
+  if (verify->parsed()) return RunVerifyCommand(vf);
+  if (simulate->parsed()) return RunSimulateCommand(sf);
+  return kExitUsage;
+}
+
+}  // namespace tradelake

@@ -1,0 +1,66 @@
+// Bronze: the raw, immutable landing layer.
+//
+// Layout (DESIGN.md):
+//   bronze/source=coinbase/product=<id>/date=<UTC trade date>/<first>-<last>.jsonl.zst
+// One object holds trades of one product and one trade date, ascending by
+// trade_id, ids first..last (holes only where a gap report says so). It is
+// zstd-compressed JSON Lines; each line is
+//   {"ingested_at":"<RFC 3339 micros>","request":"<path?query>","trade":<object>}
+// where <object> is the trade exactly as the exchange sent it, byte for byte.
+// (If an exchange object ever contained a raw line break, it is kept instead
+// as the JSON string "trade_text", so the file stays one record per line.)
+//
+// Objects are written once with WriteMode::kCreateOnly and never modified.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "core/time.h"
+
+namespace tradelake {
+
+inline constexpr std::string_view kBronzeSource = "coinbase";
+
+// "bronze/source=coinbase/product=BTC-USD/"
+std::string BronzeProductPrefix(std::string_view product_id);
+
+// "bronze/source=coinbase/product=BTC-USD/date=2024-05-01/100-199.jsonl.zst"
+std::string BronzeObjectKey(std::string_view product_id, std::string_view date, int64_t first_id,
+                            int64_t last_id);
+
+struct BronzeKey {
+  std::string product_id;
+  std::string date;  // "YYYY-MM-DD"
+  int64_t first_id = 0;
+  int64_t last_id = 0;
+};
+// Parses a key made by BronzeObjectKey; InvalidArgument for anything else.
+Result<BronzeKey> ParseBronzeObjectKey(std::string_view key);
+
+// One trade to land: its id and the exchange's bytes.
+struct BronzeRecord {
+  int64_t trade_id = 0;
+  std::string_view raw;
+};
+
+// Builds an object's bytes (compressed). `records` ascending by trade_id.
+Result<std::string> EncodeBronzeObject(const std::vector<BronzeRecord>& records,
+                                       TimestampMicros ingested_at, std::string_view request);
+
+// A decoded line.
+struct DecodedBronzeRecord {
+  int64_t trade_id = 0;
+  std::string trade;        // the exchange's object, byte for byte
+  std::string ingested_at;  // as written
+};
+
+// Decompresses and parses an object. DataLoss for a corrupt or truncated
+// object (naming the line), so nothing bad is ever silently skipped.
+Result<std::vector<DecodedBronzeRecord>> DecodeBronzeObject(std::string_view compressed);
+
+}  // namespace tradelake

@@ -1,0 +1,522 @@
+#include "ingest/ingester.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "core/progress.h"
+#include "ingest/bronze.h"
+#include "ingest/checkpoint.h"
+
+namespace tradelake {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Trades waiting to become one Bronze object: one product, one trade date,
+// ascending ids. Raw bytes are copied into an arena so pages can be dropped.
+struct PendingObject {
+  std::string date;
+  std::string arena;
+  struct Entry {
+    int64_t trade_id;
+    size_t offset, length;
+  };
+  std::vector<Entry> entries;
+  std::string first_request;
+  TimestampMicros fetched_at = 0;
+  std::optional<TimestampMicros> last_time;
+  Clock::time_point started;
+
+  bool empty() const { return entries.empty(); }
+  void Clear() {
+    date.clear();
+    arena.clear();
+    entries.clear();
+    first_request.clear();
+    last_time.reset();
+  }
+};
+
+// A trade accepted from a page, in id order.
+struct Accepted {
+  int64_t trade_id;
+  std::optional<TimestampMicros> time;
+  std::string_view raw;
+};
+
+class ProductIngester {
+ public:
+  ProductIngester(ObjectStore* store, const IngestOptions& options, RateLimiter* limiter,
+                  ClientStats* stats, ProgressBar* progress, ProductReport* report)
+      : store_(store),
+        options_(options),
+        client_(options.exchange, limiter, stats),
+        progress_(progress),
+        report_(report) {
+    report_->product_id = product_;
+  }
+
+  void set_product(std::string product) {
+    product_ = std::move(product);
+    report_->product_id = product_;
+  }
+
+  // Loads and recovers the checkpoint and decides where to start. Returns the
+  // number of trades expected (for the progress bar; an estimate).
+  Result<int64_t> Prepare();
+  Status Run();
+  const Checkpoint& checkpoint() const { return cp_; }
+
+ private:
+  bool Stopping() const { return options_.stop && options_.stop->load(); }
+
+  // (id, time) of the newest trade with id <= at_most, or of the newest trade.
+  Result<std::optional<std::pair<int64_t, std::optional<TimestampMicros>>>> Probe(
+      std::optional<int64_t> at_most);
+  Result<int64_t> FindFirstIdAtOrAfter(TimestampMicros since);
+
+  // Fetches ids [*next, stop] (stop = nullopt: up to the newest trade), lands
+  // them and calls `advance(last_landed_id, its_time)` after every durable
+  // object. Sets *caught_up when the exchange has nothing newer.
+  using AdvanceFn = std::function<Status(int64_t, std::optional<TimestampMicros>)>;
+  Status Walk(int64_t* next, std::optional<int64_t> stop, const AdvanceFn& advance, bool* caught_up);
+  // One page worth of ids starting at `next`, fetched again while ids are missing.
+  Status FetchRange(int64_t next, int64_t after, std::vector<Accepted>* out, TradePage* page,
+                    bool* at_head, int64_t* resume_at);
+  Status Append(const std::vector<Accepted>& trades, const TradePage& page, TimestampMicros fetched_at,
+                const AdvanceFn& advance);
+  Status Flush(const AdvanceFn& advance);
+  Status SaveCheckpointNow();
+
+  ObjectStore* store_;
+  const IngestOptions& options_;
+  CoinbaseClient client_;
+  ProgressBar* progress_;
+  ProductReport* report_;
+  std::string product_;
+  Checkpoint cp_;
+  PendingObject pending_;
+};
+
+Result<std::optional<std::pair<int64_t, std::optional<TimestampMicros>>>> ProductIngester::Probe(
+    std::optional<int64_t> at_most) {
+  std::optional<int64_t> after;
+  if (at_most) after = *at_most + 1;
+  ASSIGN_OR_RETURN(TradePage page, client_.GetTrades(product_, after, 1));
+  using Out = std::optional<std::pair<int64_t, std::optional<TimestampMicros>>>;
+  const RawTrade* best = nullptr;
+  for (const auto& t : page.trades) {
+    if (at_most && t.trade_id > *at_most) continue;
+    if (!best || t.trade_id > best->trade_id) best = &t;
+  }
+  if (!best) return Out();
+  return Out(std::make_pair(best->trade_id, best->time));
+}
+
+Result<int64_t> ProductIngester::FindFirstIdAtOrAfter(TimestampMicros since) {
+  ASSIGN_OR_RETURN(auto newest, Probe(std::nullopt));
+  if (!newest) return int64_t{0};
+  auto before_since = [&](const std::optional<TimestampMicros>& t) { return !t || *t < since; };
+  if (before_since(newest->second)) return newest->first + 1;
+  // Exponential search down for an id older than `since`, then bisect.
+  int64_t hi = newest->first;  // time(hi) >= since
+  int64_t lo = hi;
+  int64_t step = kMaxTradesPerPage;
+  while (true) {
+    lo = std::max<int64_t>(hi - step, 0);
+    ASSIGN_OR_RETURN(auto p, Probe(lo));
+    if (!p || before_since(p->second)) break;  // below the first trade, or older than since
+    hi = p->first;
+    if (lo == 0) return hi;
+    step *= 2;
+  }
+  while (hi - lo > 1) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    ASSIGN_OR_RETURN(auto p, Probe(mid));
+    if (!p || before_since(p->second)) {
+      lo = mid;
+    } else {
+      hi = std::min(hi, p->first);
+      if (p->first < mid) lo = std::max(lo, p->first - 1);  // a hole below mid
+      if (hi - lo <= 1) break;
+      if (p->first == hi && hi != mid) lo = std::max(lo, mid);  // ids (p->first, mid] do not exist
+    }
+  }
+  spdlog::info("{}: first trade at or after {} is {}", product_, FormatRfc3339Micros(since), hi);
+  return hi;
+}
+
+Result<int64_t> ProductIngester::Prepare() {
+  ASSIGN_OR_RETURN(auto loaded, LoadCheckpoint(store_, product_));
+  ASSIGN_OR_RETURN(auto ranges, ListLandedRanges(store_, product_));
+
+  std::optional<int64_t> start;
+  if (options_.from_trade_id) start = *options_.from_trade_id;
+  if (options_.since) {
+    ASSIGN_OR_RETURN(int64_t s, FindFirstIdAtOrAfter(*options_.since));
+    start = start ? std::min(*start, s) : s;
+  }
+
+  bool changed = false;
+  if (!loaded) {
+    int64_t begin = 0;
+    if (start) {
+      begin = *start;
+    } else {
+      // First run without a start: begin with the newest page of trades.
+      ASSIGN_OR_RETURN(TradePage page, client_.GetTrades(product_, std::nullopt, kMaxTradesPerPage));
+      int64_t lowest = -1;
+      for (const auto& t : page.trades) lowest = lowest < 0 ? t.trade_id : std::min(lowest, t.trade_id);
+      begin = lowest < 0 ? 0 : lowest;
+      spdlog::info("{}: no checkpoint and no --since/--from-trade-id; starting at the newest page (trade {})",
+                   product_, begin);
+    }
+    cp_.product_id = product_;
+    cp_.low = begin;
+    cp_.high = begin - 1;
+    changed = true;
+  } else {
+    cp_ = std::move(*loaded);
+    if (start && *start < cp_.low) {
+      if (cp_.backfill && *start < cp_.backfill->from) {
+        spdlog::warn("{}: a backfill from trade {} is still pending; it resumes first, run again to go back to {}",
+                     product_, cp_.backfill->from, *start);
+      } else if (!cp_.backfill) {
+        cp_.backfill = Backfill{*start, *start};
+        changed = true;
+      }
+    }
+  }
+  // Recovery: objects that landed after the checkpoint was last saved.
+  const int64_t recovered_high = AdvanceOverLanded(ranges, cp_.high + 1) - 1;
+  if (recovered_high != cp_.high) {
+    spdlog::info("{}: recovered trades {}..{} already in Bronze", product_, cp_.high + 1, recovered_high);
+    cp_.high = recovered_high;
+    changed = true;
+  }
+  if (cp_.backfill) {
+    const int64_t n = std::min(AdvanceOverLanded(ranges, cp_.backfill->next), cp_.low);
+    if (n != cp_.backfill->next) {
+      cp_.backfill->next = n;
+      changed = true;
+    }
+    if (cp_.backfill->next >= cp_.low) {
+      cp_.low = cp_.backfill->from;
+      cp_.backfill.reset();
+      changed = true;
+    }
+  }
+  if (changed) RETURN_IF_ERROR(SaveCheckpointNow());
+
+  int64_t expected = 0;
+  if (cp_.backfill) expected += cp_.low - cp_.backfill->next;
+  if (auto newest = Probe(std::nullopt); newest.ok() && *newest) {
+    expected += std::max<int64_t>(0, (*newest)->first - cp_.high);
+  }
+  return expected;
+}
+
+Status ProductIngester::SaveCheckpointNow() {
+  cp_.updated_at = NowMicros();
+  return SaveCheckpoint(store_, cp_);
+}
+
+Status ProductIngester::Run() {
+  if (cp_.backfill) {
+    int64_t next = cp_.backfill->next;
+    bool head = false;
+    spdlog::info("{}: backfilling trades {}..{}", product_, next, cp_.low - 1);
+    RETURN_IF_ERROR(Walk(&next, cp_.low - 1,
+                         [&](int64_t last, std::optional<TimestampMicros>) {
+                           cp_.backfill->next = last + 1;
+                           if (cp_.backfill->next >= cp_.low) {
+                             cp_.low = cp_.backfill->from;
+                             cp_.backfill.reset();
+                           }
+                           return SaveCheckpointNow();
+                         },
+                         &head));
+    if (Stopping()) return Cancelled(fmt::format("{}: stopped during backfill; rerun to resume", product_));
+  }
+  const AdvanceFn forward = [&](int64_t last, std::optional<TimestampMicros> t) {
+    cp_.high = last;
+    if (t) cp_.high_time = t;
+    return SaveCheckpointNow();
+  };
+  int64_t next = cp_.high + 1;
+  while (true) {
+    bool caught_up = false;
+    RETURN_IF_ERROR(Walk(&next, std::nullopt, forward, &caught_up));
+    if (Stopping()) {
+      return options_.follow ? Status::OK()
+                             : Cancelled(fmt::format("{}: stopped before catching up; rerun to resume", product_));
+    }
+    if (!options_.follow) return Status::OK();
+    const auto deadline = Clock::now() + std::chrono::milliseconds(options_.poll_interval_ms);
+    while (Clock::now() < deadline && !Stopping()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (Stopping()) return Status::OK();
+  }
+}
+
+Status ProductIngester::FetchRange(int64_t next, int64_t after, std::vector<Accepted>* out,
+                                   TradePage* page, bool* at_head, int64_t* resume_at) {
+  const int limit = static_cast<int>(after - next);
+  std::map<int64_t, Accepted> got;
+  for (int attempt = 1;; ++attempt) {
+    ASSIGN_OR_RETURN(*page, client_.GetTrades(product_, after, limit));
+    got.clear();
+    int64_t max_any = -1;
+    for (const auto& t : page->trades) {
+      max_any = std::max(max_any, t.trade_id);
+      if (t.trade_id < next || t.trade_id >= after) continue;  // overlap with pages we have or will fetch
+      auto [it, inserted] = got.try_emplace(t.trade_id, Accepted{t.trade_id, t.time, t.raw});
+      if (!inserted && it->second.raw != t.raw) {
+        ++report_->conflicts;
+        spdlog::warn("{}: trade {} sent twice with different bytes; keeping the first", product_, t.trade_id);
+      }
+    }
+    // Past the newest trade the page ends below `after - 1`.
+    *at_head = max_any < after - 1;
+    const int64_t top = *at_head ? max_any : after - 1;
+    const int64_t want = top - next + 1;
+    const bool complete = want <= 0 || static_cast<int64_t>(got.size()) == want;
+    if (complete || attempt >= options_.refetch_attempts) {
+      out->clear();
+      int64_t expect = next;
+      for (auto& [id, t] : got) {
+        if (id > expect) {
+          GapReport gap{product_, expect, id - 1, "missing from the exchange's answer after refetching",
+                        page->request_path, attempt, NowMicros()};
+          spdlog::warn("{}: trades {}..{} not returned after {} attempts; written to the gap report",
+                       product_, expect, id - 1, attempt);
+          RETURN_IF_ERROR(WriteGapReport(store_, gap));
+          ++report_->gaps;
+          report_->gap_trades += id - expect;
+        }
+        out->push_back(t);
+        expect = id + 1;
+      }
+      if (!*at_head && expect <= top) {
+        // The tail of the range never came back although newer trades exist.
+        GapReport gap{product_, expect, top, "missing from the exchange's answer after refetching",
+                      page->request_path, attempt, NowMicros()};
+        spdlog::warn("{}: trades {}..{} not returned after {} attempts; written to the gap report",
+                     product_, expect, top, attempt);
+        RETURN_IF_ERROR(WriteGapReport(store_, gap));
+        ++report_->gaps;
+        report_->gap_trades += top - expect + 1;
+        expect = top + 1;
+      }
+      *resume_at = expect;
+      return Status::OK();
+    }
+    spdlog::debug("{}: page after={} has {} of {} trades; fetching it again", product_, after, got.size(), want);
+  }
+}
+
+Status ProductIngester::Walk(int64_t* next, std::optional<int64_t> stop, const AdvanceFn& advance,
+                             bool* caught_up) {
+  std::vector<Accepted> accepted;
+  TradePage page;
+  *caught_up = false;
+  while (!Stopping()) {
+    if (stop && *next > *stop) break;
+    int64_t after = *next + kMaxTradesPerPage;
+    if (stop) after = std::min(after, *stop + 1);
+    bool at_head = false;
+    int64_t resume_at = *next;
+    const TimestampMicros fetched_at = NowMicros();
+    Status s = FetchRange(*next, after, &accepted, &page, &at_head, &resume_at);
+    if (!s.ok()) {
+      // Keep what is already fetched: land it, then report the error.
+      Status f = Flush(advance);
+      return f.ok() ? s : f;
+    }
+    RETURN_IF_ERROR(Append(accepted, page, fetched_at, advance));
+    if (progress_) progress_->Add(static_cast<int64_t>(accepted.size()));
+    // Gap reports written above are durable: the checkpoint may pass them.
+    const int64_t landed_before = *next;
+    *next = resume_at;
+    if (pending_.empty() && *next > landed_before) RETURN_IF_ERROR(advance(*next - 1, std::nullopt));
+    if (at_head && !stop) {
+      *caught_up = true;
+      break;
+    }
+    if (at_head && stop) break;  // nothing more below `stop` exists
+    if (static_cast<int64_t>(pending_.entries.size()) >= options_.object_max_trades) {
+      RETURN_IF_ERROR(Flush(advance));
+    }
+  }
+  // In follow mode small polls accumulate into one object per flush interval.
+  const bool young = options_.follow && !Stopping() && !pending_.empty() &&
+                     Clock::now() - pending_.started < std::chrono::milliseconds(options_.flush_interval_ms);
+  return young ? Status::OK() : Flush(advance);
+}
+
+Status ProductIngester::Append(const std::vector<Accepted>& trades, const TradePage& page,
+                               TimestampMicros fetched_at, const AdvanceFn& advance) {
+  // A trade without a parseable time is filed under its neighbour's date.
+  std::optional<TimestampMicros> fallback;
+  for (const auto& t : trades) {
+    if (t.time) {
+      fallback = t.time;
+      break;
+    }
+  }
+  for (const auto& t : trades) {
+    std::string date;
+    if (t.time) {
+      date = FormatDate(*t.time);
+    } else if (!pending_.empty()) {
+      date = pending_.date;
+    } else {
+      date = FormatDate(fallback.value_or(fetched_at));
+    }
+    if (!pending_.empty() && date != pending_.date) RETURN_IF_ERROR(Flush(advance));
+    if (pending_.empty()) {
+      pending_.date = date;
+      pending_.first_request = page.request_path;
+      pending_.fetched_at = fetched_at;
+      pending_.started = Clock::now();
+    }
+    pending_.entries.push_back({t.trade_id, pending_.arena.size(), t.raw.size()});
+    pending_.arena.append(t.raw);
+    if (t.time) pending_.last_time = t.time;
+  }
+  return Status::OK();
+}
+
+Status ProductIngester::Flush(const AdvanceFn& advance) {
+  if (pending_.empty()) return Status::OK();
+  std::vector<BronzeRecord> records;
+  records.reserve(pending_.entries.size());
+  for (const auto& e : pending_.entries) {
+    records.push_back({e.trade_id, std::string_view(pending_.arena).substr(e.offset, e.length)});
+  }
+  const int64_t first = records.front().trade_id;
+  const int64_t last = records.back().trade_id;
+  const std::string key = BronzeObjectKey(product_, pending_.date, first, last);
+  ASSIGN_OR_RETURN(std::string data, EncodeBronzeObject(records, pending_.fetched_at, pending_.first_request));
+  Status s = store_->Put(key, data, WriteMode::kCreateOnly);
+  if (s.code() == StatusCode::kAlreadyExists) {
+    // Written by an earlier run that died before its checkpoint: it must hold
+    // exactly these trades, or two writers disagree about Bronze.
+    ASSIGN_OR_RETURN(std::string existing, store_->Get(key));
+    ASSIGN_OR_RETURN(auto decoded, DecodeBronzeObject(existing));
+    bool same = decoded.size() == records.size();
+    for (size_t i = 0; same && i < decoded.size(); ++i) same = decoded[i].trade_id == records[i].trade_id;
+    if (!same) {
+      return DataLoss(fmt::format("Bronze object {} already exists with different trades; "
+                                  "is another ingester writing this lake?", key));
+    }
+    spdlog::debug("{}: {} already landed by an earlier run", product_, key);
+  } else if (!s.ok()) {
+    return s.WithContext(fmt::format("writing Bronze object {}", key));
+  } else {
+    ++report_->objects_written;
+    report_->bytes_written += static_cast<int64_t>(data.size());
+    report_->trades_landed += static_cast<int64_t>(records.size());
+    spdlog::debug("{}: landed {} ({} trades, {} bytes)", product_, key, records.size(), data.size());
+  }
+  const auto last_time = pending_.last_time;
+  pending_.Clear();
+  return advance(last, last_time);
+}
+
+Status ValidateProducts(const IngestOptions& options, RateLimiter* limiter, ClientStats* stats) {
+  if (options.products.empty()) return InvalidArgument("no products given; pass --products BTC-USD,ETH-USD");
+  CoinbaseClient client(options.exchange, limiter, stats);
+  ASSIGN_OR_RETURN(auto listed, client.ListProducts());
+  std::set<std::string> known;
+  for (const auto& p : listed) known.insert(p.id);
+  for (const auto& p : options.products) {
+    if (!known.contains(p)) {
+      return NotFound(fmt::format("product {} is not listed by the exchange (GET {}/products); check --products",
+                                  p, options.exchange.base_url));
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+IngestReport RunIngest(ObjectStore* store, const IngestOptions& options) {
+  IngestReport report;
+  const auto t0 = Clock::now();
+  RateLimiter limiter(options.rate_per_second, options.burst);
+  ClientStats stats;
+  auto finish = [&](Status s) {
+    report.status = std::move(s);
+    report.requests = stats.requests;
+    report.retries = stats.retries;
+    report.rate_limited = stats.rate_limited;
+    report.server_errors = stats.server_errors;
+    report.transport_errors = stats.transport_errors;
+    report.invalid_bodies = stats.invalid_bodies;
+    report.response_bytes = stats.bytes;
+    report.elapsed_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    return report;
+  };
+  if (Status s = ValidateProducts(options, &limiter, &stats); !s.ok()) return finish(s);
+
+  std::set<std::string> seen;
+  std::vector<std::string> products;
+  for (const auto& p : options.products) {
+    if (seen.insert(p).second) products.push_back(p);
+  }
+  report.products.resize(products.size());
+  std::vector<std::unique_ptr<ProductIngester>> ingesters;
+  ProgressBar progress(fmt::format("{}", fmt::join(products, ",")), "trades", 0, options.progress);
+  for (size_t i = 0; i < products.size(); ++i) {
+    auto ing = std::make_unique<ProductIngester>(store, options, &limiter, &stats, &progress, &report.products[i]);
+    ing->set_product(products[i]);
+    ingesters.push_back(std::move(ing));
+  }
+  // Prepare in parallel too: --since costs a few dozen probes per product.
+  std::vector<std::thread> threads;
+  std::vector<Status> statuses(products.size());
+  std::atomic<int64_t> expected{0};
+  for (size_t i = 0; i < products.size(); ++i) {
+    threads.emplace_back([&, i] {
+      auto e = ingesters[i]->Prepare();
+      if (!e.ok()) {
+        statuses[i] = e.status().WithContext(products[i]);
+        return;
+      }
+      expected += *e;
+    });
+  }
+  for (auto& t : threads) t.join();
+  threads.clear();
+  progress.SetTotal(expected.load());
+  for (size_t i = 0; i < products.size(); ++i) {
+    if (!statuses[i].ok()) continue;
+    threads.emplace_back([&, i] {
+      statuses[i] = ingesters[i]->Run();
+      if (!statuses[i].ok()) statuses[i] = statuses[i].WithContext(products[i]);
+    });
+  }
+  for (auto& t : threads) t.join();
+  progress.Finish();
+  Status first = Status::OK();
+  for (size_t i = 0; i < products.size(); ++i) {
+    report.products[i].status = statuses[i];
+    report.products[i].low = ingesters[i]->checkpoint().low;
+    report.products[i].high = ingesters[i]->checkpoint().high;
+    report.products[i].high_time = ingesters[i]->checkpoint().high_time;
+    if (first.ok() && !statuses[i].ok()) first = statuses[i];
+  }
+  return finish(first);
+}
+
+}  // namespace tradelake

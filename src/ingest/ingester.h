@@ -1,0 +1,80 @@
+// Ingester: lands every trade of the named products in Bronze, exactly once.
+//
+// For each product (concurrently, one thread each, all sharing one rate
+// limiter) it:
+//   1. loads the checkpoint and recovers from Bronze anything landed after it
+//      (a crash between an object's write and its checkpoint loses nothing and
+//      writes nothing twice);
+//   2. walks forward from the checkpoint with the `after` cursor in steps of
+//      one page (after = next + 1000 returns ids next..next+999), verifying
+//      that ids are contiguous; a page with missing ids (overlapping or short
+//      pages) is fetched again, and ids the exchange still cannot return after
+//      `refetch_attempts` go to a gap report, never skipped silently;
+//   3. groups trades by UTC trade date into objects of at most
+//      `object_max_trades`, written create-only, then advances the checkpoint;
+//   4. with a backfill start (--since / --from-trade-id) below what is landed,
+//      walks that range first, with its own resumable cursor.
+// It stops when caught up (or, with `follow`, keeps polling) or when `stop`
+// is set (then it flushes what it has, checkpoints and returns Cancelled).
+//
+// Before any product is fetched, every product id is checked against
+// GET /products; an unknown one fails with NotFound naming it, and nothing is
+// written.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/time.h"
+#include "exchange/coinbase_client.h"
+#include "store/object_store.h"
+
+namespace tradelake {
+
+struct IngestOptions {
+  std::vector<std::string> products;
+  std::optional<TimestampMicros> since;   // backfill from the first trade at or after this time
+  std::optional<int64_t> from_trade_id;   // backfill from this trade id
+  bool follow = false;
+  int64_t poll_interval_ms = 2000;
+  int64_t flush_interval_ms = 30'000;     // follow mode: land a Bronze object at least this often
+  int64_t object_max_trades = 50'000;
+  int refetch_attempts = 5;
+  CoinbaseOptions exchange;
+  double rate_per_second = 10;  // <= 0: no limit
+  double burst = 15;
+  bool progress = false;                   // draw a progress bar (if stderr is a terminal)
+  const std::atomic<bool>* stop = nullptr; // set from a signal handler to stop cleanly
+};
+
+struct ProductReport {
+  std::string product_id;
+  int64_t trades_landed = 0;
+  int64_t objects_written = 0;
+  int64_t bytes_written = 0;
+  int64_t gaps = 0;
+  int64_t gap_trades = 0;
+  int64_t conflicts = 0;        // same trade id sent twice with different bytes (first kept)
+  int64_t low = 0, high = -1;   // landed coverage after the run
+  std::optional<TimestampMicros> high_time;
+  Status status;
+};
+
+struct IngestReport {
+  std::vector<ProductReport> products;
+  int64_t requests = 0, retries = 0, rate_limited = 0, server_errors = 0, transport_errors = 0,
+          invalid_bodies = 0, response_bytes = 0;
+  double elapsed_seconds = 0;
+  // First failing product's status, or OK.
+  Status status;
+};
+
+// Runs ingestion to completion (or until stopped). The report is filled even
+// when the run fails; report.status says how it ended.
+IngestReport RunIngest(ObjectStore* store, const IngestOptions& options);
+
+}  // namespace tradelake

@@ -1,0 +1,142 @@
+#include "store/object_store.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <thread>
+
+namespace tradelake {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct LocalBackend {
+  static std::unique_ptr<ObjectStore> Make() {
+    static int n = 0;
+    const fs::path dir = fs::temp_directory_path() /
+                         ("tradelake-store-test-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
+    fs::remove_all(dir);
+    return std::move(OpenLocalStore(dir.string()).value());
+  }
+};
+struct MemoryBackend {
+  static std::unique_ptr<ObjectStore> Make() { return NewMemoryStore(); }
+};
+
+// One suite, every backend (Arrow's GenericFileSystemTest).
+template <typename Backend>
+class ObjectStoreTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<ObjectStore> store_ = Backend::Make();
+};
+
+using Backends = ::testing::Types<LocalBackend, MemoryBackend>;
+TYPED_TEST_SUITE(ObjectStoreTest, Backends);
+
+TYPED_TEST(ObjectStoreTest, PutThenGetReturnsTheSameBytes) {
+  std::string data("a\0b\nc", 5);
+  ASSERT_TRUE(this->store_->Put("bronze/x/1-2.jsonl.zst", data, WriteMode::kOverwrite).ok());
+  auto got = this->store_->Get("bronze/x/1-2.jsonl.zst");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, data);
+  auto head = this->store_->Head("bronze/x/1-2.jsonl.zst");
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(head->size, 5);
+}
+
+TYPED_TEST(ObjectStoreTest, CreateOnlyNeverReplacesAnObject) {
+  ASSERT_TRUE(this->store_->Put("k/a", "first", WriteMode::kCreateOnly).ok());
+  Status s = this->store_->Put("k/a", "second", WriteMode::kCreateOnly);
+  EXPECT_EQ(s.code(), StatusCode::kAlreadyExists) << s.ToString();
+  EXPECT_EQ(*this->store_->Get("k/a"), "first");
+  ASSERT_TRUE(this->store_->Put("k/a", "third", WriteMode::kOverwrite).ok());
+  EXPECT_EQ(*this->store_->Get("k/a"), "third");
+}
+
+TYPED_TEST(ObjectStoreTest, MissingKeysAreNotFound) {
+  EXPECT_EQ(this->store_->Get("nope/x").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(this->store_->Head("nope/x").status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(this->store_->Delete("nope/x").ok());
+}
+
+TYPED_TEST(ObjectStoreTest, ListReturnsSortedKeysUnderPrefix) {
+  for (const char* k : {"b/2", "a/x/1", "a/x/0", "a/y", "ab/z"}) {
+    ASSERT_TRUE(this->store_->Put(k, k, WriteMode::kOverwrite).ok());
+  }
+  auto all = this->store_->List("a/");
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0].key, "a/x/0");
+  EXPECT_EQ((*all)[1].key, "a/x/1");
+  EXPECT_EQ((*all)[2].key, "a/y");
+  auto partial = this->store_->List("a");
+  ASSERT_TRUE(partial.ok());
+  EXPECT_EQ(partial->size(), 4u);  // a/x/0 a/x/1 a/y ab/z
+  auto none = this->store_->List("zzz/");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
+TYPED_TEST(ObjectStoreTest, DeleteRemovesTheObject) {
+  ASSERT_TRUE(this->store_->Put("d/1", "x", WriteMode::kOverwrite).ok());
+  ASSERT_TRUE(this->store_->Delete("d/1").ok());
+  EXPECT_EQ(this->store_->Get("d/1").status().code(), StatusCode::kNotFound);
+}
+
+TYPED_TEST(ObjectStoreTest, HostileKeysAreRejectedBeforeAnyWrite) {
+  for (const char* k : {"", "/etc/passwd", "a/../b", "../x", "a//b", "a/./b", "a/", "a\\b",
+                        "a\nb", "a\x01"}) {
+    Status s = this->store_->Put(k, "x", WriteMode::kOverwrite);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << "key: " << k;
+    EXPECT_EQ(this->store_->Get(k).status().code(), StatusCode::kInvalidArgument);
+  }
+  auto all = this->store_->List("");
+  ASSERT_TRUE(all.ok());
+  EXPECT_TRUE(all->empty());
+}
+
+TYPED_TEST(ObjectStoreTest, ConcurrentCreateOnlyHasExactlyOneWinner) {
+  std::atomic<int> winners{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      if (this->store_->Put("race/k", std::to_string(i), WriteMode::kCreateOnly).ok()) ++winners;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(winners.load(), 1);
+}
+
+TEST(LocalStore, TemporaryFilesAreInvisibleToList) {
+  auto store = LocalBackend::Make();
+  ASSERT_TRUE(store->Put("p/real", "x", WriteMode::kOverwrite).ok());
+  const std::string root = store->Describe().substr(7);
+  {
+    std::FILE* f = std::fopen((root + "/p/.tmp-real-abc").c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fclose(f);
+  }
+  auto all = store->List("p/");
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ((*all)[0].key, "p/real");
+}
+
+TEST(LocalStore, UnwritableFolderGivesAClearError) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root ignores folder permissions";
+  auto store = LocalBackend::Make();
+  const std::string root = store->Describe().substr(7);
+  ::chmod(root.c_str(), 0500);
+  Status s = store->Put("x/y", "z", WriteMode::kOverwrite);
+  ::chmod(root.c_str(), 0700);
+  EXPECT_FALSE(s.ok());
+}
+
+TEST(OpenStore, UnknownSchemeIsRejected) {
+  EXPECT_EQ(OpenStore("ftp://x").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(OpenStore("mem://").ok());
+}
+
+}  // namespace
+}  // namespace tradelake

@@ -1,0 +1,260 @@
+// End-to-end: the real `tradelake ingest` against the in-process simulator.
+// The truth is the simulator's own record of what it published; Bronze is
+// read back without tradelake's reader.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <random>
+#include <set>
+
+#include "e2e_util.h"
+#include "exchange/simulator.h"
+
+namespace tradelake {
+namespace {
+
+using e2e::FreshDir;
+using e2e::Run;
+
+const std::vector<std::string> kProducts = {"BTC-USD", "ETH-USD", "SOL-USD"};
+
+std::unique_ptr<Simulator> StartSim(SimulatorOptions o) {
+  auto sim = Simulator::Start(std::move(o));
+  EXPECT_TRUE(sim.ok()) << sim.status().ToString();
+  return sim.ok() ? std::move(sim).value() : nullptr;
+}
+
+// Bronze holds exactly the ids the simulator published (minus its holes),
+// each once, byte for byte.
+void ExpectBronzeEqualsExchange(const e2e::fs::path& lake, Simulator& sim, const std::string& product) {
+  std::string error;
+  const auto landed = e2e::ReadBronze(lake, product, &error);
+  ASSERT_TRUE(error.empty()) << error;
+  const int64_t first = sim.FirstTradeId(product), last = sim.LastTradeId(product);
+  int64_t expected = 0, missing = 0, dup = 0, altered = 0, extra = 0;
+  for (int64_t id = first; id <= last; ++id) {
+    if (sim.IsHole(id)) continue;
+    ++expected;
+    auto it = landed.find(id);
+    if (it == landed.end()) {
+      if (missing++ < 5) ADD_FAILURE() << product << ": trade " << id << " missing from Bronze";
+      continue;
+    }
+    if (it->second.size() != 1) ++dup;
+    if (it->second[0].raw != sim.TradeJson(product, id)) ++altered;
+  }
+  for (const auto& [id, copies] : landed) {
+    if (id < first || id > last || sim.IsHole(id)) ++extra;
+  }
+  EXPECT_EQ(missing, 0) << product;
+  EXPECT_EQ(dup, 0) << product << ": trades stored more than once";
+  EXPECT_EQ(altered, 0) << product << ": trades not byte-identical to what the exchange sent";
+  EXPECT_EQ(extra, 0) << product << ": trades the exchange never published";
+  EXPECT_EQ(static_cast<int64_t>(landed.size()), expected) << product;
+}
+
+std::vector<std::string> IngestArgs(const Simulator& sim, const e2e::fs::path& lake) {
+  return {"ingest", "--products", "BTC-USD,ETH-USD,SOL-USD", "--exchange-url", sim.url(),
+          "--lake", lake.string(), "--from-trade-id", "0", "--no-progress", "--rate-limit", "0",
+          "--backoff-base-ms", "1", "--backoff-max-ms", "20", "--max-attempts", "30",
+          "--log-level", "error"};
+}
+
+TEST(IngestE2E, MillionTradesThroughFaultsLandExactlyOnceAndObjectsNeverChange) {
+  SimulatorOptions o;
+  o.products = kProducts;
+  o.seed = 7;
+  o.history_micros = 24 * kMicrosPerHour;
+  o.trades_per_second = 4.0;  // ~345k per product, > 1,000,000 in all
+  o.live = false;
+  o.rate_limit = false;
+  o.faults.error_5xx = 0.05;
+  o.faults.error_429 = 0.05;
+  o.faults.truncate = 0.03;
+  o.faults.drop = 0.01;
+  o.faults.overlap = 0.05;
+  o.faults.duplicate = 0.05;
+  auto sim = StartSim(o);
+  ASSERT_NE(sim, nullptr);
+  int64_t total = 0;
+  for (const auto& p : kProducts) total += sim->LastTradeId(p) - sim->FirstTradeId(p) + 1;
+  ASSERT_GE(total, 1'000'000);
+
+  const auto dir = FreshDir("million");
+  const auto lake = dir / "lake";
+  auto args = IngestArgs(*sim, lake);
+  // Walk back to the start of history by time, not by id: exercises --since.
+  args[7] = "--since";
+  args[8] = "2000-01-01T00:00:00Z";
+  auto r = Run(args, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  for (const auto& p : kProducts) ExpectBronzeEqualsExchange(lake, *sim, p);
+  EXPECT_EQ(e2e::CountTempFiles(lake), 0);
+  EXPECT_GT(sim->counters().faults, 0);
+
+  // A second run finds nothing new, writes nothing and changes nothing.
+  const auto before = e2e::SnapshotBronze(lake);
+  auto again = Run(args, dir);
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_EQ(e2e::SnapshotBronze(lake), before);
+
+  auto verify = Run({"verify", "--lake", lake.string()}, dir);
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  EXPECT_NE(verify.out.find("ok: contiguous"), std::string::npos) << verify.out;
+}
+
+TEST(IngestE2E, KilledTwentyTimesThenResumesWithoutLossOrDuplicates) {
+  SimulatorOptions o;
+  o.products = kProducts;
+  o.seed = 11;
+  o.history_micros = 8 * kMicrosPerHour;
+  o.trades_per_second = 5.0;  // ~144k per product
+  o.live = false;
+  o.rate_limit = false;
+  o.faults.error_5xx = 0.02;
+  o.faults.overlap = 0.02;
+  o.faults.duplicate = 0.02;
+  o.faults.latency_ms = 2;
+  auto sim = StartSim(o);
+  ASSERT_NE(sim, nullptr);
+  const auto dir = FreshDir("kill");
+  const auto lake = dir / "lake";
+  auto args = IngestArgs(*sim, lake);
+  args.insert(args.end(), {"--object-trades", "3000"});
+
+  std::mt19937 rng(20261127);
+  std::map<std::string, std::string> seen;
+  int killed_mid_run = 0;
+  for (int i = 0; i < 20; ++i) {
+    const pid_t pid = e2e::Spawn(args, dir / "out.txt", dir / "err.txt");
+    ASSERT_GT(pid, 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(30, 400)(rng)));
+    ::kill(pid, SIGKILL);
+    const int code = e2e::Wait(pid);
+    if (code == -SIGKILL) ++killed_mid_run;
+    // Objects seen earlier are never modified or removed by later runs.
+    const auto now = e2e::SnapshotBronze(lake);
+    for (const auto& [path, bytes] : seen) {
+      auto it = now.find(path);
+      ASSERT_NE(it, now.end()) << path << " disappeared";
+      ASSERT_EQ(it->second, bytes) << path << " was modified";
+    }
+    seen = now;
+  }
+  EXPECT_GE(killed_mid_run, 10) << "most runs should have been killed mid-work";
+  auto r = Run(args, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  for (const auto& p : kProducts) ExpectBronzeEqualsExchange(lake, *sim, p);
+  const auto final_snap = e2e::SnapshotBronze(lake);
+  for (const auto& [path, bytes] : seen) EXPECT_EQ(final_snap.at(path), bytes) << path;
+}
+
+TEST(IngestE2E, HolesTheExchangeCannotReturnGoToTheGapReport) {
+  SimulatorOptions o;
+  o.products = {"BTC-USD"};
+  o.seed = 3;
+  o.history_micros = kMicrosPerHour;
+  o.live = false;
+  o.rate_limit = false;
+  auto probe = StartSim(o);
+  ASSERT_NE(probe, nullptr);
+  const int64_t first = probe->FirstTradeId("BTC-USD");
+  probe.reset();
+  o.faults.holes = {{first + 1500, first + 1504}, {first + 4000, first + 4000}};
+  auto sim = StartSim(o);
+  ASSERT_NE(sim, nullptr);
+  const auto dir = FreshDir("holes");
+  const auto lake = dir / "lake";
+  auto r = Run({"ingest", "--products", "BTC-USD", "--exchange-url", sim->url(), "--lake", lake.string(),
+                "--from-trade-id", std::to_string(first), "--no-progress", "--rate-limit", "0",
+                "--backoff-base-ms", "1", "--log-level", "error"},
+               dir);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("GAPS 2 (6 trades"), std::string::npos) << r.out;
+  ExpectBronzeEqualsExchange(lake, *sim, "BTC-USD");
+  const auto gaps = lake / "_state/ingest/source=coinbase/product=BTC-USD/gaps";
+  EXPECT_TRUE(e2e::fs::exists(gaps / (std::to_string(first + 1500) + "-" + std::to_string(first + 1504) + ".json")));
+  EXPECT_TRUE(e2e::fs::exists(gaps / (std::to_string(first + 4000) + "-" + std::to_string(first + 4000) + ".json")));
+  auto verify = Run({"verify", "--lake", lake.string()}, dir);
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  EXPECT_NE(verify.out.find("6 ids in gap reports"), std::string::npos) << verify.out;
+}
+
+TEST(IngestE2E, UnknownProductIsAClearErrorAndWritesNothing) {
+  SimulatorOptions o;
+  o.products = {"BTC-USD"};
+  o.history_micros = kMicrosPerHour;
+  o.live = false;
+  auto sim = StartSim(o);
+  ASSERT_NE(sim, nullptr);
+  const auto dir = FreshDir("unknown");
+  const auto lake = dir / "lake";
+  auto r = Run({"ingest", "--products", "BTC-USD,FOO-USD", "--exchange-url", sim->url(), "--lake",
+                lake.string(), "--no-progress"},
+               dir);
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("product FOO-USD is not listed by the exchange"), std::string::npos) << r.err;
+  EXPECT_FALSE(e2e::fs::exists(lake / "bronze"));
+  EXPECT_FALSE(e2e::fs::exists(lake / "_state"));
+}
+
+TEST(IngestE2E, RefusedConnectionIsAClearErrorAndWritesNothing) {
+  // A port that was just free: nothing listens there.
+  httplib::Server tmp;
+  const int port = tmp.bind_to_any_port("127.0.0.1");
+  tmp.stop();
+  const auto dir = FreshDir("refused");
+  const auto lake = dir / "lake";
+  const std::string url = "http://127.0.0.1:" + std::to_string(port);
+  auto r = Run({"ingest", "--products", "BTC-USD", "--exchange-url", url, "--lake", lake.string(),
+                "--no-progress", "--max-attempts", "2", "--backoff-base-ms", "1"},
+               dir);
+  EXPECT_EQ(r.exit_code, 69) << r.out << r.err;
+  EXPECT_NE(r.err.find(url), std::string::npos) << r.err;
+  EXPECT_FALSE(e2e::fs::exists(lake / "bronze"));
+}
+
+TEST(IngestE2E, MalformedTradePageIsAClearErrorAndLeavesNoPartialObject) {
+  httplib::Server server;
+  server.Get("/products", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"([{"id":"BTC-USD","status":"online","base_increment":"0.00000001","quote_increment":"0.01"}])",
+                    "application/json");
+  });
+  server.Get(R"(/products/BTC-USD/trades)", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"([{"trade_id":5,"side":"buy","size":"1","price":"2","time":"2024-05-01T00:00:00Z"},{"trade_id":4,"si)",
+                    "application/json");
+  });
+  const int port = server.bind_to_any_port("127.0.0.1");
+  std::thread t([&] { server.listen_after_bind(); });
+  const auto dir = FreshDir("malformed");
+  const auto lake = dir / "lake";
+  auto r = Run({"ingest", "--products", "BTC-USD", "--exchange-url", "http://127.0.0.1:" + std::to_string(port),
+                "--lake", lake.string(), "--no-progress", "--max-attempts", "3", "--backoff-base-ms", "1",
+                "--from-trade-id", "1"},
+               dir);
+  server.stop();
+  t.join();
+  EXPECT_EQ(r.exit_code, 69) << r.out << r.err;
+  EXPECT_NE(r.err.find("malformed JSON"), std::string::npos) << r.err;
+  EXPECT_FALSE(e2e::fs::exists(lake / "bronze"));
+  EXPECT_EQ(e2e::CountTempFiles(lake), 0);
+}
+
+TEST(IngestE2E, HelpExplainsEveryCommand) {
+  const auto dir = FreshDir("help");
+  const std::vector<std::pair<std::string, std::string>> expect = {
+      {"ingest", "--since"}, {"verify", "--lake"}, {"simulate", "--fault-5xx"}};
+  for (const auto& [cmd, flag] : expect) {
+    auto r = Run({cmd, "--help"}, dir);
+    EXPECT_EQ(r.exit_code, 0) << cmd;
+    EXPECT_NE(r.out.find(flag), std::string::npos) << cmd << ": " << r.out;
+  }
+  auto top = Run({"--help"}, dir);
+  EXPECT_NE(top.out.find("Exit codes"), std::string::npos) << top.out;
+  auto bad = Run({"ingest"}, dir);
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--products"), std::string::npos) << bad.err;
+}
+
+}  // namespace
+}  // namespace tradelake
