@@ -70,7 +70,7 @@ inline int Wait(pid_t pid) {
   return -1000;
 }
 
-inline RunResult Run(const std::vector<std::string>& args, const fs::path& dir) {
+inline RunResult RunTradelake(const std::vector<std::string>& args, const fs::path& dir) {
   const fs::path out = dir / "stdout.txt", err = dir / "stderr.txt";
   RunResult r;
   const pid_t pid = Spawn(args, out, err);

@@ -14,7 +14,7 @@ namespace tradelake {
 namespace {
 
 using e2e::FreshDir;
-using e2e::Run;
+using e2e::RunTradelake;
 
 const std::vector<std::string> kProducts = {"BTC-USD", "ETH-USD", "SOL-USD"};
 
@@ -86,7 +86,7 @@ TEST(IngestE2E, MillionTradesThroughFaultsLandExactlyOnceAndObjectsNeverChange) 
   // Walk back to the start of history by time, not by id: exercises --since.
   args[7] = "--since";
   args[8] = "2000-01-01T00:00:00Z";
-  auto r = Run(args, dir);
+  auto r = RunTradelake(args, dir);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   for (const auto& p : kProducts) ExpectBronzeEqualsExchange(lake, *sim, p);
   EXPECT_EQ(e2e::CountTempFiles(lake), 0);
@@ -94,11 +94,11 @@ TEST(IngestE2E, MillionTradesThroughFaultsLandExactlyOnceAndObjectsNeverChange) 
 
   // A second run finds nothing new, writes nothing and changes nothing.
   const auto before = e2e::SnapshotBronze(lake);
-  auto again = Run(args, dir);
+  auto again = RunTradelake(args, dir);
   ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
   EXPECT_EQ(e2e::SnapshotBronze(lake), before);
 
-  auto verify = Run({"verify", "--lake", lake.string()}, dir);
+  auto verify = RunTradelake({"verify", "--lake", lake.string()}, dir);
   EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
   EXPECT_NE(verify.out.find("ok: contiguous"), std::string::npos) << verify.out;
 }
@@ -142,7 +142,7 @@ TEST(IngestE2E, KilledTwentyTimesThenResumesWithoutLossOrDuplicates) {
     seen = now;
   }
   EXPECT_GE(killed_mid_run, 10) << "most runs should have been killed mid-work";
-  auto r = Run(args, dir);
+  auto r = RunTradelake(args, dir);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   for (const auto& p : kProducts) ExpectBronzeEqualsExchange(lake, *sim, p);
   const auto final_snap = e2e::SnapshotBronze(lake);
@@ -165,7 +165,7 @@ TEST(IngestE2E, HolesTheExchangeCannotReturnGoToTheGapReport) {
   ASSERT_NE(sim, nullptr);
   const auto dir = FreshDir("holes");
   const auto lake = dir / "lake";
-  auto r = Run({"ingest", "--products", "BTC-USD", "--exchange-url", sim->url(), "--lake", lake.string(),
+  auto r = RunTradelake({"ingest", "--products", "BTC-USD", "--exchange-url", sim->url(), "--lake", lake.string(),
                 "--from-trade-id", std::to_string(first), "--no-progress", "--rate-limit", "0",
                 "--backoff-base-ms", "1", "--log-level", "error"},
                dir);
@@ -175,7 +175,7 @@ TEST(IngestE2E, HolesTheExchangeCannotReturnGoToTheGapReport) {
   const auto gaps = lake / "_state/ingest/source=coinbase/product=BTC-USD/gaps";
   EXPECT_TRUE(e2e::fs::exists(gaps / (std::to_string(first + 1500) + "-" + std::to_string(first + 1504) + ".json")));
   EXPECT_TRUE(e2e::fs::exists(gaps / (std::to_string(first + 4000) + "-" + std::to_string(first + 4000) + ".json")));
-  auto verify = Run({"verify", "--lake", lake.string()}, dir);
+  auto verify = RunTradelake({"verify", "--lake", lake.string()}, dir);
   EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
   EXPECT_NE(verify.out.find("6 ids in gap reports"), std::string::npos) << verify.out;
 }
@@ -189,7 +189,7 @@ TEST(IngestE2E, UnknownProductIsAClearErrorAndWritesNothing) {
   ASSERT_NE(sim, nullptr);
   const auto dir = FreshDir("unknown");
   const auto lake = dir / "lake";
-  auto r = Run({"ingest", "--products", "BTC-USD,FOO-USD", "--exchange-url", sim->url(), "--lake",
+  auto r = RunTradelake({"ingest", "--products", "BTC-USD,FOO-USD", "--exchange-url", sim->url(), "--lake",
                 lake.string(), "--no-progress"},
                dir);
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
@@ -206,7 +206,7 @@ TEST(IngestE2E, RefusedConnectionIsAClearErrorAndWritesNothing) {
   const auto dir = FreshDir("refused");
   const auto lake = dir / "lake";
   const std::string url = "http://127.0.0.1:" + std::to_string(port);
-  auto r = Run({"ingest", "--products", "BTC-USD", "--exchange-url", url, "--lake", lake.string(),
+  auto r = RunTradelake({"ingest", "--products", "BTC-USD", "--exchange-url", url, "--lake", lake.string(),
                 "--no-progress", "--max-attempts", "2", "--backoff-base-ms", "1"},
                dir);
   EXPECT_EQ(r.exit_code, 69) << r.out << r.err;
@@ -228,7 +228,7 @@ TEST(IngestE2E, MalformedTradePageIsAClearErrorAndLeavesNoPartialObject) {
   std::thread t([&] { server.listen_after_bind(); });
   const auto dir = FreshDir("malformed");
   const auto lake = dir / "lake";
-  auto r = Run({"ingest", "--products", "BTC-USD", "--exchange-url", "http://127.0.0.1:" + std::to_string(port),
+  auto r = RunTradelake({"ingest", "--products", "BTC-USD", "--exchange-url", "http://127.0.0.1:" + std::to_string(port),
                 "--lake", lake.string(), "--no-progress", "--max-attempts", "3", "--backoff-base-ms", "1",
                 "--from-trade-id", "1"},
                dir);
@@ -245,13 +245,13 @@ TEST(IngestE2E, HelpExplainsEveryCommand) {
   const std::vector<std::pair<std::string, std::string>> expect = {
       {"ingest", "--since"}, {"verify", "--lake"}, {"simulate", "--fault-5xx"}};
   for (const auto& [cmd, flag] : expect) {
-    auto r = Run({cmd, "--help"}, dir);
+    auto r = RunTradelake({cmd, "--help"}, dir);
     EXPECT_EQ(r.exit_code, 0) << cmd;
     EXPECT_NE(r.out.find(flag), std::string::npos) << cmd << ": " << r.out;
   }
-  auto top = Run({"--help"}, dir);
+  auto top = RunTradelake({"--help"}, dir);
   EXPECT_NE(top.out.find("Exit codes"), std::string::npos) << top.out;
-  auto bad = Run({"ingest"}, dir);
+  auto bad = RunTradelake({"ingest"}, dir);
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("--products"), std::string::npos) << bad.err;
 }

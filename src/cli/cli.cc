@@ -287,6 +287,8 @@ int RunCli(int argc, char** argv) {
   app.set_version_flag("--version", std::string("tradelake ") + TRADELAKE_VERSION);
   app.set_config("--config", "", "read flags from a TOML file (key = value, [section] per subcommand)");
   app.require_subcommand(1);
+  // Global flags may also follow the subcommand (tradelake ingest ... --log-format json).
+  app.fallthrough();
   GlobalFlags g;
   app.add_option("--log-format", g.log_format, "log lines on stderr: text or json")
       ->check(CLI::IsMember({"text", "json"}))

@@ -49,7 +49,7 @@ Result<std::optional<Checkpoint>> LoadCheckpoint(ObjectStore* store, std::string
   }
   int64_t t = 0;
   if (doc["high_time_us"].get_int64().get(t) == simdjson::SUCCESS) cp.high_time = t;
-  doc["updated_at_us"].get_int64().get(cp.updated_at).error();
+  if (doc["updated_at_us"].get_int64().get(cp.updated_at) != simdjson::SUCCESS) cp.updated_at = 0;
   simdjson::dom::object bf;
   if (doc["backfill"].get_object().get(bf) == simdjson::SUCCESS) {
     Backfill b;

@@ -22,6 +22,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+constexpr double kBurstReserve = 3;
+
 // Trades waiting to become one Bronze object: one product, one trade date,
 // ascending ids. Raw bytes are copied into an arena so pages can be dropped.
 struct PendingObject {
@@ -84,6 +86,8 @@ class ProductIngester {
   Result<std::optional<std::pair<int64_t, std::optional<TimestampMicros>>>> Probe(
       std::optional<int64_t> at_most);
   Result<int64_t> FindFirstIdAtOrAfter(TimestampMicros since);
+  // The first existing trade id >= id (ids before a product's first trade do not exist).
+  Result<int64_t> FirstIdAtOrAfter(int64_t id);
 
   // Fetches ids [*next, stop] (stop = nullopt: up to the newest trade), lands
   // them and calls `advance(last_landed_id, its_time)` after every durable
@@ -161,7 +165,10 @@ Result<int64_t> ProductIngester::Prepare() {
   ASSIGN_OR_RETURN(auto ranges, ListLandedRanges(store_, product_));
 
   std::optional<int64_t> start;
-  if (options_.from_trade_id) start = *options_.from_trade_id;
+  if (options_.from_trade_id) {
+    ASSIGN_OR_RETURN(int64_t s, FirstIdAtOrAfter(*options_.from_trade_id));
+    start = s;
+  }
   if (options_.since) {
     ASSIGN_OR_RETURN(int64_t s, FindFirstIdAtOrAfter(*options_.since));
     start = start ? std::min(*start, s) : s;
@@ -272,6 +279,7 @@ Status ProductIngester::FetchRange(int64_t next, int64_t after, std::vector<Acce
                                    TradePage* page, bool* at_head, int64_t* resume_at) {
   const int limit = static_cast<int>(after - next);
   std::map<int64_t, Accepted> got;
+  std::optional<int64_t> newest;  // asked only when a page looks like the head
   for (int attempt = 1;; ++attempt) {
     ASSIGN_OR_RETURN(*page, client_.GetTrades(product_, after, limit));
     got.clear();
@@ -285,36 +293,38 @@ Status ProductIngester::FetchRange(int64_t next, int64_t after, std::vector<Acce
         spdlog::warn("{}: trade {} sent twice with different bytes; keeping the first", product_, t.trade_id);
       }
     }
-    // Past the newest trade the page ends below `after - 1`.
-    *at_head = max_any < after - 1;
+    // A page that ends below `after - 1` is either the newest trades (the
+    // head) or a hole at the top of the range: the newest id tells which.
+    *at_head = false;
+    if (max_any < after - 1) {
+      if (!newest) {
+        ASSIGN_OR_RETURN(auto p, Probe(std::nullopt));
+        newest = p ? p->first : -1;
+      }
+      *at_head = *newest <= std::max(max_any, next - 1);
+    }
     const int64_t top = *at_head ? max_any : after - 1;
     const int64_t want = top - next + 1;
     const bool complete = want <= 0 || static_cast<int64_t>(got.size()) == want;
     if (complete || attempt >= options_.refetch_attempts) {
       out->clear();
       int64_t expect = next;
+      auto report_gap = [&](int64_t a, int64_t b) -> Status {
+        GapReport gap{product_, a, b, "missing from the exchange's answer after refetching",
+                      page->request_path, attempt, NowMicros()};
+        spdlog::warn("{}: trades {}..{} not returned after {} attempts; written to the gap report", product_, a,
+                     b, attempt);
+        ++report_->gaps;
+        report_->gap_trades += b - a + 1;
+        return WriteGapReport(store_, gap);
+      };
       for (auto& [id, t] : got) {
-        if (id > expect) {
-          GapReport gap{product_, expect, id - 1, "missing from the exchange's answer after refetching",
-                        page->request_path, attempt, NowMicros()};
-          spdlog::warn("{}: trades {}..{} not returned after {} attempts; written to the gap report",
-                       product_, expect, id - 1, attempt);
-          RETURN_IF_ERROR(WriteGapReport(store_, gap));
-          ++report_->gaps;
-          report_->gap_trades += id - expect;
-        }
+        if (id > expect) RETURN_IF_ERROR(report_gap(expect, id - 1));
         out->push_back(t);
         expect = id + 1;
       }
       if (!*at_head && expect <= top) {
-        // The tail of the range never came back although newer trades exist.
-        GapReport gap{product_, expect, top, "missing from the exchange's answer after refetching",
-                      page->request_path, attempt, NowMicros()};
-        spdlog::warn("{}: trades {}..{} not returned after {} attempts; written to the gap report",
-                     product_, expect, top, attempt);
-        RETURN_IF_ERROR(WriteGapReport(store_, gap));
-        ++report_->gaps;
-        report_->gap_trades += top - expect + 1;
+        RETURN_IF_ERROR(report_gap(expect, top));  // newer trades exist, these never came
         expect = top + 1;
       }
       *resume_at = expect;
@@ -322,6 +332,25 @@ Status ProductIngester::FetchRange(int64_t next, int64_t after, std::vector<Acce
     }
     spdlog::debug("{}: page after={} has {} of {} trades; fetching it again", product_, after, got.size(), want);
   }
+}
+
+Result<int64_t> ProductIngester::FirstIdAtOrAfter(int64_t id) {
+  // Usually `id` exists; otherwise bisect between it and the newest trade.
+  ASSIGN_OR_RETURN(auto newest, Probe(std::nullopt));
+  if (!newest || newest->first < id) return id;  // nothing there yet: start at `id`
+  ASSIGN_OR_RETURN(auto at, Probe(id));
+  if (at && at->first == id) return id;
+  int64_t lo = id, hi = newest->first;  // no trade in [id, lo]; hi exists
+  while (hi - lo > 1) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    ASSIGN_OR_RETURN(auto p, Probe(mid));
+    if (p && p->first >= id) {
+      hi = p->first;
+    } else {
+      lo = mid;
+    }
+  }
+  return hi;
 }
 
 Status ProductIngester::Walk(int64_t* next, std::optional<int64_t> stop, const AdvanceFn& advance,
@@ -453,7 +482,9 @@ Status ValidateProducts(const IngestOptions& options, RateLimiter* limiter, Clie
 IngestReport RunIngest(ObjectStore* store, const IngestOptions& options) {
   IngestReport report;
   const auto t0 = Clock::now();
-  RateLimiter limiter(options.rate_per_second, options.burst);
+  // Keep a few burst tokens in reserve: the exchange measures arrivals, we
+  // measure departures, and network jitter must never push us over its bucket.
+  RateLimiter limiter(options.rate_per_second, std::max(1.0, options.burst - kBurstReserve));
   ClientStats stats;
   auto finish = [&](Status s) {
     report.status = std::move(s);
