@@ -3,11 +3,15 @@
 // Prices and sizes never become floating point in tradelake. Parse() accepts
 // what exchanges publish: optional '-', digits, optional '.' and digits
 // ("0.00012345", "96500.01", "1.50", "12", "-3.5"). It rejects empty input,
-// exponents, '+', spaces, more than one '.', a '.' with no digit on either side,
-// and more than 38 significant digits, each with a message quoting the input.
+// exponents, '+', spaces, more than one '.', a '.' without digits on both
+// sides ("1." and ".5" are rejected: write "1" and "0.5"), more than 38
+// significant digits and more than 38 fractional digits, each with an
+// InvalidArgument message quoting the input. Leading zeros are accepted and
+// dropped ("007.5" -> "7.5"); "-0" parses as zero.
 // The scale is kept as written ("1.50" has scale 2) so that ToString()
 // round-trips the text exactly; Compare() and operator== compare values
 // (1.5 == 1.50). Arithmetic is exact or fails with InvalidArgument on overflow.
+// Values are immutable; all functions are thread-safe.
 #pragma once
 
 #include <compare>
@@ -37,14 +41,16 @@ class Decimal {
   // Number of significant digits of the unscaled value (at least 1).
   int digits() const;
 
-  // Same value at another scale. Fails if that would drop a non-zero digit
-  // (never rounds) or exceed kMaxDigits.
+  // Same value at another scale (0-38). Fails with InvalidArgument if that
+  // would drop a non-zero digit (never rounds) or exceed kMaxDigits.
   Result<Decimal> Rescale(int new_scale) const;
 
   // Text with exactly scale() fractional digits, as parsed.
   std::string ToString() const;
 
   // Exact arithmetic; fails with InvalidArgument on overflow of 38 digits.
+  // Add's result has scale max(a.scale(), b.scale()); Multiply's has
+  // a.scale() + b.scale() (as SQL DECIMAL does) and fails if that exceeds 38.
   static Result<Decimal> Add(const Decimal& a, const Decimal& b);
   static Result<Decimal> Multiply(const Decimal& a, const Decimal& b);
 

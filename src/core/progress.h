@@ -29,6 +29,8 @@ class ProgressBar {
 
   // The line as it would be drawn now (exposed for tests).
   std::string Render() const;
+  // The line as it would be drawn `elapsed` after construction; deterministic.
+  std::string Render(std::chrono::steady_clock::duration elapsed) const;
 
  private:
   void MaybeDraw(bool force);
