@@ -12,6 +12,15 @@
 //
 // Start() binds and serves on background threads; trades keep arriving in
 // real time. Thread-safe.
+//
+// /products/{id}/trades: limit 1..1000 (default 1000, else 400 "Invalid
+// limit"); after=X gives the newest `limit` trades with id < X, before=X the
+// oldest `limit` trades with id > X, neither the newest page; always newest
+// first. CB-AFTER / CB-BEFORE carry the smallest / largest id in the page and
+// are absent when it is empty. /candles: granularity 60|300|900|3600|21600|
+// 86400, start/end as Unix seconds or RFC 3339 (both or neither), at most 300
+// candles, newest first, from every trade the exchange has (holes included).
+// Unknown products and paths: 404 {"message":"NotFound"}.
 #pragma once
 
 #include <cstdint>
@@ -30,9 +39,13 @@ struct FaultOptions {
   double error_429 = 0;   // share answered 429 even under the limit
   double truncate = 0;    // share of 200 bodies cut short
   double drop = 0;        // share of connections closed without an answer
-  double overlap = 0;     // share of trade pages shifted to overlap the next newer page
+  double overlap = 0;     // share of trade pages shifted to overlap the page fetched before
+                          // (after=: into newer ids; before=: into older ones)
   double duplicate = 0;   // share of trade pages with some trades repeated
   int64_t latency_ms = 0; // added to every answer
+  // Shares are probabilities in [0, 1], drawn per request from a generator
+  // seeded by SimulatorOptions::seed, so a run's fault pattern depends only
+  // on the seed and the order of requests.
   // Trade ids the exchange cannot return ("holes"), per all products.
   std::vector<std::pair<int64_t, int64_t>> holes;  // inclusive ranges
 };
@@ -55,6 +68,9 @@ struct SimulatorOptions {
 
 class Simulator {
  public:
+  // Generates the history and starts serving. InvalidArgument for bad options
+  // (a product id that is not BASE-QUOTE, a listed-twice product, shares
+  // outside [0, 1], ...); Unavailable if the address cannot be bound.
   static Result<std::unique_ptr<Simulator>> Start(SimulatorOptions options);
   ~Simulator();  // stops serving
 
@@ -63,17 +79,23 @@ class Simulator {
 
   // What the exchange has published so far for a product (for tests and the
   // demo summary): ids are contiguous from first to last, minus holes.
+  // 0 for a product the simulator does not list; last = first - 1 while a
+  // product has no trades yet.
   int64_t FirstTradeId(const std::string& product) const;
   int64_t LastTradeId(const std::string& product) const;
   bool IsHole(int64_t trade_id) const;
 
-  // The exact JSON object the simulator serves for a trade.
+  // The exact JSON object the simulator serves for a trade; "" for an unknown
+  // product or an id that does not exist (yet).
   std::string TradeJson(const std::string& product, int64_t trade_id) const;
 
-  // Requests served, by answer (for benchmarks).
+  // Requests served, by answer (for benchmarks): every request; those answered
+  // 200 (truncated, overlapping and duplicated pages included); 429s from the
+  // real limit; injected faults (5xx, 429, drop, truncate, overlap, duplicate).
   struct Counters { int64_t requests, ok, rate_limited, faults; };
   Counters counters() const;
 
+  // Stops serving and waits for in-flight requests. Idempotent.
   void Stop();
 
   class Impl;
