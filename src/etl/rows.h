@@ -1,0 +1,73 @@
+// The rows of Silver and Gold tables, as C++ values (DESIGN.md "Tables").
+//
+// Every price, size and sum is an exact decimal held as an unscaled 128-bit
+// integer at a fixed scale of 18 (Parquet/DuckDB DECIMAL(38,18)): 20 integer
+// digits and 18 fractional digits, wide enough for every Coinbase product
+// (increments down to 1e-8, sizes above 1e10). A value that does not fit is
+// rejected by the data-quality layer, never rounded. Ratios (avg_price, vwap)
+// are the only rounded values: to 18 fractional digits, half away from zero.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/time.h"
+
+namespace tradelake {
+
+inline constexpr int kSilverScale = 18;
+// DECIMAL(38,18) as an unscaled integer: value = unscaled / 10^18.
+using Dec18 = __int128;
+
+// silver.trades: unique on (product_id, trade_id).
+struct SilverTrade {
+  std::string product_id;
+  int64_t trade_id = 0;
+  Dec18 price = 0;
+  Dec18 size = 0;
+  Dec18 quote_notional = 0;  // price * size, exact
+  std::string side;          // as published: Coinbase Exchange gives the MAKER's side
+  std::string taker_side;    // the opposite of `side`
+  TimestampMicros time = 0;  // trade time, UTC
+  TimestampMicros ingested_at = 0;
+  std::string bronze_object;  // lineage: the Bronze key the row came from
+
+  friend bool operator==(const SilverTrade&, const SilverTrade&) = default;
+};
+
+// silver.trades_rejected: a record that broke a data-quality rule.
+struct RejectedRecord {
+  std::string product_id;     // of the Bronze partition
+  std::string date;           // of the Bronze partition, "YYYY-MM-DD"
+  std::optional<int64_t> trade_id;  // when it could be read
+  std::string rule;           // e.g. "price_not_positive" (see validate.h)
+  std::string detail;         // what exactly was wrong
+  std::string raw;            // the record as found in Bronze
+  std::string bronze_object;
+  TimestampMicros rejected_at = 0;
+
+  friend bool operator==(const RejectedRecord&, const RejectedRecord&) = default;
+};
+
+// gold.trades_hourly / gold.trades_daily / gold.bars_1m: one row per product
+// and period (period_start = start of the hour, day or minute, UTC).
+// open/close are the prices of the first/last trade by trade_id.
+struct GoldBar {
+  std::string product_id;
+  TimestampMicros period_start = 0;
+  int64_t trade_count = 0;
+  Dec18 avg_price = 0;     // plain mean of price, rounded
+  Dec18 total_volume = 0;  // sum of size (base currency)
+  Dec18 quote_volume = 0;  // sum of price * size
+  Dec18 vwap = 0;          // quote_volume / total_volume, rounded
+  Dec18 open = 0, high = 0, low = 0, close = 0;
+  Dec18 buy_volume = 0;    // size where the TAKER bought
+  Dec18 sell_volume = 0;   // size where the TAKER sold
+  int64_t first_trade_id = 0;
+  int64_t last_trade_id = 0;
+
+  friend bool operator==(const GoldBar&, const GoldBar&) = default;
+};
+
+}  // namespace tradelake
