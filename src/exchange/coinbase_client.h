@@ -11,16 +11,20 @@
 //   400, 404 and other 4xx   -> no retry; NotFound/InvalidArgument with the
 //                               exchange's {"message": ...} quoted
 // After max_attempts the last error is returned (still retryable-coded, so a
-// follow loop may try again later). Every retry is counted in ClientStats and
-// logged at warn level with the reason and the delay.
+// follow loop may try again later) as "GET <url> failed after N attempts:
+// <reason>". Every retry is counted in ClientStats and logged at warn level
+// with the attempt, the reason and the delay.
 //
-// One client per thread (it owns an HttpClient); the limiter and the stats
-// may be shared by many clients.
+// One client per thread (it owns an HttpClient and its jitter RNG); the
+// limiter and the stats may be shared by many clients.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,8 +57,9 @@ struct RawTrade {
   std::string_view raw;
 };
 
-// A page of trades as returned, newest first. Move-only in practice: `trades`
-// point into `body`.
+// A page of trades as returned, newest first. Move-only: `trades` point into
+// `body`, and moving re-points them at the new owner's buffer (a short body
+// kept inline by std::string moves its bytes, so the views must follow).
 struct TradePage {
   std::string body;
   std::vector<RawTrade> trades;
@@ -69,17 +74,29 @@ struct TradePage {
   TradePage& operator=(const TradePage&) = delete;
 };
 
-// Parses a /trades response body into `page` (which takes ownership of it).
-// Fails with Unavailable (retryable: truncated or invalid JSON is what a cut
-// connection produces) if the body is not a JSON array of objects each with
-// an integer trade_id.
+// Parses a /trades response body into `page` (which takes ownership of it and
+// of the parsed trades; its header fields are left alone). Every value of the
+// body is validated, not only the fields read. Fails with Unavailable
+// (retryable: truncated or invalid JSON is what a cut connection produces) if
+// the body is not valid JSON ("malformed JSON from exchange: ...") or not an
+// array of objects each with exactly one integer trade_id; `page->trades` is
+// then empty.
 Status ParseTradePage(std::string body, TradePage* page);
 
+// OK if `product_id` is safe to put in a URL path as is: 1-64 characters, each
+// a letter, a digit or '-'. InvalidArgument naming the id otherwise.
+Status ValidateProductId(std::string_view product_id);
+
 struct RetryPolicy {
-  int max_attempts = 6;          // total tries per request, >= 1
+  int max_attempts = 6;          // total tries per request; values < 1 mean 1
   int64_t base_delay_ms = 250;   // first backoff
   int64_t max_delay_ms = 8000;   // cap of one backoff
 };
+
+// Upper bound of the backoff after the `retry`-th failed attempt (1-based):
+// min(max_delay_ms, base_delay_ms * 2^(retry-1)). The actual delay is drawn
+// uniformly from [0, bound] ("full jitter").
+int64_t BackoffCeilingMs(const RetryPolicy& policy, int retry);
 
 // Counters shared by all clients of one run. Read them any time.
 struct ClientStats {
@@ -93,33 +110,47 @@ struct ClientStats {
 };
 
 struct CoinbaseOptions {
-  std::string base_url = std::string(kCoinbaseExchangeUrl);
+  std::string base_url = std::string(kCoinbaseExchangeUrl);  // a trailing '/' is ignored
   HttpOptions http;
   RetryPolicy retry;
+  // How a backoff waits; empty: std::this_thread::sleep_for. Tests record delays.
+  std::function<void(std::chrono::milliseconds)> sleep;
+  // Seed of the jitter RNG; empty: a random seed per client.
+  std::optional<uint64_t> jitter_seed;
 };
 
 class CoinbaseClient {
  public:
-  // `limiter` and `stats` must outlive the client; either may be shared.
+  // `limiter` and `stats` must outlive the client; either may be shared, and
+  // either may be null (no limiting; counters kept privately).
   CoinbaseClient(CoinbaseOptions options, RateLimiter* limiter, ClientStats* stats);
+  CoinbaseClient(const CoinbaseClient&) = delete;
+  CoinbaseClient& operator=(const CoinbaseClient&) = delete;
 
+  // Every product the exchange lists, whatever its status. A product without
+  // a string "id" makes the answer invalid (Unavailable, retried).
   Result<std::vector<ProductInfo>> ListProducts();
 
   // Trades with trade_id < after (newest first, at most `limit`); without
-  // `after`, the newest trades. NotFound for an unknown product.
+  // `after`, the newest trades. InvalidArgument, before any request, for a
+  // product id ValidateProductId rejects, limit outside [1, kMaxTradesPerPage]
+  // or after <= 0; NotFound for a product the exchange does not list.
   Result<TradePage> GetTrades(std::string_view product_id, std::optional<int64_t> after,
                               int limit = kMaxTradesPerPage);
 
  private:
-  // GET base_url + path with rate limiting and retries; `validate` may reject a
-  // 200 body as retryable (e.g. truncated JSON).
-  template <typename Parse>
-  auto Fetch(const std::string& path, Parse parse) -> decltype(parse(std::string()));
+  // GET base_url + path with rate limiting and retries. `on_ok` turns a 2xx
+  // response into the caller's value; a retryable error from it (truncated
+  // JSON) is retried like a 5xx, any other error is returned at once.
+  Status Fetch(const std::string& path, const std::function<Status(HttpResponse&)>& on_ok);
+  std::chrono::milliseconds NextBackoff(int retry);
 
   CoinbaseOptions options_;
   RateLimiter* limiter_;
+  ClientStats own_stats_;
   ClientStats* stats_;
   HttpClient http_;
+  std::mt19937_64 jitter_;
 };
 
 }  // namespace tradelake

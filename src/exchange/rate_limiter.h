@@ -2,7 +2,8 @@
 //
 // Coinbase's public REST limit is 10 requests/s with bursts of 15, per IP, so
 // one limiter serves all products of a process. Tokens refill continuously at
-// `rate` per second up to `burst`. rate <= 0 disables limiting. Thread-safe.
+// `rate` per second up to `burst` (at least 1); the bucket starts full.
+// rate <= 0 disables limiting. Thread-safe: any thread may call any method.
 #pragma once
 
 #include <chrono>
@@ -15,9 +16,11 @@ class RateLimiter {
  public:
   RateLimiter(double rate_per_second, double burst);
 
-  // Blocks until a token is available, then takes it.
+  // Takes a token, sleeping (once, without polling) until it is due. Concurrent
+  // callers are served in arrival order: each reserves the next free slot.
   void Acquire();
-  // Takes a token if one is available now.
+  // Takes a token if one is available now; never blocks. Returns false (and
+  // takes nothing) otherwise.
   bool TryAcquire();
 
   double rate() const { return rate_; }

@@ -117,53 +117,126 @@ Result<std::string> EncodeBronzeObject(const std::vector<BronzeRecord>& records,
   return out;
 }
 
-Result<std::vector<DecodedBronzeRecord>> DecodeBronzeObject(std::string_view compressed) {
+namespace {
+
+// Reads a JSON string starting at text[*pos] == '"'; advances past it.
+bool ReadJsonString(std::string_view text, size_t* pos, std::string* out) {
+  if (*pos >= text.size() || text[*pos] != '"') return false;
+  out->clear();
+  for (size_t i = *pos + 1; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '"') {
+      *pos = i + 1;
+      return true;
+    }
+    if (c != '\\') {
+      out->push_back(c);
+      continue;
+    }
+    if (++i >= text.size()) return false;
+    switch (text[i]) {
+      case '"': out->push_back('"'); break;
+      case '\\': out->push_back('\\'); break;
+      case '/': out->push_back('/'); break;
+      case 'n': out->push_back('\n'); break;
+      case 'r': out->push_back('\r'); break;
+      case 't': out->push_back('\t'); break;
+      case 'b': out->push_back('\b'); break;
+      case 'f': out->push_back('\f'); break;
+      case 'u': {
+        if (i + 4 >= text.size()) return false;
+        unsigned v = 0;
+        for (int k = 1; k <= 4; ++k) {
+          const char h = text[i + static_cast<size_t>(k)];
+          v <<= 4;
+          if (h >= '0' && h <= '9') v |= static_cast<unsigned>(h - '0');
+          else if (h >= 'a' && h <= 'f') v |= static_cast<unsigned>(h - 'a' + 10);
+          else if (h >= 'A' && h <= 'F') v |= static_cast<unsigned>(h - 'A' + 10);
+          else return false;
+        }
+        if (v >= 0x80) return false;  // tradelake only escapes control characters this way
+        out->push_back(static_cast<char>(v));
+        i += 4;
+        break;
+      }
+      default: return false;
+    }
+  }
+  return false;
+}
+
+bool Consume(std::string_view text, size_t* pos, std::string_view lit) {
+  if (text.substr(*pos, lit.size()) != lit) return false;
+  *pos += lit.size();
+  return true;
+}
+
+void ParseLine(BronzeLine* l) {
+  const std::string_view t = l->line;
+  size_t pos = 0;
+  if (!Consume(t, &pos, "{\"ingested_at\":") || !ReadJsonString(t, &pos, &l->ingested_at)) {
+    l->error = "no ingested_at";
+    return;
+  }
+  if (!Consume(t, &pos, ",\"request\":") || !ReadJsonString(t, &pos, &l->request)) {
+    l->error = "no request";
+    return;
+  }
+  if (Consume(t, &pos, ",\"trade_text\":")) {
+    if (!ReadJsonString(t, &pos, &l->trade) || pos + 1 != t.size() || t.back() != '}') l->error = "bad trade_text";
+    return;
+  }
+  if (!Consume(t, &pos, ",\"trade\":") || t.back() != '}' || pos >= t.size()) {
+    l->error = "no trade";
+    return;
+  }
+  l->trade = std::string(t.substr(pos, t.size() - pos - 1));
+}
+
+}  // namespace
+
+Result<std::vector<BronzeLine>> ReadBronzeLines(std::string_view compressed) {
   const unsigned long long size = ZSTD_getFrameContentSize(compressed.data(), compressed.size());
   if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN) {
     return DataLoss("Bronze object is not a complete zstd frame");
   }
-  std::string jsonl(size + simdjson::SIMDJSON_PADDING, '\0');
+  std::string jsonl(size, '\0');
   const size_t n = ZSTD_decompress(jsonl.data(), size, compressed.data(), compressed.size());
   if (ZSTD_isError(n) || n != size) {
     return DataLoss(fmt::format("Bronze object does not decompress: {}",
                                 ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short frame"));
   }
-  jsonl.resize(n);
-  std::vector<DecodedBronzeRecord> out;
-  simdjson::dom::parser dom;
+  std::vector<BronzeLine> out;
   size_t pos = 0;
-  int64_t line_no = 0;
   while (pos < jsonl.size()) {
-    ++line_no;
     size_t end = jsonl.find('\n', pos);
-    if (end == std::string::npos) return DataLoss(fmt::format("Bronze line {} is not terminated", line_no));
-    std::string_view line(jsonl.data() + pos, end - pos);
+    if (end == std::string::npos) end = jsonl.size();
+    BronzeLine l;
+    l.line = jsonl.substr(pos, end - pos);
     pos = end + 1;
+    ParseLine(&l);
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+Result<std::vector<DecodedBronzeRecord>> DecodeBronzeObject(std::string_view compressed) {
+  ASSIGN_OR_RETURN(auto lines, ReadBronzeLines(compressed));
+  std::vector<DecodedBronzeRecord> out;
+  out.reserve(lines.size());
+  simdjson::dom::parser dom;
+  int64_t line_no = 0;
+  for (auto& l : lines) {
+    ++line_no;
     auto fail = [&](std::string_view why) {
       return DataLoss(fmt::format("Bronze line {}: {}", line_no, why));
     };
-    simdjson::dom::element doc;
-    if (dom.parse(line.data(), line.size()).get(doc) != simdjson::SUCCESS) return fail("not JSON");
-    DecodedBronzeRecord rec;
-    std::string_view at;
-    if (doc["ingested_at"].get_string().get(at) != simdjson::SUCCESS) return fail("no ingested_at");
-    rec.ingested_at = std::string(at);
-    std::string_view text;
-    if (doc["trade_text"].get_string().get(text) == simdjson::SUCCESS) {
-      rec.trade = std::string(text);
-    } else {
-      // The exchange's bytes: everything after "trade": up to the closing brace.
-      constexpr std::string_view kTag = ",\"trade\":";
-      const size_t t = line.find(kTag);
-      if (t == std::string_view::npos || line.back() != '}') return fail("no trade");
-      rec.trade = std::string(line.substr(t + kTag.size(), line.size() - t - kTag.size() - 1));
-    }
+    if (!l.error.empty()) return fail(l.error);
     simdjson::dom::element trade;
-    if (dom.parse(rec.trade).get(trade) != simdjson::SUCCESS) return fail("trade is not JSON");
+    if (dom.parse(l.trade).get(trade) != simdjson::SUCCESS) return fail("trade is not JSON");
     int64_t id = 0;
     if (trade["trade_id"].get_int64().get(id) != simdjson::SUCCESS) return fail("trade has no integer trade_id");
-    rec.trade_id = id;
-    out.push_back(std::move(rec));
+    out.push_back({id, std::move(l.trade), std::move(l.ingested_at)});
   }
   return out;
 }

@@ -59,6 +59,22 @@ struct DecodedBronzeRecord {
   std::string ingested_at;  // as written
 };
 
+// One line of a Bronze object, read leniently: a line that is not what
+// tradelake writes (e.g. a broken record in a hand-made object) comes back
+// with `error` set and `line` holding its bytes, so the ETL can reject it
+// with a reason instead of failing or dropping it.
+struct BronzeLine {
+  std::string line;         // the whole line, without '\n'
+  std::string ingested_at;  // RFC 3339, as written
+  std::string request;      // "/products/BTC-USD/trades?..."
+  std::string trade;        // the exchange's object, byte for byte
+  std::string error;        // empty when the line has the Bronze shape
+};
+
+// Decompresses an object and splits it into lines. DataLoss only when the
+// object itself is not a complete zstd frame.
+Result<std::vector<BronzeLine>> ReadBronzeLines(std::string_view compressed);
+
 // Decompresses and parses an object. DataLoss for a corrupt or truncated
 // object (naming the line), so nothing bad is ever silently skipped.
 Result<std::vector<DecodedBronzeRecord>> DecodeBronzeObject(std::string_view compressed);

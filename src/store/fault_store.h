@@ -51,6 +51,7 @@ class FaultInjectionStore final : public ObjectStore {
   Result<std::vector<ObjectInfo>> List(std::string_view prefix) override { return base_->List(prefix); }
   Status Delete(std::string_view key) override { return base_->Delete(key); }
   std::string Describe() const override { return "fault-injection(" + base_->Describe() + ")"; }
+  std::optional<std::string> LocalPath(std::string_view key) const override { return base_->LocalPath(key); }
 
  private:
   ObjectStore* base_;

@@ -179,6 +179,11 @@ class LocalStore final : public ObjectStore {
 
   std::string Describe() const override { return "file://" + root_.string(); }
 
+  std::optional<std::string> LocalPath(std::string_view key) const override {
+    if (!ValidateKey(key).ok()) return std::nullopt;
+    return (root_ / std::string(key)).string();
+  }
+
  private:
   static Status WriteAll(int fd, std::string_view data, const std::string& path) {
     size_t off = 0;

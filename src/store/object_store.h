@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,6 +55,13 @@ class ObjectStore {
 
   // "file:///abs/path", "mem://", ... for messages.
   virtual std::string Describe() const = 0;
+
+  // The local file holding `key`, for backends that are a local folder (so
+  // DuckDB can read a Parquet object in place); nullopt for other backends.
+  virtual std::optional<std::string> LocalPath(std::string_view key) const {
+    (void)key;
+    return std::nullopt;
+  }
 };
 
 // OK if `key` is a valid object key (see above), else InvalidArgument naming it.
