@@ -4,6 +4,10 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <random>
 #include <set>
 
@@ -199,10 +203,20 @@ TEST(IngestE2E, UnknownProductIsAClearErrorAndWritesNothing) {
 }
 
 TEST(IngestE2E, RefusedConnectionIsAClearErrorAndWritesNothing) {
-  // A port that was just free: nothing listens there.
-  httplib::Server tmp;
-  const int port = tmp.bind_to_any_port("127.0.0.1");
-  tmp.stop();
+  // A port that was just free: bind it, learn it, close it; nothing listens there.
+  int port = 0;
+  {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    socklen_t len = sizeof(addr);
+    ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    port = ntohs(addr.sin_port);
+    ::close(fd);
+  }
   const auto dir = FreshDir("refused");
   const auto lake = dir / "lake";
   const std::string url = "http://127.0.0.1:" + std::to_string(port);

@@ -114,17 +114,25 @@ class ProductIngester {
 
 Result<std::optional<std::pair<int64_t, std::optional<TimestampMicros>>>> ProductIngester::Probe(
     std::optional<int64_t> at_most) {
+  using Out = std::optional<std::pair<int64_t, std::optional<TimestampMicros>>>;
   std::optional<int64_t> after;
   if (at_most) after = *at_most + 1;
-  ASSIGN_OR_RETURN(TradePage page, client_.GetTrades(product_, after, 1));
-  using Out = std::optional<std::pair<int64_t, std::optional<TimestampMicros>>>;
-  const RawTrade* best = nullptr;
-  for (const auto& t : page.trades) {
-    if (at_most && t.trade_id > *at_most) continue;
-    if (!best || t.trade_id > best->trade_id) best = &t;
+  for (int attempt = 1;; ++attempt) {
+    ASSIGN_OR_RETURN(TradePage page, client_.GetTrades(product_, after, 1));
+    const RawTrade* best = nullptr;
+    for (const auto& t : page.trades) {
+      if (at_most && t.trade_id > *at_most) continue;
+      if (!best || t.trade_id > best->trade_id) best = &t;
+    }
+    if (best) return Out(std::make_pair(best->trade_id, best->time));
+    // Only an empty page means "nothing at or below"; a page of newer trades
+    // is an overlapping answer and proves nothing.
+    if (page.trades.empty()) return Out();
+    if (attempt >= options_.refetch_attempts) {
+      return Unavailable(fmt::format("{}: the exchange keeps answering {} with trades newer than asked",
+                                     product_, page.request_path));
+    }
   }
-  if (!best) return Out();
-  return Out(std::make_pair(best->trade_id, best->time));
 }
 
 Result<int64_t> ProductIngester::FindFirstIdAtOrAfter(TimestampMicros since) {
@@ -132,28 +140,24 @@ Result<int64_t> ProductIngester::FindFirstIdAtOrAfter(TimestampMicros since) {
   if (!newest) return int64_t{0};
   auto before_since = [&](const std::optional<TimestampMicros>& t) { return !t || *t < since; };
   if (before_since(newest->second)) return newest->first + 1;
-  // Exponential search down for an id older than `since`, then bisect.
-  int64_t hi = newest->first;  // time(hi) >= since
+  // Invariant: no trade with id <= lo is at or after `since`; trade hi is.
+  // Exponential search down for such a lo, then bisect.
+  int64_t hi = newest->first;
   int64_t lo = hi;
-  int64_t step = kMaxTradesPerPage;
-  while (true) {
+  for (int64_t step = kMaxTradesPerPage;; step *= 2) {
     lo = std::max<int64_t>(hi - step, 0);
     ASSIGN_OR_RETURN(auto p, Probe(lo));
-    if (!p || before_since(p->second)) break;  // below the first trade, or older than since
+    if (!p || before_since(p->second)) break;
     hi = p->first;
     if (lo == 0) return hi;
-    step *= 2;
   }
   while (hi - lo > 1) {
     const int64_t mid = lo + (hi - lo) / 2;
-    ASSIGN_OR_RETURN(auto p, Probe(mid));
+    ASSIGN_OR_RETURN(auto p, Probe(mid));  // the newest trade with id <= mid
     if (!p || before_since(p->second)) {
       lo = mid;
     } else {
-      hi = std::min(hi, p->first);
-      if (p->first < mid) lo = std::max(lo, p->first - 1);  // a hole below mid
-      if (hi - lo <= 1) break;
-      if (p->first == hi && hi != mid) lo = std::max(lo, mid);  // ids (p->first, mid] do not exist
+      hi = p->first;
     }
   }
   spdlog::info("{}: first trade at or after {} is {}", product_, FormatRfc3339Micros(since), hi);
