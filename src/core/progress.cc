@@ -62,7 +62,9 @@ void ProgressBar::Finish() {
   if (finished_) return;
   finished_ = true;
   if (!enabled_) return;
-  const std::string line = "\r" + Render() + "\033[K\n";
+  std::string line(1, '\r');  // piecewise: see MaybeDraw
+  line += Render();
+  line += "\033[K\n";
   std::fwrite(line.data(), 1, line.size(), stderr);
   std::fflush(stderr);
 }
@@ -121,7 +123,10 @@ void ProgressBar::MaybeDraw(bool force) {
   const auto now = std::chrono::steady_clock::now();
   if (!force && now - last_draw_ < kRedrawInterval) return;
   last_draw_ = now;
-  const std::string line = "\r" + Render(now - start_) + "\033[K";
+  // Appended piecewise: `"\r" + std::string` trips GCC 12's false -Wrestrict at -O2.
+  std::string line(1, '\r');
+  line += Render(now - start_);
+  line += "\033[K";
   std::fwrite(line.data(), 1, line.size(), stderr);
   std::fflush(stderr);
 }
