@@ -2,6 +2,7 @@
 // would, read a lake folder back independently of tradelake's own reader.
 #pragma once
 
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>

@@ -15,6 +15,9 @@
 #include "core/exit_codes.h"
 #include "core/log.h"
 #include "core/time.h"
+#include "etl/catalog.h"
+#include "etl/etl.h"
+#include "etl/validate.h"
 #include "exchange/simulator.h"
 #include "ingest/ingester.h"
 #include "ingest/verify.h"
@@ -95,7 +98,10 @@ struct IngestFlags {
   int64_t backoff_max_ms = 8000;
   int64_t timeout_ms = 30'000;
   bool no_progress = false;
+  bool then_etl = false;
 };
+
+void PrintEtlReport(const EtlReport& r);
 
 int RunIngestCommand(const IngestFlags& f, const GlobalFlags& g) {
   IngestOptions o;
@@ -155,6 +161,13 @@ int RunIngestCommand(const IngestFlags& f, const GlobalFlags& g) {
               static_cast<long long>(r.transport_errors), static_cast<long long>(r.invalid_bodies));
   std::fflush(stdout);
   if (!r.status.ok()) return Fail(r.status);
+  if (f.then_etl) {
+    EtlOptions eo;
+    eo.stop = &g_stop;
+    auto er = RunEtl(store->get(), eo);
+    if (!er.ok()) return Fail(er.status().WithContext("etl after ingest"));
+    PrintEtlReport(*er);
+  }
   return kExitOk;
 }
 
@@ -273,6 +286,98 @@ int RunSimulateCommand(SimulateFlags& f) {
   return kExitOk;
 }
 
+// ---------------------------------------------------------------- etl
+struct EtlFlags {
+  std::string lake = "lake";
+  bool rebuild = false;
+  int threads = 2;
+};
+
+void PrintEtlReport(const EtlReport& r) {
+  if (r.nothing_to_do) {
+    std::printf("etl: no new Bronze objects since commit %lld; nothing to do\n", static_cast<long long>(r.seq));
+    return;
+  }
+  std::printf("etl: commit %lld: %s Bronze objects, %s records read = %s inserted + %s duplicates + %s rejected  [%s]\n",
+              static_cast<long long>(r.seq), Thousands(r.bronze_objects).c_str(), Thousands(r.records).c_str(),
+              Thousands(r.inserted).c_str(), Thousands(r.duplicates).c_str(), Thousands(r.rejected).c_str(),
+              r.invariant_holds() ? "invariant holds" : "INVARIANT BROKEN");
+  for (const auto& [rule, n] : r.rejected_by_rule) {
+    std::printf("     rejected %-22s %s\n", rule.c_str(), Thousands(n).c_str());
+  }
+  std::printf("     %lld Silver partitions and their Gold rewritten; %lld files, %s written in %.2f s (%s records/s)\n",
+              static_cast<long long>(r.silver_partitions), static_cast<long long>(r.files_written),
+              HumanBytes(r.bytes_written).c_str(), r.elapsed_seconds,
+              Thousands(static_cast<int64_t>(static_cast<double>(r.records) / std::max(r.elapsed_seconds, 1e-9))).c_str());
+}
+
+int RunEtlCommand(const EtlFlags& f) {
+  auto store = OpenStore(f.lake);
+  if (!store.ok()) return Fail(store.status());
+  InstallStopHandlers();
+  EtlOptions o;
+  o.rebuild = f.rebuild;
+  o.threads = f.threads;
+  o.stop = &g_stop;
+  auto r = RunEtl(store->get(), o);
+  if (!r.ok()) return Fail(r.status());
+  PrintEtlReport(*r);
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------- dq
+struct DqFlags {
+  std::string lake = "lake";
+  std::string products;
+};
+
+int RunDqCommand(const DqFlags& f) {
+  auto store = OpenStore(f.lake);
+  if (!store.ok()) return Fail(store.status());
+  auto snap = LoadCurrentSnapshot(store->get());
+  if (!snap.ok()) return Fail(snap.status());
+  if (snap->seq == 0) {
+    std::printf("no ETL commit in %s yet; run `tradelake etl`\n", (*store)->Describe().c_str());
+    return kExitOk;
+  }
+  const auto wanted = SplitList(f.products);
+  std::printf("data quality as of commit %lld (%s)\n", static_cast<long long>(snap->seq),
+              FormatRfc3339Micros(snap->committed_at).c_str());
+  std::printf("%-10s %-10s %11s %11s %10s %9s %11s %8s  %s\n", "product", "date", "records", "inserted",
+              "duplicates", "rejected", "silver rows", "id gaps", "rejected by rule");
+  PartitionQuality total;
+  bool balanced = true;
+  for (const auto& [part, q] : snap->quality) {
+    // "product_id=BTC-USD/date=2024-05-01"
+    const size_t slash = part.find('/');
+    const std::string product = part.substr(11, slash - 11);
+    const std::string date = part.substr(slash + 6);
+    if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), product) == wanted.end()) continue;
+    std::string rules;
+    for (const auto& [rule, n] : q.rejected) rules += fmt::format("{}{}={}", rules.empty() ? "" : " ", rule, n);
+    std::printf("%-10s %-10s %11s %11s %10s %9s %11s %8s  %s\n", product.c_str(), date.c_str(),
+                Thousands(q.records).c_str(), Thousands(q.inserted).c_str(), Thousands(q.duplicates).c_str(),
+                Thousands(q.rejected_total()).c_str(), Thousands(q.silver_rows).c_str(), Thousands(q.id_gaps).c_str(),
+                rules.c_str());
+    if (q.records != q.inserted + q.duplicates + q.rejected_total()) balanced = false;
+    total.records += q.records;
+    total.inserted += q.inserted;
+    total.duplicates += q.duplicates;
+    for (const auto& [rule, n] : q.rejected) total.rejected[rule] += n;
+    total.silver_rows += q.silver_rows;
+    total.id_gaps += q.id_gaps;
+  }
+  std::printf("%-10s %-10s %11s %11s %10s %9s %11s %8s  records = inserted + duplicates + rejected: %s\n", "total", "",
+              Thousands(total.records).c_str(), Thousands(total.inserted).c_str(), Thousands(total.duplicates).c_str(),
+              Thousands(total.rejected_total()).c_str(), Thousands(total.silver_rows).c_str(),
+              Thousands(total.id_gaps).c_str(), balanced ? "holds" : "BROKEN");
+  std::printf("\nrules:\n");
+  for (const auto& rule : kDqRules) std::printf("  %-22s %s\n", std::string(rule.name).c_str(), std::string(rule.description).c_str());
+  std::printf("  %-22s %s\n", std::string(kConflictingDuplicateRule).c_str(),
+              "the trade id is already in Silver with another price, size, side or time");
+  return balanced ? kExitOk : kExitDataError;
+}
+
 constexpr const char* kExitCodeHelp =
     "Exit codes: 0 ok, 1 failure, 2 bad usage or unknown product, 65 malformed data,\n"
     "69 exchange or store unavailable after retries, 74 local disk error,\n"
@@ -330,12 +435,30 @@ int RunCli(int argc, char** argv) {
   ingest->add_option("--backoff-max-ms", in.backoff_max_ms, "longest retry delay")->capture_default_str();
   ingest->add_option("--timeout-ms", in.timeout_ms, "per-request timeout")->capture_default_str();
   ingest->add_flag("--no-progress", in.no_progress, "no progress bar");
+  ingest->add_flag("--then-etl", in.then_etl, "after landing, build Silver and Gold from the new Bronze objects");
 
   VerifyFlags vf;
   auto* verify = app.add_subcommand("verify", "Read all of Bronze and prove it: trades, objects, gaps, duplicates");
   verify->footer("Exits 0 when every product is contiguous (or its holes are in gap reports), 65 otherwise.");
   verify->add_option("--lake", vf.lake, "lake folder")->capture_default_str();
   verify->add_option("--products,-p", vf.products, "products to check (default: all in the lake)");
+
+  EtlFlags ef;
+  auto* etl = app.add_subcommand("etl", "Build Silver and Gold from new Bronze objects: exact, de-duplicated, validated");
+  etl->footer(
+      "Reads only Bronze objects no earlier run processed, rewrites the Silver partitions\n"
+      "they touch and recomputes their Gold hourly, daily and 1-minute bars, then commits\n"
+      "one catalog snapshot atomically. Checks Bronze records read = inserted + duplicates\n"
+      "+ rejected on every run. A killed run leaves the last commit intact; rerun it.\n\n"
+      "Examples:\n  tradelake etl --lake lake\n  tradelake etl --lake lake --rebuild");
+  etl->add_option("--lake", ef.lake, "lake folder")->capture_default_str();
+  etl->add_flag("--rebuild", ef.rebuild, "recompute every table from all of Bronze");
+  etl->add_option("--threads", ef.threads, "products processed in parallel")->check(CLI::Range(1, 64))->capture_default_str();
+
+  DqFlags df;
+  auto* dq = app.add_subcommand("dq", "Data-quality report per product and day: records, inserted, duplicates, rejected");
+  dq->add_option("--lake", df.lake, "lake folder")->capture_default_str();
+  dq->add_option("--products,-p", df.products, "products to show (default: all)");
 
   SimulateFlags sf;
   auto* simulate = app.add_subcommand("simulate", "Serve an offline Coinbase Exchange (REST) over a synthetic market");
@@ -379,6 +502,8 @@ int RunCli(int argc, char** argv) {
 
   if (ingest->parsed()) return RunIngestCommand(in, g);
   if (verify->parsed()) return RunVerifyCommand(vf);
+  if (etl->parsed()) return RunEtlCommand(ef);
+  if (dq->parsed()) return RunDqCommand(df);
   if (simulate->parsed()) return RunSimulateCommand(sf);
   return kExitUsage;
 }
