@@ -423,7 +423,9 @@ TEST(EtlE2E, KilledTwentyTimesThenConvergesToTheUninterruptedTablesAndRebuildAgr
   const auto live = snap->Files();
   int stray = 0;
   for (const char* prefix : {"silver/", "gold/"}) {
-    for (const auto& obj : *store->List(prefix)) stray += live.contains(obj.key) ? 0 : 1;
+    auto listed = store->List(prefix);
+    ASSERT_TRUE(listed.ok());
+    for (const auto& obj : *listed) stray += live.contains(obj.key) ? 0 : 1;
   }
   EXPECT_EQ(stray, 0);
 

@@ -225,7 +225,8 @@ Status EtlRun::ProcessProduct(const std::string& product, const std::vector<Bron
   std::map<std::string, std::vector<Candidate>> by_date;              // Silver (trade) date
   std::map<std::string, std::vector<RejectedRecord>> rejected;        // Bronze partition
   std::map<std::string, PartitionQuality> delta;                      // Bronze partition
-  std::map<std::string, std::string> bronze_dates;                    // partition -> date
+  int64_t cached_day = INT64_MIN;
+  std::string cached_date;
   for (size_t i = 0; i < objects.size(); ++i) {
     const BronzeKey& obj = objects[i];
     const std::string& key = keys[i];
@@ -233,7 +234,6 @@ Status EtlRun::ProcessProduct(const std::string& product, const std::vector<Bron
     auto lines = ReadBronzeLines(data);
     if (!lines.ok()) return lines.status().WithContext(fmt::format("Bronze object {}", key));
     const std::string bp = PartitionName(product, obj.date);
-    bronze_dates[bp] = obj.date;
     for (auto& line : *lines) {
       ++delta[bp].records;
       if (!line.error.empty()) {
@@ -258,7 +258,13 @@ Status EtlRun::ProcessProduct(const std::string& product, const std::vector<Bron
         continue;
       }
       auto& row = std::get<SilverTrade>(outcome);
-      by_date[FormatDate(row.time)].push_back({std::move(row), bp, obj.date, std::move(line.trade)});
+      // Formatting a date per trade showed up in profiles; trades of one day share it.
+      const int64_t day = DayNumber(row.time);
+      if (day != cached_day) {
+        cached_day = day;
+        cached_date = FormatDate(row.time);
+      }
+      by_date[cached_date].push_back({std::move(row), bp, obj.date, std::move(line.trade)});
     }
     if (options_.stop && options_.stop->load()) return Cancelled("stopped; nothing was committed, rerun to resume");
   }
@@ -266,11 +272,13 @@ Status EtlRun::ProcessProduct(const std::string& product, const std::vector<Bron
   for (auto& [date, cands] : by_date) {
     if (options_.stop && options_.stop->load()) return Cancelled("stopped; nothing was committed, rerun to resume");
     const std::string partition = PartitionName(product, date);
-    std::sort(cands.begin(), cands.end(), [](const Candidate& a, const Candidate& b) {
+    auto before = [](const Candidate& a, const Candidate& b) {
       if (a.row.trade_id != b.row.trade_id) return a.row.trade_id < b.row.trade_id;
       if (a.row.ingested_at != b.row.ingested_at) return a.row.ingested_at < b.row.ingested_at;
       return a.row.bronze_object < b.row.bronze_object;
-    });
+    };
+    // Bronze objects are read in key order, so candidates usually arrive sorted.
+    if (!std::is_sorted(cands.begin(), cands.end(), before)) std::sort(cands.begin(), cands.end(), before);
     ASSIGN_OR_RETURN(std::vector<SilverTrade> existing, ReadSilverPartition(partition));
     std::vector<SilverTrade> merged;
     merged.reserve(existing.size() + cands.size());

@@ -122,6 +122,14 @@ namespace {
 // Reads a JSON string starting at text[*pos] == '"'; advances past it.
 bool ReadJsonString(std::string_view text, size_t* pos, std::string* out) {
   if (*pos >= text.size() || text[*pos] != '"') return false;
+  // Fast path: no escapes before the closing quote (every line tradelake writes).
+  const size_t close = text.find('"', *pos + 1);
+  if (close != std::string_view::npos &&
+      text.substr(*pos + 1, close - *pos - 1).find('\\') == std::string_view::npos) {
+    out->assign(text.substr(*pos + 1, close - *pos - 1));
+    *pos = close + 1;
+    return true;
+  }
   out->clear();
   for (size_t i = *pos + 1; i < text.size(); ++i) {
     const char c = text[i];
