@@ -32,9 +32,23 @@ echo "== tradelake verify --lake $LAKE   (reads every Bronze object back)"
 "$TRADELAKE" verify --lake "$LAKE"
 
 echo
+echo "== tradelake etl --lake $LAKE   (Bronze -> Silver -> Gold)"
+"$TRADELAKE" etl --lake "$LAKE"
+
+echo
+echo "== tradelake dq --lake $LAKE"
+"$TRADELAKE" dq --lake "$LAKE" | head -n 8
+
+echo
+echo "== tradelake bars --product BTC-USD --interval 1h --limit 5   (from gold.trades_hourly)"
+"$TRADELAKE" bars --lake "$LAKE" --product BTC-USD --interval 1h --limit 5
+
+echo
 echo "Where to look:"
 echo "  Bronze objects:   $LAKE/bronze/source=coinbase/product=*/date=*/<first>-<last>.jsonl.zst"
 first=$(find "$LAKE/bronze" -name '*.jsonl.zst' | sort | head -n 1)
 echo "  read one:         zstdcat '$first' | head -n 2"
 echo "  checkpoints:      $LAKE/_state/ingest/source=coinbase/product=*/checkpoint.json"
+echo "  Silver and Gold:  $LAKE/silver/trades/  $LAKE/gold/{trades_hourly,trades_daily,bars_1m}/  (Parquet, product_id=/date=)"
+echo "  committed state:  $LAKE/_catalog/commits/ (the newest commit lists every live file)"
 echo "  live Coinbase:    make run"

@@ -16,7 +16,9 @@
 #include "core/log.h"
 #include "core/time.h"
 #include "etl/catalog.h"
+#include "etl/dec18.h"
 #include "etl/etl.h"
+#include "etl/table_io.h"
 #include "etl/validate.h"
 #include "exchange/simulator.h"
 #include "ingest/ingester.h"
@@ -378,6 +380,76 @@ int RunDqCommand(const DqFlags& f) {
   return balanced ? kExitOk : kExitDataError;
 }
 
+// ---------------------------------------------------------------- bars
+struct BarsFlags {
+  std::string lake = "lake";
+  std::string product;
+  std::string interval = "1h";
+  std::string from, to;
+  int64_t limit = 24;
+};
+
+int RunBarsCommand(const BarsFlags& f) {
+  const std::map<std::string, std::string_view> tables = {
+      {"1m", kGoldBars1m}, {"1h", kGoldHourly}, {"1d", kGoldDaily}};
+  auto table = tables.find(f.interval);
+  if (table == tables.end()) return Fail(InvalidArgument("--interval must be 1m, 1h or 1d"));
+  const TimestampMicros now = NowMicros();
+  TimestampMicros from = INT64_MIN, to = INT64_MAX;
+  if (!f.from.empty()) {
+    auto t = ParseTimeOrAgo(f.from, now);
+    if (!t.ok()) return Fail(t.status().WithContext("--from"));
+    from = *t;
+  }
+  if (!f.to.empty()) {
+    auto t = ParseTimeOrAgo(f.to, now);
+    if (!t.ok()) return Fail(t.status().WithContext("--to"));
+    to = *t;
+  }
+  auto store = OpenStore(f.lake);
+  if (!store.ok()) return Fail(store.status());
+  auto snap = LoadCurrentSnapshot(store->get());
+  if (!snap.ok()) return Fail(snap.status());
+  const std::string prefix = "product_id=" + f.product + "/date=";
+  std::vector<GoldBar> bars;
+  bool product_seen = false;
+  for (const auto& [part, keys] : snap->tables[std::string(table->second)]) {
+    if (!part.starts_with(prefix)) continue;
+    product_seen = true;
+    // Partition pruning by date: skip days wholly outside [from, to].
+    auto day = ParseRfc3339(part.substr(prefix.size()) + "T00:00:00Z");
+    if (day.ok() && (*day + kMicrosPerDay <= from || *day > to)) continue;
+    for (const auto& key : keys) {
+      auto local = (*store)->LocalPath(key);
+      if (!local) return Fail(InvalidArgument("bars reads local lakes only in this version"));
+      auto rows = ReadGoldBars(*local);
+      if (!rows.ok()) return Fail(rows.status());
+      for (auto& b : *rows) {
+        if (b.period_start >= from && b.period_start <= to) bars.push_back(std::move(b));
+      }
+    }
+  }
+  if (!product_seen) {
+    return Fail(NotFound(fmt::format("no Gold data for product {} in {}; run `tradelake etl` or check --product",
+                                     f.product, (*store)->Describe())));
+  }
+  std::sort(bars.begin(), bars.end(), [](const GoldBar& a, const GoldBar& b) { return a.period_start < b.period_start; });
+  if (f.limit > 0 && static_cast<int64_t>(bars.size()) > f.limit) {
+    bars.erase(bars.begin(), bars.end() - f.limit);  // the newest `limit` bars
+  }
+  std::printf("%-20s %12s %12s %12s %12s %16s %16s %8s\n", "period_start (UTC)", "open", "high", "low", "close",
+              "volume", "vwap", "trades");
+  for (const auto& b : bars) {
+    std::string vwap = Dec18ToString(b.vwap);
+    if (const size_t dot = vwap.find('.'); dot != std::string::npos && vwap.size() > dot + 9) vwap.resize(dot + 9);
+    std::printf("%-20s %12s %12s %12s %12s %16s %16s %8lld\n", FormatRfc3339Micros(b.period_start).substr(0, 19).c_str(),
+                Dec18ToString(b.open).c_str(), Dec18ToString(b.high).c_str(), Dec18ToString(b.low).c_str(),
+                Dec18ToString(b.close).c_str(), Dec18ToString(b.total_volume).c_str(), vwap.c_str(),
+                static_cast<long long>(b.trade_count));
+  }
+  return kExitOk;
+}
+
 constexpr const char* kExitCodeHelp =
     "Exit codes: 0 ok, 1 failure, 2 bad usage or unknown product, 65 malformed data,\n"
     "69 exchange or store unavailable after retries, 74 local disk error,\n"
@@ -386,6 +458,8 @@ constexpr const char* kExitCodeHelp =
 }  // namespace
 
 int RunCli(int argc, char** argv) {
+  // `tradelake dq | head` must end quietly, not die from SIGPIPE mid-line.
+  signal(SIGPIPE, SIG_IGN);
   CLI::App app{"tradelake: a lakehouse for crypto exchange trades (Coinbase -> Bronze -> Silver -> Gold)",
                "tradelake"};
   app.footer(kExitCodeHelp);
@@ -460,6 +534,16 @@ int RunCli(int argc, char** argv) {
   dq->add_option("--lake", df.lake, "lake folder")->capture_default_str();
   dq->add_option("--products,-p", df.products, "products to show (default: all)");
 
+  BarsFlags bf;
+  auto* bars = app.add_subcommand("bars", "OHLCV bars of one product from Gold, newest last");
+  bars->footer("vwap is shown to 8 decimals here; Gold keeps 18.\n\nExample:\n  tradelake bars --product BTC-USD --interval 1h --from 6h");
+  bars->add_option("--lake", bf.lake, "lake folder")->capture_default_str();
+  bars->add_option("--product,-p", bf.product, "product id, e.g. BTC-USD")->required();
+  bars->add_option("--interval", bf.interval, "1m, 1h or 1d")->capture_default_str();
+  bars->add_option("--from", bf.from, "start: RFC 3339, YYYY-MM-DD or a duration ago (6h)");
+  bars->add_option("--to", bf.to, "end: RFC 3339, YYYY-MM-DD or a duration ago");
+  bars->add_option("--limit", bf.limit, "show at most the newest N bars (0: all)")->capture_default_str();
+
   SimulateFlags sf;
   auto* simulate = app.add_subcommand("simulate", "Serve an offline Coinbase Exchange (REST) over a synthetic market");
   simulate->footer(
@@ -504,6 +588,7 @@ int RunCli(int argc, char** argv) {
   if (verify->parsed()) return RunVerifyCommand(vf);
   if (etl->parsed()) return RunEtlCommand(ef);
   if (dq->parsed()) return RunDqCommand(df);
+  if (bars->parsed()) return RunBarsCommand(bf);
   if (simulate->parsed()) return RunSimulateCommand(sf);
   return kExitUsage;
 }
