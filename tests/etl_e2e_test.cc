@@ -149,7 +149,12 @@ std::map<int64_t, Bar> ExpectedBars(const std::map<int64_t, Trade>& trades, int6
     ++b.count;
     b.sum_price += t.price;
     b.volume += t.size;
-    b.quote += t.price * t.size / Pow10(kScale);  // exact: simulator prices/sizes have <= 8 decimals
+    // price * size at scale 36 overflows 128 bits; simulator prices and sizes
+    // have at most 8 decimals, so multiply at scale 8 + 8 and rescale to 18.
+    const I128 p8 = t.price / Pow10(kScale - 8), s8 = t.size / Pow10(kScale - 8);
+    EXPECT_EQ(p8 * Pow10(kScale - 8), t.price);
+    EXPECT_EQ(s8 * Pow10(kScale - 8), t.size);
+    b.quote += p8 * s8 * Pow10(kScale - 16);
     (t.side == "sell" ? b.buy : b.sell) += t.size;  // maker sold => taker bought
     b.high = std::max(b.high, t.price);
     b.low = std::min(b.low, t.price);
