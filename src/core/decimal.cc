@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "core/text.h"
+
 namespace tradelake {
 namespace {
 
@@ -51,29 +53,11 @@ std::string MagnitudeToString(u128 m) {
   return std::string(p, end);
 }
 
-// Error messages quote untrusted input; keep them one short printable line.
-std::string Quote(std::string_view text) {
-  constexpr size_t kMaxShown = 64;
-  std::string out = "\"";
-  for (size_t i = 0; i < text.size() && i < kMaxShown; ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c >= 0x7f) {
-      out += fmt::format("\\x{:02x}", c);
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  out += text.size() > kMaxShown ? "\"..." : "\"";
-  return out;
-}
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 Status ParseError(std::string_view text, std::string_view why) {
-  return InvalidArgument(fmt::format("invalid decimal {}: {}", Quote(text), why));
+  return InvalidArgument(fmt::format("invalid decimal {}: {}", QuoteForMessage(text), why));
 }
 
 std::string Describe(const Decimal& d) { return d.ToString(); }
@@ -107,7 +91,7 @@ Result<Decimal> Decimal::Parse(std::string_view text) {
       return ParseError(text, fmt::format("unexpected sign '{}' at position {}", c, i));
     }
     return ParseError(text, fmt::format("unexpected character {} at position {}",
-                                        Quote(text.substr(i, 1)), i));
+                                        QuoteForMessage(text.substr(i, 1)), i));
   }
   const size_t int_end = dot == std::string_view::npos ? text.size() : dot;
   if (int_end == pos && dot == std::string_view::npos) return ParseError(text, "no digits");

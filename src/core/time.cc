@@ -5,27 +5,11 @@
 
 #include <fmt/format.h>
 
+#include "core/text.h"
+
 namespace tradelake {
 namespace {
 
-// Error messages quote untrusted input; keep them one short printable line.
-std::string Quote(std::string_view text) {
-  constexpr size_t kMaxShown = 64;
-  std::string out = "\"";
-  for (size_t i = 0; i < text.size() && i < kMaxShown; ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c >= 0x7f) {
-      out += fmt::format("\\x{:02x}", c);
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  out += text.size() > kMaxShown ? "\"..." : "\"";
-  return out;
-}
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
@@ -168,7 +152,7 @@ std::string ParseRfc3339Impl(std::string_view s, TimestampMicros* out) {
     return "expected 'Z' or an offset such as +00:00 after the time";
   }
   if (pos != s.size()) {
-    return fmt::format("unexpected characters {} after the time zone", Quote(s.substr(pos)));
+    return fmt::format("unexpected characters {} after the time zone", QuoteForMessage(s.substr(pos)));
   }
 
   // Local time minus its offset is UTC.
@@ -216,7 +200,7 @@ Result<TimestampMicros> ParseRfc3339(std::string_view text) {
   if (!reason.empty()) {
     return InvalidArgument(
         fmt::format("invalid RFC 3339 timestamp {}: {} (expected e.g. \"2024-05-01T12:00:05.39Z\")",
-                    Quote(text), reason));
+                    QuoteForMessage(text), reason));
   }
   return t;
 }
@@ -251,7 +235,7 @@ Result<int64_t> ParseDuration(std::string_view text) {
     return InvalidArgument(fmt::format(
         "invalid duration {}: {}; expected a whole number and a unit ms, s, m, h, d or w "
         "(e.g. \"500ms\", \"90s\", \"15m\", \"6h\", \"2d\", \"1w\")",
-        Quote(text), why));
+        QuoteForMessage(text), why));
   };
   size_t pos = 0;
   while (pos < text.size() && IsDigit(text[pos])) ++pos;
@@ -288,7 +272,7 @@ Result<TimestampMicros> ParseTimeOrAgo(std::string_view text, TimestampMicros no
     int64_t days = 0;
     std::string reason = ParseDatePrefix(text, &days);
     if (!reason.empty()) {
-      return InvalidArgument(fmt::format("invalid date {}: {}", Quote(text), reason));
+      return InvalidArgument(fmt::format("invalid date {}: {}", QuoteForMessage(text), reason));
     }
     return days * kMicrosPerDay;
   }
@@ -300,10 +284,10 @@ Result<TimestampMicros> ParseTimeOrAgo(std::string_view text, TimestampMicros no
     return InvalidArgument(fmt::format(
         "invalid time {}: expected an RFC 3339 timestamp (\"2024-05-01T12:00:00Z\"), a date "
         "(\"2024-05-01\") or a duration meaning that long ago (\"6h\", \"2d\")",
-        Quote(text)));
+        QuoteForMessage(text)));
   }
   if (now < std::numeric_limits<int64_t>::min() + *ago) {
-    return InvalidArgument(fmt::format("invalid time {}: too far in the past", Quote(text)));
+    return InvalidArgument(fmt::format("invalid time {}: too far in the past", QuoteForMessage(text)));
   }
   return now - *ago;
 }

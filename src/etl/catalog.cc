@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include "core/text.h"
+
 namespace tradelake {
 namespace {
 
@@ -12,20 +14,6 @@ constexpr std::string_view kCommitPrefix = "_catalog/commits/";
 
 std::string CommitKey(int64_t seq) { return fmt::format("{}{:020d}.json", kCommitPrefix, seq); }
 
-void AppendJsonString(std::string* out, std::string_view s) {
-  out->push_back('"');
-  for (const char c : s) {
-    if (c == '"' || c == '\\') {
-      out->push_back('\\');
-      out->push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out->append(fmt::format("\\u{:04x}", static_cast<int>(c)));
-    } else {
-      out->push_back(c);
-    }
-  }
-  out->push_back('"');
-}
 
 std::string Serialize(const Snapshot& s) {
   std::string j = fmt::format("{{\"seq\":{},\"committed_at_us\":{},\"committed_at\":\"{}\",\"tables\":{{", s.seq,

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "core/decimal.h"
+#include "core/text.h"
 #include "etl/dec18.h"
 
 namespace tradelake {
@@ -15,24 +16,6 @@ namespace {
 
 namespace dom = simdjson::dom;
 
-// Details quote untrusted text: keep them one short printable line.
-std::string Quote(std::string_view text) {
-  constexpr size_t kMaxShown = 64;
-  std::string out = "\"";
-  for (size_t i = 0; i < text.size() && i < kMaxShown; ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c >= 0x7f) {
-      out += fmt::format("\\x{:02x}", c);
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  out += text.size() > kMaxShown ? "\"..." : "\"";
-  return out;
-}
 
 std::string_view TypeName(dom::element_type t) {
   switch (t) {
@@ -100,7 +83,7 @@ std::string ParseAmount(std::string_view field, std::string_view text, Amount* o
   Result<Decimal> d = ParseDecimalTrimmed(text);
   if (!d.ok()) return fmt::format("{}: {}", field, d.status().message());
   Result<Dec18> v = Dec18FromDecimal(*d);
-  if (!v.ok()) return fmt::format("{} {}: {}", field, Quote(text), v.status().message());
+  if (!v.ok()) return fmt::format("{} {}: {}", field, QuoteForMessage(text), v.status().message());
   out->parsed = *d;
   out->value = *v;
   return {};
@@ -204,12 +187,12 @@ ValidationOutcome TradeValidator::Validate(std::string_view raw, const TradeCont
       return reject(dq_rule::kProductMismatch,
                     fmt::format("request {} is not /products/<id>/trades, so the product "
                                 "cannot be confirmed as {}",
-                                Quote(ctx.request), ctx.product_id));
+                                QuoteForMessage(ctx.request), ctx.product_id));
     }
     if (requested != ctx.product_id) {
       return reject(dq_rule::kProductMismatch,
                     fmt::format("request {} is for product {}, but the partition is {}",
-                                Quote(ctx.request), Quote(requested), ctx.product_id));
+                                QuoteForMessage(ctx.request), QuoteForMessage(requested), ctx.product_id));
     }
   }
   if (present[kProductId]) {
@@ -221,7 +204,7 @@ ValidationOutcome TradeValidator::Validate(std::string_view raw, const TradeCont
     }
     if (product != ctx.product_id) {
       return reject(dq_rule::kProductMismatch,
-                    fmt::format("trade's product_id {} is not the partition's {}", Quote(product),
+                    fmt::format("trade's product_id {} is not the partition's {}", QuoteForMessage(product),
                                 ctx.product_id));
     }
   }
@@ -241,11 +224,11 @@ ValidationOutcome TradeValidator::Validate(std::string_view raw, const TradeCont
   }
   if (price.value <= 0) {
     return reject(dq_rule::kPriceNotPositive,
-                  fmt::format("price {} is not positive", Quote(text[kPrice])));
+                  fmt::format("price {} is not positive", QuoteForMessage(text[kPrice])));
   }
   if (size.value <= 0) {
     return reject(dq_rule::kSizeNotPositive,
-                  fmt::format("size {} is not positive", Quote(text[kSize])));
+                  fmt::format("size {} is not positive", QuoteForMessage(text[kSize])));
   }
 
   // --- invalid_side ------------------------------------------------------------
@@ -257,7 +240,7 @@ ValidationOutcome TradeValidator::Validate(std::string_view raw, const TradeCont
     taker_side = "buy";
   } else {
     return reject(dq_rule::kInvalidSide,
-                  fmt::format("side {} is not \"buy\" or \"sell\"", Quote(side)));
+                  fmt::format("side {} is not \"buy\" or \"sell\"", QuoteForMessage(side)));
   }
 
   // --- invalid_time, future_time -----------------------------------------------

@@ -1,0 +1,19 @@
+// Small text helpers shared by every part: quoting untrusted input in error
+// messages, and writing JSON strings. Pure and thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace tradelake {
+
+// `text` as one short printable line for an error message: in double
+// quotes, '"' and '\' escaped, other bytes outside printable ASCII as \xNN,
+// cut after 64 bytes with "..." after the closing quote.
+std::string QuoteForMessage(std::string_view text);
+
+// Appends `s` as a JSON string literal (with quotes): '"', '\' and control
+// characters escaped; other bytes, UTF-8 included, copied as they are.
+void AppendJsonString(std::string* out, std::string_view s);
+
+}  // namespace tradelake
