@@ -172,89 +172,6 @@ LogicalTypePtr MakeType(ColType type) {
   return nullptr;
 }
 
-// A private in-memory database and its one connection. One per call keeps
-// the functions free of shared state (see the header's thread contract).
-class Session {
- public:
-  static Result<Session> Open() {
-    duckdb_config raw_config = nullptr;
-    if (duckdb_create_config(&raw_config) != DuckDBSuccess) {
-      return Internal("cannot create a DuckDB configuration (out of memory?)");
-    }
-    std::unique_ptr<_duckdb_config, DestroyConfig> config(raw_config);
-    // Row order is part of the contract; never reach for the network.
-    for (const auto& [key, value] : {std::pair{"preserve_insertion_order", "true"},
-                                     std::pair{"autoinstall_known_extensions", "false"}}) {
-      if (duckdb_set_config(config.get(), key, value) != DuckDBSuccess) {
-        return Internal(fmt::format("DuckDB rejected setting {}={}", key, value));
-      }
-    }
-    duckdb_database raw_db = nullptr;
-    char* raw_error = nullptr;
-    const duckdb_state state = duckdb_open_ext(nullptr, &raw_db, config.get(), &raw_error);
-    std::unique_ptr<char, DuckFree> error(raw_error);
-    Session s;
-    s.db_.reset(raw_db);
-    if (state != DuckDBSuccess) {
-      return Internal(fmt::format("cannot open an in-memory DuckDB database: {}",
-                                  error != nullptr ? error.get() : "unknown error"));
-    }
-    duckdb_connection raw_con = nullptr;
-    const duckdb_state con_state = duckdb_connect(s.db_.get(), &raw_con);
-    s.con_.reset(raw_con);
-    if (con_state != DuckDBSuccess)
-      return Internal("cannot connect to an in-memory DuckDB database");
-    return s;
-  }
-
-  duckdb_connection con() const { return con_.get(); }
-
-  // Runs sql; on failure returns DuckDB's error type and message.
-  struct Error {
-    duckdb_error_type type;
-    std::string message;
-  };
-  std::variant<ResultPtr, Error> Query(const std::string& sql) const {
-    ResultPtr result(std::make_unique<duckdb_result>().release());
-    if (duckdb_query(con_.get(), sql.c_str(), result.get()) != DuckDBSuccess) {
-      const char* message = duckdb_result_error(result.get());
-      return Error{duckdb_result_error_type(result.get()),
-                   message != nullptr ? message : "DuckDB query failed without a message"};
-    }
-    return result;
-  }
-
-  // Like Query, but the result streams: each duckdb_fetch_chunk runs the
-  // query a little further instead of holding every row in memory first
-  // (for a million trades that is ~250 MB less, and about as much time).
-  // DuckDB 1.4 marks duckdb_execute_prepared_streaming deprecated without a
-  // non-deprecated streaming replacement in the C API; when it goes, Query
-  // is the drop-in fallback.
-  std::variant<ResultPtr, Error> Stream(const std::string& sql) const {
-    duckdb_prepared_statement raw = nullptr;
-    const duckdb_state state = duckdb_prepare(con_.get(), sql.c_str(), &raw);
-    std::unique_ptr<_duckdb_prepared_statement, DestroyPrepared> stmt(raw);
-    if (state != DuckDBSuccess) {
-      const char* message = stmt != nullptr ? duckdb_prepare_error(stmt.get()) : nullptr;
-      return Error{DUCKDB_ERROR_INVALID_INPUT,
-                   message != nullptr ? message : "DuckDB could not prepare the query"};
-    }
-    ResultPtr result(std::make_unique<duckdb_result>().release());
-    if (duckdb_execute_prepared_streaming(stmt.get(), result.get()) != DuckDBSuccess) {
-      const char* message = duckdb_result_error(result.get());
-      return Error{duckdb_result_error_type(result.get()),
-                   message != nullptr ? message : "DuckDB query failed without a message"};
-    }
-    return result;
-  }
-
- private:
-  Session() = default;
-  // Declared first, destroyed last: the connection must go before its database.
-  std::unique_ptr<_duckdb_database, CloseDatabase> db_;
-  std::unique_ptr<_duckdb_connection, Disconnect> con_;
-};
-
 // A string literal for SQL: single quotes doubled.
 std::string SqlQuote(std::string_view s) {
   std::string out = "'";
@@ -485,23 +402,58 @@ class FileRemover {
   std::string path_;
 };
 
-// The rows of one Write* call, offered to DuckDB as the table function
-// tl_rows() so that the Parquet writer pulls them chunk by chunk, straight
-// from the vector: no staging table, no second copy of the data.
-template <typename Row>
+// The rows of the Write* call in progress on a session, offered to DuckDB as
+// the table function tl_rows() so that the Parquet writer pulls them chunk by
+// chunk, straight from the caller's vector: no staging table, no second copy
+// of the data. Each session owns one RowSource for its whole life and
+// registers tl_rows() once, with the RowSource as extra_info; a call fills it
+// in (RowsServed) and empties it again before returning. So the pointer
+// DuckDB holds is never stale, and between calls tl_rows() fails to bind
+// instead of reaching a finished call's rows. (Registering each call's rows
+// under a new name would also be safe, but grows the catalog by one function
+// per call, for the life of the thread.)
 struct RowSource {
   Columns cols;
-  const std::vector<Row>* rows = nullptr;
-  void (*fill)(ChunkFiller&, idx_t, const Row&) = nullptr;
-  // C API table functions run on one thread unless told otherwise, and each
-  // source serves exactly one COPY, so a plain cursor will do.
+  const void* rows = nullptr;  // a const std::vector<Row>*; nullptr between calls
+  size_t count = 0;
+  // Fills rows [first, first + n) of *rows into rows [0, n) of a chunk.
+  void (*fill)(const void* rows, size_t first, idx_t n, ChunkFiller& filler) = nullptr;
+  // C API table functions run on one thread unless told otherwise, and a
+  // call runs one COPY, so a plain cursor will do.
   size_t next = 0;
   std::optional<std::string> error = std::nullopt;  // the first value that cannot be stored
 };
 
-template <typename Row>
+template <typename Row, void (*FillRow)(ChunkFiller&, idx_t, const Row&)>
+void FillRows(const void* rows, size_t first, idx_t n, ChunkFiller& filler) {
+  const auto& v = *static_cast<const std::vector<Row>*>(rows);
+  for (idx_t r = 0; r < n; ++r) FillRow(filler, r, v[first + r]);
+}
+
+// Points a RowSource at one call's rows until destroyed, on every way out.
+class RowsServed {
+ public:
+  template <typename Row, void (*FillRow)(ChunkFiller&, idx_t, const Row&)>
+  static RowsServed Serve(RowSource& source, Columns cols, const std::vector<Row>& rows) {
+    source = RowSource{
+        .cols = cols, .rows = &rows, .count = rows.size(), .fill = &FillRows<Row, FillRow>};
+    return RowsServed(source);
+  }
+  RowsServed(const RowsServed&) = delete;
+  RowsServed& operator=(const RowsServed&) = delete;
+  ~RowsServed() { source_ = RowSource{}; }
+
+ private:
+  explicit RowsServed(RowSource& source) : source_(source) {}
+  RowSource& source_;
+};
+
 void BindRows(duckdb_bind_info info) {
-  const auto* src = static_cast<const RowSource<Row>*>(duckdb_bind_get_extra_info(info));
+  const auto* src = static_cast<const RowSource*>(duckdb_bind_get_extra_info(info));
+  if (src->rows == nullptr) {
+    duckdb_bind_set_error(info, "tl_rows() has rows only during a tradelake Write* call");
+    return;
+  }
   for (const ColumnSpec& c : src->cols) {
     LogicalTypePtr type = MakeType(c.type);
     duckdb_bind_add_result_column(info, c.name, type.get());
@@ -510,12 +462,15 @@ void BindRows(duckdb_bind_info info) {
 
 void InitRows(duckdb_init_info) {}
 
-template <typename Row>
 void ProduceRows(duckdb_function_info info, duckdb_data_chunk output) {
-  auto* src = static_cast<RowSource<Row>*>(duckdb_function_get_extra_info(info));
-  const idx_t n = std::min<idx_t>(duckdb_vector_size(), src->rows->size() - src->next);
+  auto* src = static_cast<RowSource*>(duckdb_function_get_extra_info(info));
+  if (src->rows == nullptr) {  // bind refused it; never reached
+    duckdb_data_chunk_set_size(output, 0);
+    return;
+  }
+  const idx_t n = std::min<idx_t>(duckdb_vector_size(), src->count - src->next);
   ChunkFiller filler(output, src->cols);
-  for (idx_t r = 0; r < n; ++r) src->fill(filler, r, (*src->rows)[src->next + r]);
+  src->fill(src->rows, src->next, n, filler);
   if (const auto& e = filler.error()) {
     src->error =
         fmt::format("row {} column {}: {}", src->next + e->row, src->cols[e->col].name, e->what);
@@ -530,28 +485,160 @@ struct DestroyTableFunction {
   void operator()(duckdb_table_function f) const { duckdb_destroy_table_function(&f); }
 };
 
-// Streams rows through tl_rows() into DuckDB's Parquet writer, writing a
-// temporary file that is then renamed over path.
-template <typename Row>
-Status WriteTable(std::string_view table, Columns cols, const std::vector<Row>& rows,
-                  const std::string& path, void (*fill)(ChunkFiller&, idx_t, const Row&)) {
-  RETURN_IF_ERROR(CheckPath(path));
-  // Declared before the session: DuckDB holds a pointer to it until closed.
-  RowSource<Row> source{.cols = cols, .rows = &rows, .fill = fill};
-  ASSIGN_OR_RETURN(Session session, Session::Open());
-  {
+// --- this thread's DuckDB session ----------------------------------------------
+
+// A private in-memory database, its one connection and its tl_rows() source.
+//
+// Opening a database was the fixed cost of every call (~50M instructions:
+// catalog, buffer pool, worker threads), so each thread keeps one session
+// and reuses it. Why not one process-wide database with a connection per
+// thread: a table function registered through the C API goes into the
+// database's system catalog, shared by every connection, so threads would
+// need a name each and a lock around registration, and one fatal error would
+// invalidate the database for every thread. A session per thread keeps the
+// header's contract without any shared state. The price: each thread that
+// has called in keeps its database (catalog, allocator caches and DuckDB's
+// idle worker threads) until it exits.
+//
+// Nothing carries over from one call to the next: the calls never SET
+// anything (their options are in the statement: COPY ... (FORMAT ...),
+// read_parquet(..., hive_partitioning = false)), create no tables, run in
+// autocommit mode (a failed statement is rolled back), and a call's results
+// are destroyed before it returns. Keep it so: a setting a call needs belongs
+// in its statement, not in a SET.
+class Session {
+  struct Key {  // only Open makes sessions
+    explicit Key() = default;
+  };
+
+ public:
+  explicit Session(Key /*unused*/) {}
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // This thread's session: opened on first use, and again after the last
+  // one met an error that leaves a DuckDB database unusable; closed when the
+  // thread exits (for the main thread, before static objects are destroyed).
+  // The pointer is valid until this thread's next ForThisThread call.
+  static Result<Session*> ForThisThread() {
+    thread_local std::unique_ptr<Session> session;
+    if (session != nullptr && session->broken_) session.reset();
+    if (session == nullptr) {
+      ASSIGN_OR_RETURN(session, Open());
+    }
+    return session.get();
+  }
+
+  // What tl_rows() serves; see RowsServed.
+  RowSource& rows() { return rows_; }
+
+  // Runs sql; on failure returns DuckDB's error type and message.
+  struct Error {
+    duckdb_error_type type;
+    std::string message;
+  };
+  std::variant<ResultPtr, Error> Query(const std::string& sql) {
+    ResultPtr result(std::make_unique<duckdb_result>().release());
+    if (duckdb_query(con_.get(), sql.c_str(), result.get()) != DuckDBSuccess) {
+      return Failed(result.get());
+    }
+    return result;
+  }
+
+  // Like Query, but the result streams: each duckdb_fetch_chunk runs the
+  // query a little further instead of holding every row in memory first
+  // (for a million trades that is ~250 MB less, and about as much time).
+  // DuckDB 1.4 marks duckdb_execute_prepared_streaming deprecated without a
+  // non-deprecated streaming replacement in the C API; when it goes, Query
+  // is the drop-in fallback. An error met while fetching shows in
+  // StreamError once the chunks run out.
+  std::variant<ResultPtr, Error> Stream(const std::string& sql) {
+    duckdb_prepared_statement raw = nullptr;
+    const duckdb_state state = duckdb_prepare(con_.get(), sql.c_str(), &raw);
+    std::unique_ptr<_duckdb_prepared_statement, DestroyPrepared> stmt(raw);
+    if (state != DuckDBSuccess) {
+      const char* message = stmt != nullptr ? duckdb_prepare_error(stmt.get()) : nullptr;
+      return Error{DUCKDB_ERROR_INVALID_INPUT,
+                   message != nullptr ? message : "DuckDB could not prepare the query"};
+    }
+    ResultPtr result(std::make_unique<duckdb_result>().release());
+    if (duckdb_execute_prepared_streaming(stmt.get(), result.get()) != DuckDBSuccess) {
+      return Failed(result.get());
+    }
+    return result;
+  }
+  std::optional<Error> StreamError(duckdb_result* result) {
+    if (duckdb_result_error(result) == nullptr) return std::nullopt;
+    return Failed(result);
+  }
+
+ private:
+  static Result<std::unique_ptr<Session>> Open() {
+    duckdb_config raw_config = nullptr;
+    if (duckdb_create_config(&raw_config) != DuckDBSuccess) {
+      return Internal("cannot create a DuckDB configuration (out of memory?)");
+    }
+    std::unique_ptr<_duckdb_config, DestroyConfig> config(raw_config);
+    // Row order is part of the contract; never reach for the network.
+    for (const auto& [key, value] : {std::pair{"preserve_insertion_order", "true"},
+                                     std::pair{"autoinstall_known_extensions", "false"}}) {
+      if (duckdb_set_config(config.get(), key, value) != DuckDBSuccess) {
+        return Internal(fmt::format("DuckDB rejected setting {}={}", key, value));
+      }
+    }
+    duckdb_database raw_db = nullptr;
+    char* raw_error = nullptr;
+    const duckdb_state state = duckdb_open_ext(nullptr, &raw_db, config.get(), &raw_error);
+    std::unique_ptr<char, DuckFree> error(raw_error);
+    auto s = std::make_unique<Session>(Key{});
+    s->db_.reset(raw_db);
+    if (state != DuckDBSuccess) {
+      return Internal(fmt::format("cannot open an in-memory DuckDB database: {}",
+                                  error != nullptr ? error.get() : "unknown error"));
+    }
+    duckdb_connection raw_con = nullptr;
+    const duckdb_state con_state = duckdb_connect(s->db_.get(), &raw_con);
+    s->con_.reset(raw_con);
+    if (con_state != DuckDBSuccess) {
+      return Internal("cannot connect to an in-memory DuckDB database");
+    }
     std::unique_ptr<_duckdb_table_function, DestroyTableFunction> fn(
         duckdb_create_table_function());
     duckdb_table_function_set_name(fn.get(), "tl_rows");
-    duckdb_table_function_set_extra_info(fn.get(), &source, nullptr);
-    duckdb_table_function_set_bind(fn.get(), &BindRows<Row>);
+    duckdb_table_function_set_extra_info(fn.get(), &s->rows_, nullptr);
+    duckdb_table_function_set_bind(fn.get(), &BindRows);
     duckdb_table_function_set_init(fn.get(), &InitRows);
-    duckdb_table_function_set_function(fn.get(), &ProduceRows<Row>);
-    if (duckdb_register_table_function(session.con(), fn.get()) != DuckDBSuccess) {
-      return Internal(fmt::format("cannot register the row source for {} with DuckDB", table));
+    duckdb_table_function_set_function(fn.get(), &ProduceRows);
+    if (duckdb_register_table_function(s->con_.get(), fn.get()) != DuckDBSuccess) {
+      return Internal("cannot register the row source tl_rows() with DuckDB");
     }
+    return s;
   }
 
+  // DuckDB invalidates a database after a fatal or internal error: every
+  // later query on it fails. Other errors (a bad file, a full disk, a value
+  // tl_rows() refused) leave the session as good as new.
+  Error Failed(duckdb_result* result) {
+    const duckdb_error_type type = duckdb_result_error_type(result);
+    if (type == DUCKDB_ERROR_FATAL || type == DUCKDB_ERROR_INTERNAL) broken_ = true;
+    const char* message = duckdb_result_error(result);
+    return Error{type, message != nullptr ? message : "DuckDB query failed without a message"};
+  }
+
+  // Declared first, destroyed last: DuckDB holds a pointer to it until the
+  // database is closed. The connection must go before its database.
+  RowSource rows_;
+  std::unique_ptr<_duckdb_database, CloseDatabase> db_;
+  std::unique_ptr<_duckdb_connection, Disconnect> con_;
+  bool broken_ = false;
+};
+
+// Streams rows through tl_rows() into DuckDB's Parquet writer, writing a
+// temporary file that is then renamed over path.
+template <typename Row, void (*FillRow)(ChunkFiller&, idx_t, const Row&)>
+Status WriteTable(std::string_view table, Columns cols, const std::vector<Row>& rows,
+                  const std::string& path) {
+  RETURN_IF_ERROR(CheckPath(path));
   const std::filesystem::path target(path);
   std::error_code ec;
   if (target.has_parent_path()) {
@@ -561,14 +648,16 @@ Status WriteTable(std::string_view table, Columns cols, const std::vector<Row>& 
                                  target.parent_path().string(), ec.message()));
     }
   }
+  ASSIGN_OR_RETURN(Session * session, Session::ForThisThread());
+  const RowsServed served = RowsServed::Serve<Row, FillRow>(session->rows(), cols, rows);
   const std::string tmp = TempPathFor(target);
   FileRemover remove_tmp(tmp);
   const std::string copy = fmt::format(
       "COPY (SELECT * FROM tl_rows()) TO {} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {})",
       SqlQuote(tmp), kRowGroupSize);
-  if (auto r = session.Query(copy); std::holds_alternative<Session::Error>(r)) {
-    if (source.error) {
-      return InvalidArgument(fmt::format("cannot write {} to {}: {}", table, path, *source.error));
+  if (auto r = session->Query(copy); std::holds_alternative<Session::Error>(r)) {
+    if (const std::optional<std::string>& e = session->rows().error) {
+      return InvalidArgument(fmt::format("cannot write {} to {}: {}", table, path, *e));
     }
     return IOError(
         fmt::format("cannot write {} to {}: {}", table, path, std::get<Session::Error>(r).message));
@@ -772,14 +861,14 @@ Result<std::vector<Row>> ReadTable(std::string_view table, Columns cols, const s
   if (!std::filesystem::is_regular_file(st)) {
     return InvalidArgument(fmt::format("cannot read {}: {} is not a regular file", table, path));
   }
-  ASSIGN_OR_RETURN(Session session, Session::Open());
+  ASSIGN_OR_RETURN(Session * session, Session::ForThisThread());
 
   // The footer's row count sizes the vector once (capped: a corrupt footer
   // must not make us reserve terabytes). Also fails early on a non-Parquet file.
   size_t expected_rows = 0;
   std::optional<int64_t> footer_rows;
   {
-    auto meta = session.Query(
+    auto meta = session->Query(
         fmt::format("SELECT num_rows FROM parquet_file_metadata({})", SqlQuote(path)));
     if (auto* e = std::get_if<Session::Error>(&meta)) return ReadError(table, path, *e);
     ResultPtr& r = std::get<ResultPtr>(meta);
@@ -795,7 +884,7 @@ Result<std::vector<Row>> ReadTable(std::string_view table, Columns cols, const s
   // The file may sit under Hive folders (product_id=X/date=D); read only what
   // the file holds, never columns made up from the folder names (DuckDB 1.4
   // would otherwise detect them even for a single file).
-  auto queried = session.Stream(
+  auto queried = session->Stream(
       fmt::format("SELECT * FROM read_parquet({}, hive_partitioning = false)", SqlQuote(path)));
   if (auto* e = std::get_if<Session::Error>(&queried)) return ReadError(table, path, *e);
   duckdb_result* result = std::get<ResultPtr>(queried).get();
@@ -839,8 +928,8 @@ Result<std::vector<Row>> ReadTable(std::string_view table, Columns cols, const s
     }
   }
   // A streaming result reports errors met while reading (a corrupt page) here.
-  if (const char* error = duckdb_result_error(result); error != nullptr) {
-    return ReadError(table, path, {duckdb_result_error_type(result), error});
+  if (std::optional<Session::Error> e = session->StreamError(result)) {
+    return ReadError(table, path, *e);
   }
   // The C API also ends a stream early, without an error, if fetching throws;
   // the footer's count tells a short read from the end of the file.
@@ -867,15 +956,15 @@ std::string ColumnListSql(const std::vector<ColumnDef>& schema) {
 }
 
 Status WriteSilverTrades(const std::vector<SilverTrade>& rows, const std::string& path) {
-  return WriteTable<SilverTrade>("silver.trades", kSilverTradeColumns, rows, path,
-                                 &FillSilverTrade);
+  return WriteTable<SilverTrade, &FillSilverTrade>("silver.trades", kSilverTradeColumns, rows,
+                                                   path);
 }
 Status WriteRejected(const std::vector<RejectedRecord>& rows, const std::string& path) {
-  return WriteTable<RejectedRecord>("silver.trades_rejected", kRejectedColumns, rows, path,
-                                    &FillRejected);
+  return WriteTable<RejectedRecord, &FillRejected>("silver.trades_rejected", kRejectedColumns, rows,
+                                                   path);
 }
 Status WriteGoldBars(const std::vector<GoldBar>& rows, const std::string& path) {
-  return WriteTable<GoldBar>("gold bars", kGoldBarColumns, rows, path, &FillGoldBar);
+  return WriteTable<GoldBar, &FillGoldBar>("gold bars", kGoldBarColumns, rows, path);
 }
 
 Result<std::vector<SilverTrade>> ReadSilverTrades(const std::string& path) {

@@ -44,11 +44,13 @@
 //                                   -> DataLoss naming the path (and column)
 // Extra columns in a file being read are ignored; columns are found by name.
 //
-// Threads: every function opens its own private in-memory DuckDB database
-// (a fixed cost of ~10 ms per call), so any number of threads may call any
-// of these functions at once, on different paths. Two concurrent writers of
-// the same path each write their own temporary file; the last rename wins
-// and the file is always whole.
+// Threads: any number of threads may call any of these functions at once, on
+// different paths. Each calling thread has its own private in-memory DuckDB
+// database, opened by its first call (a one-time ~10-20 ms), reused by its
+// later calls (a failed call leaves it usable) and closed when the thread
+// exits; until then it holds its catalog and DuckDB's idle worker threads.
+// Two concurrent writers of the same path each write their own temporary
+// file; the last rename wins and the file is always whole.
 // Reading a path while it is being replaced reads the old or the new file.
 #pragma once
 

@@ -695,11 +695,79 @@ TEST(TableIo, WrongSchemaIsDataLossNamingTheColumn) {
   ExpectSameRows(*r, *good_rows);
 }
 
-// Not a unit test: prints how long a million trades take to write and read.
-// Run with --gtest_also_run_disabled_tests --gtest_filter='*Million*'.
-TEST(TableIo, DISABLED_WritesAndReadsAMillionTrades) {
+// Each thread reuses one DuckDB session across calls; no failure may leave
+// it unable to serve the next call. Runs on a thread of its own so that the
+// session is opened by the first failure below.
+TEST(TableIo, AFailedCallLeavesTheThreadAbleToWriteAndRead) {
   TempDir dir;
-  std::vector<SilverTrade> rows(1'000'000);
+  RowMaker maker(21);
+  std::vector<SilverTrade> trades;
+  for (int i = 0; i < 3000; ++i) trades.push_back(maker.Trade());
+  const std::vector<GoldBar> bars = {maker.Bar(), maker.Bar()};
+  const std::string corrupt = dir.Path("corrupt.parquet");
+  { std::ofstream(corrupt, std::ios::binary) << "PAR1 not really PAR1"; }
+
+  std::thread([&] {
+    // DuckDB cannot create the file.
+    Status s = WriteSilverTrades(trades, "/proc/tl_table_io_test.parquet");
+    EXPECT_EQ(s.code(), StatusCode::kIOError) << s.ToString();
+    // tl_rows() fails mid-COPY, after a first chunk went to the writer.
+    std::vector<SilverTrade> bad = trades;
+    bad[2500].price = kMax38 + 1;
+    s = WriteSilverTrades(bad, dir.Path("bad.parquet"));
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+    // A file DuckDB cannot parse.
+    EXPECT_EQ(ReadSilverTrades(corrupt).status().code(), StatusCode::kDataLoss);
+
+    const std::string path = dir.Path("t.parquet");
+    s = WriteSilverTrades(trades, path);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    // Streaming stops at the schema check and the result is dropped mid-way.
+    EXPECT_EQ(ReadGoldBars(path).status().code(), StatusCode::kDataLoss);
+    Result<std::vector<SilverTrade>> back = ReadSilverTrades(path);
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    ExpectSameRows(*back, trades);
+
+    // Another table right after: tl_rows() now serves the gold columns.
+    const std::string bars_path = dir.Path("bars.parquet");
+    s = WriteGoldBars(bars, bars_path);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    Result<std::vector<GoldBar>> bars_back = ReadGoldBars(bars_path);
+    ASSERT_TRUE(bars_back.ok()) << bars_back.status().ToString();
+    ExpectSameRows(*bars_back, bars);
+  }).join();
+  EXPECT_THAT(FilesIn(dir.path()), ElementsAre("bars.parquet", "corrupt.parquet", "t.parquet"));
+}
+
+// Threads that come and go each get a session of their own, closed when they
+// exit (the ASan build checks that nothing leaks).
+TEST(TableIo, ShortLivedThreadsEachWriteAndRead) {
+  TempDir dir;
+  RowMaker maker(22);
+  const std::vector<SilverTrade> rows = {maker.Trade(), maker.Trade(), maker.Trade()};
+  for (int round = 0; round < 2; ++round) {
+    std::vector<std::thread> threads;
+    std::vector<Status> written(3);
+    std::vector<std::optional<Result<std::vector<SilverTrade>>>> read(3);
+    for (size_t t = 0; t < 3; ++t) {
+      threads.emplace_back([&, t] {
+        const std::string path = dir.Path(fmt::format("{}-{}.parquet", round, t));
+        written[t] = WriteSilverTrades(rows, path);
+        read[t].emplace(ReadSilverTrades(path));
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    for (size_t t = 0; t < 3; ++t) {
+      ASSERT_TRUE(written[t].ok()) << written[t].ToString();
+      ASSERT_TRUE(read[t]->ok()) << read[t]->status().ToString();
+      ExpectSameRows(read[t]->value(), rows);
+    }
+  }
+}
+
+// n trades as the ETL writes them: one product, ordinary prices and sizes.
+std::vector<SilverTrade> TypicalTrades(size_t n) {
+  std::vector<SilverTrade> rows(n);
   std::mt19937_64 rng(1);
   for (size_t i = 0; i < rows.size(); ++i) {
     SilverTrade& t = rows[i];
@@ -716,6 +784,14 @@ TEST(TableIo, DISABLED_WritesAndReadsAMillionTrades) {
         fmt::format("bronze/source=coinbase/product=BTC-USD/date=2024-05-01/{}-{}.jsonl.zst",
                     600'000'000 + (i / 1000) * 1000, 600'000'000 + (i / 1000) * 1000 + 999);
   }
+  return rows;
+}
+
+// Not a unit test: prints how long a million trades take to write and read.
+// Run with --gtest_also_run_disabled_tests --gtest_filter='*Million*'.
+TEST(TableIo, DISABLED_WritesAndReadsAMillionTrades) {
+  TempDir dir;
+  const std::vector<SilverTrade> rows = TypicalTrades(1'000'000);
   const std::string path = dir.Path("million.parquet");
   const auto t0 = std::chrono::steady_clock::now();
   Status s = WriteSilverTrades(rows, path);
@@ -732,6 +808,34 @@ TEST(TableIo, DISABLED_WritesAndReadsAMillionTrades) {
       QueryText("SELECT count(DISTINCT row_group_id) FROM parquet_metadata(" + Quote(path) +
                 ")")[0][0]
           .c_str());
+}
+
+// Not a unit test: prints how long the ETL's pattern of many small files
+// takes (48 files written, then read back, on one thread), where the fixed
+// cost per call dominates.
+// Run with --gtest_also_run_disabled_tests --gtest_filter='*ManySmall*'.
+TEST(TableIo, DISABLED_WritesAndReadsManySmallFiles) {
+  constexpr int kFiles = 48;
+  for (size_t n : {size_t{10'000}, size_t{100}}) {
+    TempDir dir;
+    const std::vector<SilverTrade> rows = TypicalTrades(n);
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < kFiles; ++i) {
+      Status s = WriteSilverTrades(rows, dir.Path(fmt::format("part-{}.parquet", i)));
+      ASSERT_TRUE(s.ok()) << s.ToString();
+    }
+    const auto t1 = std::chrono::steady_clock::now();
+    for (int i = 0; i < kFiles; ++i) {
+      Result<std::vector<SilverTrade>> back =
+          ReadSilverTrades(dir.Path(fmt::format("part-{}.parquet", i)));
+      ASSERT_TRUE(back.ok()) << back.status().ToString();
+      ASSERT_EQ(back->size(), rows.size());
+    }
+    const auto t2 = std::chrono::steady_clock::now();
+    using ms = std::chrono::duration<double, std::milli>;
+    std::printf("[ info ] %d files of %zu silver trades: write %.0f ms, read %.0f ms\n", kFiles,
+                rows.size(), ms(t1 - t0).count(), ms(t2 - t1).count());
+  }
 }
 
 }  // namespace
