@@ -99,6 +99,7 @@ struct IngestFlags {
   int64_t backoff_base_ms = 250;
   int64_t backoff_max_ms = 8000;
   int64_t timeout_ms = 30'000;
+  int refetch_attempts = 10;
   bool no_progress = false;
   bool then_etl = false;
 };
@@ -118,6 +119,7 @@ int RunIngestCommand(const IngestFlags& f, const GlobalFlags& g) {
   o.rate_per_second = f.rate_limit;
   o.burst = f.burst;
   o.object_max_trades = f.object_trades;
+  o.refetch_attempts = f.refetch_attempts;
   o.follow = f.follow;
   auto poll = ParseDuration(f.poll_interval);
   if (!poll.ok()) return Fail(poll.status().WithContext("--poll-interval"));
@@ -508,6 +510,10 @@ int RunCli(int argc, char** argv) {
   ingest->add_option("--backoff-base-ms", in.backoff_base_ms, "first retry delay")->capture_default_str();
   ingest->add_option("--backoff-max-ms", in.backoff_max_ms, "longest retry delay")->capture_default_str();
   ingest->add_option("--timeout-ms", in.timeout_ms, "per-request timeout")->capture_default_str();
+  ingest->add_option("--refetch-attempts", in.refetch_attempts,
+                     "fetches of a page with missing ids before they go to the gap report")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   ingest->add_flag("--no-progress", in.no_progress, "no progress bar");
   ingest->add_flag("--then-etl", in.then_etl, "after landing, build Silver and Gold from the new Bronze objects");
 

@@ -335,6 +335,7 @@ Status ProductIngester::FetchRange(int64_t next, int64_t after, std::vector<Acce
       return Status::OK();
     }
     spdlog::debug("{}: page after={} has {} of {} trades; fetching it again", product_, after, got.size(), want);
+    std::this_thread::sleep_for(std::chrono::milliseconds(25 * attempt));
   }
 }
 

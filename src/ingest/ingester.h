@@ -43,7 +43,10 @@ struct IngestOptions {
   int64_t poll_interval_ms = 2000;
   int64_t flush_interval_ms = 30'000;     // follow mode: land a Bronze object at least this often
   int64_t object_max_trades = 50'000;
-  int refetch_attempts = 5;
+  // Fetches of one page while ids are missing before they go to a gap report.
+  // Overlapping answers are transient, so this is generous; waits grow 25 ms
+  // per attempt.
+  int refetch_attempts = 10;
   CoinbaseOptions exchange;
   double rate_per_second = 10;  // <= 0: no limit
   double burst = 15;
