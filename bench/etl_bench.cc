@@ -11,11 +11,7 @@
 //      pipeline, having no bookmarks, recomputes everything.
 //
 // Usage: etl_bench [--trades-per-product N]
-#include <fcntl.h>
-#include <spawn.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <thread>
@@ -27,12 +23,11 @@
 
 #include <fmt/format.h>
 
+#include "../tests/e2e_util.h"
 #include "exchange/simulator.h"
 #include "ingest/ingester.h"
 #include "query/duckdb.h"
 #include "store/object_store.h"
-
-extern char** environ;
 
 namespace tradelake {
 namespace {
@@ -47,34 +42,12 @@ struct Timing {
 };
 
 Timing RunTradelake(const std::vector<std::string>& args, const fs::path& log) {
-  std::vector<std::string> full = {TRADELAKE_BINARY};
-  full.insert(full.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : full) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&fa, 2, (log.string() + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   Timing t;
   const auto t0 = Clock::now();
-  pid_t pid = -1;
-  if (posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) == 0) {
-    int status = 0;
-    struct rusage ru {};
-    wait4(pid, &status, 0, &ru);
-    t.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    t.cpu = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-            static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-  }
-  posix_spawn_file_actions_destroy(&fa);
+  const pid_t pid = e2e::Spawn(args, log, log.string() + ".err");
+  if (pid > 0) t.code = e2e::Wait(pid, &t.cpu);
   t.wall = std::chrono::duration<double>(Clock::now() - t0).count();
-  if (std::FILE* f = std::fopen(log.c_str(), "r")) {
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) t.out.append(buf, n);
-    std::fclose(f);
-  }
+  t.out = e2e::ReadFile(log);
   return t;
 }
 

@@ -11,13 +11,7 @@
 //      the share of the allowed rate used and the 429s it caused.
 //
 // Usage: ingest_bench [--trades-per-product N] [--limited-seconds S]
-#include <signal.h>
-#include <spawn.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <fcntl.h>
 
 #include <atomic>
 #include <chrono>
@@ -30,11 +24,10 @@
 
 #include <fmt/format.h>
 
+#include "../tests/e2e_util.h"
 #include "core/time.h"
 #include "exchange/http_client.h"
 #include "exchange/simulator.h"
-
-extern char** environ;
 
 namespace tradelake {
 namespace {
@@ -48,30 +41,13 @@ struct ProcResult {
 };
 
 pid_t SpawnTradelake(const std::vector<std::string>& args, const std::string& log) {
-  std::vector<std::string> full = {TRADELAKE_BINARY};
-  full.insert(full.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : full) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&fa, 2, (log + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = -1;
-  posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  return pid;
+  return e2e::Spawn(args, log, log + ".err");
 }
 
 ProcResult WaitFor(pid_t pid, Clock::time_point start) {
   ProcResult r;
-  int status = 0;
-  struct rusage ru {};
-  wait4(pid, &status, 0, &ru);
+  r.code = e2e::Wait(pid, &r.cpu);
   r.wall = std::chrono::duration<double>(Clock::now() - start).count();
-  r.cpu = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
 }
 

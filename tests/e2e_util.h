@@ -1,10 +1,12 @@
-// Helpers for end-to-end tests: run the real tradelake binary as a user
-// would, read a lake folder back independently of tradelake's own reader.
+// Helpers for end-to-end tests and benchmarks: run the real tradelake binary
+// as a user would, read a lake folder back independently of tradelake's own
+// reader.
 #pragma once
 
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -63,9 +65,16 @@ inline pid_t Spawn(const std::vector<std::string>& args, const fs::path& out, co
   return pid;
 }
 
-inline int Wait(pid_t pid) {
+// Waits for `pid`; returns its exit code, or -signal if a signal ended it.
+// `cpu_seconds` (optional) receives the child's user + system CPU time.
+inline int Wait(pid_t pid, double* cpu_seconds = nullptr) {
   int status = 0;
-  if (waitpid(pid, &status, 0) != pid) return -1000;
+  struct rusage ru {};
+  if (wait4(pid, &status, 0, &ru) != pid) return -1000;
+  if (cpu_seconds) {
+    *cpu_seconds = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                   static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  }
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return -WTERMSIG(status);
   return -1000;

@@ -175,7 +175,9 @@ struct Parts {
 
 Parts Split(TimestampMicros t) {
   const int64_t days = FloorDiv(t, kMicrosPerDay);
-  int64_t rem = t - days * kMicrosPerDay;  // [0, kMicrosPerDay)
+  // Not t - days * kMicrosPerDay: that product overflows near INT64_MIN.
+  int64_t rem = t % kMicrosPerDay;
+  if (rem < 0) rem += kMicrosPerDay;  // [0, kMicrosPerDay)
   Parts p{};
   p.date = CivilFromDays(days);
   p.hour = static_cast<int>(rem / kMicrosPerHour);

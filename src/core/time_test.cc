@@ -194,3 +194,17 @@ TEST(NowMicros, IsAfterThisCodeWasWritten) {
 
 }  // namespace
 }  // namespace tradelake
+
+namespace tradelake {
+namespace {
+
+TEST(FormatRfc3339, ExtremeTimesDoNotOverflow) {
+  // Far outside RFC 3339's years, but formatting must stay defined behaviour
+  // (UBSan found the overflow through the validator's fuzz target).
+  EXPECT_FALSE(FormatRfc3339Micros(INT64_MIN).empty());
+  EXPECT_FALSE(FormatRfc3339Micros(INT64_MAX).empty());
+  EXPECT_EQ(FormatDate(-1), "1969-12-31");
+}
+
+}  // namespace
+}  // namespace tradelake
