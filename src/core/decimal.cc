@@ -252,4 +252,6 @@ std::string Int128ToString(__int128 v) {
   return out;
 }
 
+std::string UInt128ToString(unsigned __int128 v) { return MagnitudeToString(v); }
+
 }  // namespace tradelake

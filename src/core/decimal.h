@@ -68,5 +68,7 @@ class Decimal {
 
 // Text of a signed 128-bit integer.
 std::string Int128ToString(__int128 v);
+// Text of an unsigned 128-bit integer (e.g. the magnitude of INT128_MIN).
+std::string UInt128ToString(unsigned __int128 v);
 
 }  // namespace tradelake

@@ -135,23 +135,12 @@ Result<Dec18> DivRound(U256 num, bool negative, u128 d, std::string_view what) {
   return Signed(m, negative && m != 0);
 }
 
-std::string MagnitudeToString(u128 m) {
-  char buf[40];
-  char* end = buf + sizeof(buf);
-  char* p = end;
-  do {
-    *--p = static_cast<char>('0' + static_cast<int>(m % 10));
-    m /= 10;
-  } while (m != 0);
-  return std::string(p, end);
-}
-
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 }  // namespace
 
 std::string Dec18ToString(Dec18 v) {
-  std::string digits = MagnitudeToString(Magnitude(v));
+  std::string digits = UInt128ToString(Magnitude(v));
   if (digits.size() <= static_cast<size_t>(kSilverScale)) {
     digits.insert(0, static_cast<size_t>(kSilverScale) + 1 - digits.size(), '0');
   }
