@@ -12,6 +12,7 @@ APT_PACKAGES=(
   libsimdjson-dev                    # hot-path JSON parsing
   libzstd-dev zstd                   # Bronze object compression
   libcli11-dev                       # command line
+  libedit-dev                        # SQL shell line editing and history
   libfmt-dev libspdlog-dev           # formatting, logging
   libcpp-httplib-dev                 # HTTP server (simulator, API)
   libgtest-dev libgmock-dev libbenchmark-dev

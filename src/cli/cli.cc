@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "cli/sql_commands.h"
 #include "core/exit_codes.h"
 #include "core/log.h"
 #include "core/time.h"
@@ -551,6 +552,8 @@ int RunCli(int argc, char** argv) {
   bars->add_option("--limit", bf.limit, "show at most the newest N bars (0: all)")->capture_default_str();
 
   SimulateFlags sf;
+  SqlCommands sql_commands(&app);
+
   auto* simulate = app.add_subcommand("simulate", "Serve an offline Coinbase Exchange (REST) over a synthetic market");
   simulate->footer(
       "Same API shapes as api.exchange.coinbase.com: /products, /products/{id}/trades\n"
@@ -590,6 +593,7 @@ int RunCli(int argc, char** argv) {
   if (!fmt_.ok()) return Fail(fmt_.status());
   if (Status s = InitLogging(*fmt_, g.log_level); !s.ok()) return Fail(s);
 
+  if (auto code = sql_commands.RunIfParsed()) return *code;
   if (ingest->parsed()) return RunIngestCommand(in, g);
   if (verify->parsed()) return RunVerifyCommand(vf);
   if (etl->parsed()) return RunEtlCommand(ef);

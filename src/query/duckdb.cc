@@ -35,6 +35,7 @@ Status ErrorStatus(duckdb_error_type type, std::string message) {
   switch (type) {
     case DUCKDB_ERROR_IO: return IOError(std::move(message));
     case DUCKDB_ERROR_INTERRUPT: return Cancelled(std::move(message));
+    case DUCKDB_ERROR_PERMISSION: return PermissionDenied(std::move(message));
     case DUCKDB_ERROR_INTERNAL:
     case DUCKDB_ERROR_FATAL: return Internal(std::move(message));
     default: return InvalidArgument(std::move(message));
@@ -112,10 +113,10 @@ QueryResult::QueryResult(ResultPtr result) : result_(std::move(result)) {
   }
 }
 
-uint64_t QueryResult::rows_changed() const { return duckdb_rows_changed(raw()); }
+uint64_t QueryResult::rows_changed() const { return result_ ? duckdb_rows_changed(raw()) : 0; }
 
 duckdb_statement_type QueryResult::statement_type() const {
-  return duckdb_result_statement_type(*raw());
+  return result_ ? duckdb_result_statement_type(*raw()) : DUCKDB_STATEMENT_TYPE_INVALID;
 }
 
 duckdb_type QueryResult::column_type(uint64_t col) const { return duckdb_column_type(raw(), col); }
@@ -210,7 +211,11 @@ Result<PreparedStatement> Connection::Prepare(std::string_view sql) {
   std::unique_ptr<_duckdb_prepared_statement, duckdb_internal::DestroyPrepared> stmt(raw);
   if (state != DuckDBSuccess) {
     const char* message = stmt != nullptr ? duckdb_prepare_error(stmt.get()) : nullptr;
-    return InvalidArgument(message != nullptr ? message : "DuckDB could not prepare the statement");
+    // The C API gives no error type for a failed prepare: its message starts with it.
+    std::string error = message != nullptr ? message : "DuckDB could not prepare the statement";
+    if (error.starts_with("Permission Error")) return PermissionDenied(std::move(error));
+    if (error.starts_with("IO Error")) return IOError(std::move(error));
+    return InvalidArgument(std::move(error));
   }
   return PreparedStatement(std::move(stmt));
 }

@@ -7,6 +7,7 @@
 // Status with DuckDB's own error message:
 //   - IO errors (unreadable/unwritable files)   -> IOError
 //   - an interrupted query (Interrupt())        -> Cancelled
+//   - a file the sandbox settings forbid        -> PermissionDenied
 //   - DuckDB internal/fatal errors              -> Internal
 //   - everything else (syntax, binder, catalog, conversion, constraint, ...)
 //                                               -> InvalidArgument
@@ -50,6 +51,8 @@ struct DestroyPrepared {
 // The rows of one executed statement, fully materialized in memory.
 class QueryResult {
  public:
+  // No rows and no columns (what a statement that returns nothing gives).
+  QueryResult() = default;
   QueryResult(QueryResult&&) noexcept = default;
   QueryResult& operator=(QueryResult&&) noexcept = default;
 

@@ -1,0 +1,250 @@
+#include "cli/sql_commands.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "cli/shell.h"
+#include "sql/athena_ddl.h"
+#include "sql/lake_sql.h"
+#include "sql/render.h"
+#include "sql/repair.h"
+#include "etl/catalog.h"
+#include "store/object_store.h"
+
+namespace tradelake {
+namespace {
+
+int Fail(const Status& s) {
+  std::fprintf(stderr, "tradelake: %s\n", s.ToString().c_str());
+  return s.ExitCode();
+}
+
+}  // namespace
+
+struct SqlCommands::Flags {
+  CLI::App* sql = nullptr;
+  CLI::App* catalog = nullptr;
+  CLI::App* list = nullptr;
+  CLI::App* describe = nullptr;
+  CLI::App* repair = nullptr;
+  CLI::App* ddl = nullptr;
+
+  std::string lake = "lake";
+  std::string query;
+  std::string format = "table";
+  std::string out;
+  std::string max_scan;
+  uint64_t max_rows = 0;
+  bool quiet = false;
+  std::string cache_dir;
+  std::string table;
+  bool dry_run = false;
+  std::string engine = "athena";
+  std::string location, database = "tradelake", products, first_date;
+  bool no_projection = false;
+  std::vector<std::string> tables;
+};
+
+SqlCommands::SqlCommands(CLI::App* app) : f_(std::make_unique<Flags>()) {
+  Flags& f = *f_;
+  f.sql = app->add_subcommand("sql", "Query the lake with SQL (DuckDB dialect); no query: interactive shell");
+  f.sql->footer(
+      "Tables: silver.trades, silver.trades_rejected, gold.trades_hourly, gold.trades_daily,\n"
+      "gold.bars_1m (committed files only). Read-only: SELECT and EXPLAIN.\n"
+      "Filters on product_id, date, trade_time or period_start read only the matching\n"
+      "partitions; after each statement a summary on stderr says what was read and what\n"
+      "Athena would have charged for it.\n\n"
+      "Examples:\n"
+      "  tradelake sql \"SELECT * FROM gold.trades_daily WHERE product_id = 'BTC-USD'\"\n"
+      "  tradelake sql --format csv --out btc.csv \"SELECT * FROM silver.trades WHERE date = '2024-05-01'\"\n"
+      "  tradelake sql --max-scan 1GB < report.sql\n"
+      "  tradelake sql                    # the shell (.help inside)");
+  f.sql->add_option("query", f.query, "SQL statement(s); omit for the shell, or pipe a script on stdin");
+  f.sql->add_option("--lake", f.lake, "lake folder, mem:// or s3://bucket/prefix")->capture_default_str();
+  f.sql->add_option("--format", f.format, "table, csv, json or parquet (parquet needs --out)")->capture_default_str();
+  f.sql->add_option("--out,-o", f.out, "write the result of the last statement to this file");
+  f.sql->add_option("--max-scan", f.max_scan, "refuse a statement that would scan more, e.g. 10GB (like Athena's "
+                                              "BytesScannedCutoffPerQuery)");
+  f.sql->add_option("--max-rows", f.max_rows, "table format: show at most N rows (0: all)")->capture_default_str();
+  f.sql->add_flag("--quiet,-q", f.quiet, "no scan summary on stderr");
+  f.sql->add_option("--cache-dir", f.cache_dir, "local cache for objects of a remote lake");
+
+  f.catalog = app->add_subcommand("catalog", "What the lake's catalog exposes: tables, partitions, repair");
+  f.catalog->require_subcommand(1);
+  f.list = f.catalog->add_subcommand("list", "Tables with partitions, files and size");
+  f.describe = f.catalog->add_subcommand("describe", "Columns, partitions and files of one table");
+  f.describe->add_option("table", f.table, "e.g. gold.trades_hourly")->required();
+  f.repair = f.catalog->add_subcommand(
+      "repair", "Reconcile the catalog with the lake's folders (MSCK REPAIR TABLE): report and fix");
+  f.repair->footer(
+      "Only an ETL commit exposes a partition: files no commit lists (an unfinished or\n"
+      "superseded run) are reported, never added. Partitions whose committed files are\n"
+      "gone are removed from the catalog in a new commit.");
+  f.repair->add_flag("--dry-run", f.dry_run, "report only, change nothing");
+  f.ddl = f.catalog->add_subcommand("ddl", "CREATE EXTERNAL TABLE statements to query this lake from Athena/Glue");
+  f.ddl->footer(
+      "Products and the first date of the partition projection default to what the\n"
+      "catalog holds. See docs/athena.md (timestamp precision, enum vs injected).\n\n"
+      "Example:\n  tradelake catalog ddl --engine athena --location s3://my-bucket/lake > tradelake.sql");
+  f.ddl->add_option("--engine", f.engine, "athena (Glue Data Catalog types)")->capture_default_str();
+  f.ddl->add_option("--location", f.location, "s3://bucket/prefix of the lake")->required();
+  f.ddl->add_option("--database", f.database, "Glue database")->capture_default_str();
+  f.ddl->add_flag("--no-projection", f.no_projection, "plain partitions (then run MSCK REPAIR TABLE after each ETL)");
+  f.ddl->add_option("--products", f.products, "enum projection values, comma-separated ('' : injected)");
+  f.ddl->add_option("--first-date", f.first_date, "first date of the projection range (YYYY-MM-DD)");
+  f.ddl->add_option("--table", f.tables, "only these tables (repeatable), e.g. gold.trades_daily");
+  for (CLI::App* sub : {f.list, f.describe, f.repair, f.ddl}) {
+    sub->add_option("--lake", f.lake, "lake folder, mem:// or s3://bucket/prefix")->capture_default_str();
+  }
+}
+
+SqlCommands::~SqlCommands() = default;
+
+namespace {
+
+int RunSql(SqlCommands* /*unused*/, const std::string& lake, const std::string& query, const std::string& format_name,
+           const std::string& out, const std::string& max_scan, uint64_t max_rows, bool quiet,
+           const std::string& cache_dir) {
+  auto format = ParseOutputFormat(format_name);
+  if (!format.ok()) return Fail(format.status());
+  if (*format == OutputFormat::kParquet && out.empty()) {
+    return Fail(InvalidArgument("--format parquet writes a file: add --out FILE"));
+  }
+  SqlOptions options;
+  options.cache_dir = cache_dir;
+  if (!max_scan.empty()) {
+    auto bytes = ParseByteSize(max_scan);
+    if (!bytes.ok()) return Fail(bytes.status().WithContext("--max-scan"));
+    options.max_scan_bytes = *bytes;
+  }
+  auto store = OpenStore(lake);
+  if (!store.ok()) return Fail(store.status());
+  auto sql = LakeSql::Open(store->get(), options);
+  if (!sql.ok()) return Fail(sql.status());
+
+  std::string script = query;
+  if (script.empty()) {
+    if (::isatty(STDIN_FILENO)) {
+      ShellOptions shell;
+      shell.prompt_name = "tradelake";
+      return RunSqlShell(sql->get(), shell);
+    }
+    script.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  }
+  auto results = (*sql)->Execute(script);
+  if (!results.ok()) return Fail(results.status());
+  if (results->empty()) return Fail(InvalidArgument("no SQL statement given"));
+  for (size_t i = 0; i < results->size(); ++i) {
+    const StatementResult& r = (*results)[i];
+    const bool last = i + 1 == results->size();
+    if (last && !out.empty()) {
+      Status s;
+      if (*format == OutputFormat::kParquet) {
+        s = WriteResultParquet(r.rows, out);
+      } else {
+        std::ofstream file(out, std::ios::binary | std::ios::trunc);
+        const std::string text = *format == OutputFormat::kCsv    ? RenderCsv(r.rows)
+                                 : *format == OutputFormat::kJson ? RenderJson(r.rows)
+                                                                  : RenderTable(r.rows, max_rows);
+        file << text;
+        if (!file) s = IOError(fmt::format("cannot write {}", out));
+      }
+      if (!s.ok()) return Fail(s);
+    } else {
+      const std::string text = *format == OutputFormat::kCsv    ? RenderCsv(r.rows)
+                               : *format == OutputFormat::kJson ? RenderJson(r.rows)
+                                                                : RenderTable(r.rows, max_rows);
+      std::fwrite(text.data(), 1, text.size(), stdout);
+    }
+    if (!quiet) std::fprintf(stderr, "%s\n", ScanSummary(r.scan).c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::optional<int> SqlCommands::RunIfParsed() {
+  Flags& f = *f_;
+  if (f.sql->parsed()) {
+    return RunSql(this, f.lake, f.query, f.format, f.out, f.max_scan, f.max_rows, f.quiet, f.cache_dir);
+  }
+  if (!f.catalog->parsed()) return std::nullopt;
+  auto store = OpenStore(f.lake);
+  if (!store.ok()) return Fail(store.status());
+  if (f.ddl->parsed()) {
+    if (f.engine != "athena") return Fail(InvalidArgument("--engine: only athena is supported"));
+    AthenaDdlOptions o;
+    o.location = f.location;
+    o.database = f.database;
+    o.projection = !f.no_projection;
+    o.tables = f.tables;
+    o.first_date = f.first_date;
+    const bool products_given = !f.products.empty();
+    for (size_t start = 0; start < f.products.size();) {
+      size_t end = f.products.find(',', start);
+      if (end == std::string::npos) end = f.products.size();
+      if (end > start) o.products.push_back(f.products.substr(start, end - start));
+      start = end + 1;
+    }
+    if (o.projection && (!products_given || o.first_date.empty())) {
+      // Defaults from what the lake holds.
+      auto snap = LoadCurrentSnapshot(store->get());
+      if (!snap.ok()) return Fail(snap.status());
+      std::set<std::string> products, dates;
+      for (const auto& [table, partitions] : snap->tables) {
+        for (const auto& [partition, keys] : partitions) {
+          const size_t slash = partition.find('/');
+          products.insert(partition.substr(11, slash - 11));  // product_id=...
+          dates.insert(partition.substr(slash + 6));           // date=...
+        }
+      }
+      if (!products_given) o.products.assign(products.begin(), products.end());
+      if (o.first_date.empty()) {
+        if (dates.empty()) {
+          return Fail(InvalidArgument("the lake has no committed partitions to take --first-date from; pass it"));
+        }
+        o.first_date = *dates.begin();
+      }
+    }
+    auto text = AthenaDdl(o);
+    if (!text.ok()) return Fail(text.status());
+    std::fputs(text->c_str(), stdout);
+    return 0;
+  }
+  if (f.repair->parsed()) {
+    auto report = RepairCatalog(store->get(), f.dry_run);
+    if (!report.ok()) return Fail(report.status());
+    std::fputs(report->ToString().c_str(), stdout);
+    return 0;
+  }
+  auto sql = LakeSql::Open(store->get(), SqlOptions{});
+  if (!sql.ok()) return Fail(sql.status());
+  if (f.list->parsed()) {
+    std::fputs(TablesText(**sql).c_str(), stdout);
+    return 0;
+  }
+  auto text = SchemaText(**sql, f.table);
+  if (!text.ok()) return Fail(text.status());
+  std::fputs(text->c_str(), stdout);
+  for (const auto& t : (*sql)->Tables()) {
+    if (t.name != f.table) continue;
+    std::printf("%lld partitions, %lld files, %s\n", static_cast<long long>(t.partitions),
+                static_cast<long long>(t.files), HumanBytes(t.bytes).c_str());
+  }
+  const auto& tables = (*sql)->snapshot().tables;
+  if (auto it = tables.find(f.table); it != tables.end()) {
+    for (const auto& [partition, keys] : it->second) {
+      std::printf("  %s  (%zu file%s)\n", partition.c_str(), keys.size(), keys.size() == 1 ? "" : "s");
+    }
+  }
+  return 0;
+}
+
+}  // namespace tradelake

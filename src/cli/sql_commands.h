@@ -1,0 +1,25 @@
+// `tradelake sql` (one-shot, script from stdin, or the interactive shell)
+// and `tradelake catalog list|describe|repair|ddl`.
+#pragma once
+
+#include <memory>
+#include <optional>
+
+#include <CLI/CLI.hpp>
+
+namespace tradelake {
+
+class SqlCommands {
+ public:
+  // Registers the subcommands on `app`.
+  explicit SqlCommands(CLI::App* app);
+  ~SqlCommands();
+  // The exit code of the command that was parsed, or nullopt if none of these.
+  std::optional<int> RunIfParsed();
+
+ private:
+  struct Flags;
+  std::unique_ptr<Flags> f_;
+};
+
+}  // namespace tradelake

@@ -1,0 +1,582 @@
+#include "sql/lake_sql.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include "core/time.h"
+#include "etl/table_io.h"
+#include "sql/prune.h"
+#include "sql/render.h"
+#include "sql/sql_text.h"
+
+namespace tradelake {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr std::string_view kBronzeRaw = "bronze.trades_raw";
+constexpr std::string_view kBronzePrefix = "bronze/source=coinbase/";
+
+std::string SqlQuote(std::string_view s) {
+  std::string out = "'";
+  for (char ch : s) {
+    if (ch == '\'') out += '\'';
+    out += ch;
+  }
+  out += '\'';
+  return out;
+}
+
+// "product_id=BTC-USD" segment value of `key`, or "".
+std::string HiveValue(std::string_view key, std::string_view name) {
+  const std::string needle = fmt::format("/{}=", name);
+  const size_t at = key.find(needle);
+  if (at == std::string_view::npos) return "";
+  const size_t start = at + needle.size();
+  const size_t end = key.find('/', start);
+  return std::string(key.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+}
+
+std::string DefaultCacheDir() {
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0') {
+    return fmt::format("{}/tradelake", xdg);
+  }
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+    return fmt::format("{}/.cache/tradelake", home);
+  }
+  return (fs::temp_directory_path() / "tradelake-cache").string();
+}
+
+// A folder name for a lake in the cache: "s3://b/p" -> "s3_b_p".
+std::string CacheName(std::string_view describe) {
+  std::string out;
+  for (char ch : describe) {
+    out += (std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '.') ? ch : '_';
+  }
+  return out;
+}
+
+Status WriteFileAtomically(const std::string& path, std::string_view data) {
+  std::error_code ec;
+  fs::create_directories(fs::path(path).parent_path(), ec);
+  const std::string tmp = fmt::format("{}.tmp-{}", path, ::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(data.data(), static_cast<std::streamsize>(data.size()));
+    if (!out) return IOError(fmt::format("cannot write {}", tmp));
+  }
+  fs::rename(tmp, path, ec);
+  if (ec) return IOError(fmt::format("cannot rename {} to {}: {}", tmp, path, ec.message()));
+  return Status::OK();
+}
+
+std::string ColumnsSelect(const std::vector<ColumnDef>& schema, bool add_date) {
+  std::string cols;
+  for (const auto& c : schema) {
+    if (!cols.empty()) cols += ", ";
+    cols += c.name;
+  }
+  if (add_date) cols += ", date";
+  return cols;
+}
+
+std::string EmptySelect(const std::vector<ColumnDef>& schema, bool add_date) {
+  std::string cols;
+  for (const auto& c : schema) {
+    if (!cols.empty()) cols += ", ";
+    cols += fmt::format("CAST(NULL AS {}) AS {}", c.type, c.name);
+  }
+  if (add_date) cols += ", CAST(NULL AS DATE) AS date";
+  return fmt::format("SELECT {} WHERE false", cols);
+}
+
+bool HasColumn(const std::vector<ColumnDef>& schema, std::string_view name) {
+  for (const auto& c : schema) {
+    if (c.name == name) return true;
+  }
+  return false;
+}
+
+// Statement types an analyst may run.
+// "EXPLAIN [ANALYZE] rest" -> rest; "" if `statement` is not an EXPLAIN.
+std::string_view AfterExplain(std::string_view statement) {
+  std::string_view s = TrimSql(statement);
+  auto eat = [&s](std::string_view word) {
+    if (s.size() >= word.size()) {
+      bool match = true;
+      for (size_t i = 0; i < word.size(); ++i) {
+        if (std::toupper(static_cast<unsigned char>(s[i])) != word[i]) match = false;
+      }
+      if (match && (s.size() == word.size() || std::isspace(static_cast<unsigned char>(s[word.size()])))) {
+        s = TrimSql(s.substr(word.size()));
+        return true;
+      }
+    }
+    return false;
+  };
+  if (!eat("EXPLAIN")) return "";
+  eat("ANALYZE");
+  return s;
+}
+
+void CollectTableRefs(simdjson::dom::element node, std::set<std::string>* refs, bool* complete) {
+  simdjson::dom::object obj;
+  if (node.get_object().get(obj) == simdjson::SUCCESS) {
+    std::string_view type;
+    if (obj["type"].get_string().get(type) == simdjson::SUCCESS && type == "BASE_TABLE") {
+      std::string_view schema, table;
+      if (obj["schema_name"].get_string().get(schema) != simdjson::SUCCESS) schema = {};
+      if (obj["table_name"].get_string().get(table) == simdjson::SUCCESS) {
+        refs->insert(schema.empty() ? std::string(table) : fmt::format("{}.{}", schema, table));
+      } else {
+        *complete = false;
+      }
+    }
+    for (auto field : obj) CollectTableRefs(field.value, refs, complete);
+    return;
+  }
+  simdjson::dom::array arr;
+  if (node.get_array().get(arr) == simdjson::SUCCESS) {
+    for (simdjson::dom::element child : arr) CollectTableRefs(child, refs, complete);
+  }
+}
+
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+}  // namespace
+
+double AthenaCostUsd(int64_t bytes) {
+  constexpr int64_t kMb = int64_t{1} << 20;
+  const int64_t billed_mb = std::max<int64_t>(10, (std::max<int64_t>(bytes, 0) + kMb - 1) / kMb);
+  return static_cast<double>(billed_mb) * static_cast<double>(kMb) / static_cast<double>(int64_t{1} << 40) * 5.0;
+}
+
+Result<std::unique_ptr<LakeSql>> LakeSql::Open(ObjectStore* store, const SqlOptions& options) {
+  std::unique_ptr<LakeSql> sql(new LakeSql(store, options));
+  RETURN_IF_ERROR(sql->Init());
+  return sql;
+}
+
+LakeSql::~LakeSql() {
+  plan_con_.reset();
+  exec_con_.reset();
+  plan_db_.reset();
+  exec_db_.reset();
+  if (!work_dir_.empty()) {
+    std::error_code ec;
+    fs::remove_all(work_dir_, ec);
+  }
+}
+
+Status LakeSql::Init() {
+  char tmpl[] = "/tmp/tradelake-sql-XXXXXX";
+  if (const char* dir = ::mkdtemp(tmpl); dir != nullptr) {
+    work_dir_ = dir;  // mode 0700: private to this user
+  } else {
+    return IOError("cannot create a private folder under /tmp for the SQL sandbox");
+  }
+  if (auto root = store_->LocalPath("_catalog")) {
+    local_ = true;
+    lake_root_ = fs::path(*root).parent_path().string();
+  } else {
+    cache_dir_ = fmt::format("{}/{}", options_.cache_dir.empty() ? DefaultCacheDir() : options_.cache_dir,
+                             CacheName(store_->Describe()));
+  }
+  RETURN_IF_ERROR(LoadFiles());
+  return BuildDatabases();
+}
+
+Status LakeSql::LoadFiles() {
+  ASSIGN_OR_RETURN(snapshot_, LoadCurrentSnapshot(store_));
+  tables_data_.clear();
+  tables_.clear();
+  // Sizes of the committed files, by listing the table folders.
+  std::map<std::string, int64_t> sizes;
+  for (std::string_view prefix : {"silver/", "gold/"}) {
+    ASSIGN_OR_RETURN(auto objects, store_->List(prefix));
+    for (auto& o : objects) sizes[o.key] = o.size;
+  }
+  for (std::string_view name : AllTables()) {
+    Table t;
+    t.name.assign(name);
+    const std::vector<ColumnDef> schema = name == kSilverRejected ? RejectedSchema()
+                                          : name == kSilverTrades ? SilverTradesSchema()
+                                                                  : GoldBarsSchema();
+    const bool add_date = !HasColumn(schema, "date");
+    t.select_list = ColumnsSelect(schema, add_date);
+    t.empty_select = EmptySelect(schema, add_date);
+    TableInfo info;
+    info.name = t.name;
+    for (const auto& c : schema) info.columns.emplace_back(c.name, c.type);
+    if (add_date) info.columns.emplace_back("date", "DATE");
+    info.partition_columns = {"product_id", "date"};
+    auto it = snapshot_.tables.find(t.name);
+    if (it != snapshot_.tables.end()) {
+      for (const auto& [partition, keys] : it->second) {
+        ++info.partitions;
+        for (const auto& key : keys) {
+          FileEntry f;
+          f.key = key;
+          f.product = HiveValue("/" + key, "product_id");
+          auto day = ParseDay(HiveValue("/" + key, "date"));
+          if (f.product.empty() || !day) {
+            return DataLoss(fmt::format("catalog commit {} lists {} outside a product_id=/date= partition",
+                                        snapshot_.seq, key));
+          }
+          f.day = *day;
+          auto size = sizes.find(key);
+          if (size == sizes.end()) {
+            return DataLoss(fmt::format("catalog commit {} lists {}, which is not in the lake; "
+                                        "run `tradelake catalog repair`",
+                                        snapshot_.seq, key));
+          }
+          f.size = size->second;
+          info.bytes += f.size;
+          t.files.push_back(std::move(f));
+        }
+      }
+    }
+    info.files = static_cast<int64_t>(t.files.size());
+    tables_data_.push_back(std::move(t));
+    tables_.push_back(std::move(info));
+  }
+  // Bronze, for roles that may read it: no catalog, every landed object.
+  auto bronze = store_->List(kBronzePrefix);
+  if (bronze.ok()) {
+    Table t;
+    t.name.assign(kBronzeRaw);
+    t.bronze = true;
+    t.select_list = "product, date, ingested_at, request, trade, filename AS bronze_object";  // see ViewSql
+    t.empty_select =
+        "SELECT CAST(NULL AS VARCHAR) AS product, CAST(NULL AS DATE) AS date, CAST(NULL AS VARCHAR) AS "
+        "ingested_at, CAST(NULL AS VARCHAR) AS request, CAST(NULL AS JSON) AS trade, CAST(NULL AS VARCHAR) AS "
+        "bronze_object WHERE false";
+    TableInfo info;
+    info.name = t.name;
+    info.columns = {{"product", "VARCHAR"}, {"date", "DATE"},  {"ingested_at", "VARCHAR"},
+                    {"request", "VARCHAR"}, {"trade", "JSON"}, {"bronze_object", "VARCHAR"}};
+    info.partition_columns = {"product", "date"};
+    std::set<std::string> partitions;
+    for (auto& o : *bronze) {
+      if (!o.key.ends_with(".jsonl.zst")) continue;
+      FileEntry f;
+      f.key = o.key;
+      f.product = HiveValue("/" + o.key, "product");
+      auto day = ParseDay(HiveValue("/" + o.key, "date"));
+      if (f.product.empty() || !day) continue;
+      f.day = *day;
+      f.size = o.size;
+      partitions.insert(f.product + "/" + std::to_string(f.day));
+      info.bytes += f.size;
+      t.files.push_back(std::move(f));
+    }
+    info.partitions = static_cast<int64_t>(partitions.size());
+    info.files = static_cast<int64_t>(t.files.size());
+    tables_data_.push_back(std::move(t));
+    tables_.push_back(std::move(info));
+  } else if (bronze.status().code() != StatusCode::kPermissionDenied) {
+    return bronze.status();
+  }
+  return Status::OK();
+}
+
+Result<std::string> LakeSql::LocalFile(const FileEntry& file, bool need_content) {
+  if (local_) {
+    auto path = store_->LocalPath(file.key);
+    if (!path) {
+      // Denied by the role's policy (or not a folder lake): Get() says why.
+      auto data = store_->Get(file.key);
+      if (!data.ok()) return data.status();
+      return PermissionDenied(fmt::format("{} cannot be read in place", file.key));
+    }
+    return *path;
+  }
+  const std::string cached = fmt::format("{}/{}", cache_dir_, file.key);
+  struct stat st {};
+  if (::stat(cached.c_str(), &st) == 0 && st.st_size == file.size) return cached;
+  if (!need_content) {
+    // Planning needs the path to exist, not its bytes.
+    const std::string placeholder = fmt::format("{}/plan/{}", work_dir_, file.key);
+    if (::stat(placeholder.c_str(), &st) != 0) RETURN_IF_ERROR(WriteFileAtomically(placeholder, ""));
+    return placeholder;
+  }
+  ASSIGN_OR_RETURN(std::string data, store_->Get(file.key));
+  RETURN_IF_ERROR(WriteFileAtomically(cached, data));
+  return cached;
+}
+
+std::string LakeSql::ViewSql(const Table& table, const std::vector<const FileEntry*>& files,
+                             const std::string& root) const {
+  if (files.empty()) return fmt::format("CREATE OR REPLACE VIEW {} AS {}", table.name, table.empty_select);
+  std::string list;
+  list.reserve(files.size() * (root.size() + 80));
+  for (const FileEntry* f : files) {
+    if (!list.empty()) list += ", ";
+    list += SqlQuote(root.empty() ? f->key : fmt::format("{}/{}", root, f->key));
+  }
+  if (table.bronze) {
+    // bronze_object: the lake key, not the sandbox path it is read through.
+    std::string select = table.select_list;
+    if (!root.empty()) {
+      select.replace(select.find("filename AS"), 8,
+                     fmt::format("substr(filename, {})", root.size() + 2));
+    }
+    return fmt::format(
+        "CREATE OR REPLACE VIEW {} AS SELECT {} FROM read_json([{}], format = 'newline_delimited', "
+        "compression = 'zstd', columns = {{ingested_at: 'VARCHAR', request: 'VARCHAR', trade: 'JSON'}}, "
+        "hive_partitioning = true, hive_types = {{product: VARCHAR, date: DATE}}, filename = true)",
+        table.name, select, list);
+  }
+  return fmt::format(
+      "CREATE OR REPLACE VIEW {} AS SELECT {} FROM read_parquet([{}], hive_partitioning = true, "
+      "hive_types = {{product_id: VARCHAR, date: DATE}})",
+      table.name, table.select_list, list);
+}
+
+Status LakeSql::BuildDatabases() {
+  plan_con_.reset();
+  exec_con_.reset();
+  plan_db_.reset();
+  exec_db_.reset();
+  std::error_code ec;
+  fs::remove_all(fs::path(work_dir_) / "farm", ec);
+  fs::create_directories(fs::path(work_dir_) / "farm", ec);
+  fs::create_directories(fs::path(work_dir_) / "plan", ec);
+  farm_.clear();
+
+  Database::Config config = {{"autoinstall_known_extensions", "false"},
+                             {"autoload_known_extensions", "false"},
+                             {"allow_community_extensions", "false"}};
+  if (options_.threads > 0) config.emplace_back("threads", std::to_string(options_.threads));
+
+  // Planning: may see every committed file (to bind the views), never runs them.
+  std::vector<std::string> plan_dirs = {fmt::format("{}/plan/", work_dir_)};
+  if (local_) {
+    for (const auto& t : tables_data_) {
+      const std::string folder = t.bronze ? std::string(kBronzePrefix) : TableFolder(t.name);
+      plan_dirs.push_back(fmt::format("{}/{}", lake_root_, folder));
+    }
+  } else {
+    plan_dirs.push_back(cache_dir_ + "/");
+  }
+  auto sandbox = [](Connection* con, const std::vector<std::string>& dirs, bool cache_metadata) -> Status {
+    std::string list;
+    for (const auto& d : dirs) {
+      if (!list.empty()) list += ", ";
+      list += SqlQuote(d);
+    }
+    RETURN_IF_ERROR(con->Query(fmt::format("SET allowed_directories = [{}]", list)).status());
+    if (cache_metadata) RETURN_IF_ERROR(con->Query("SET parquet_metadata_cache = true").status());
+    RETURN_IF_ERROR(con->Query("SET enable_external_access = false").status());
+    RETURN_IF_ERROR(con->Query("CREATE SCHEMA IF NOT EXISTS silver; CREATE SCHEMA IF NOT EXISTS gold; "
+                               "CREATE SCHEMA IF NOT EXISTS bronze")
+                        .status());
+    return con->Query("SET lock_configuration = true").status();
+  };
+
+  ASSIGN_OR_RETURN(plan_db_, Database::Open(":memory:", config));
+  ASSIGN_OR_RETURN(Connection plan, plan_db_->Connect());
+  plan_con_ = std::make_unique<Connection>(std::move(plan));
+  RETURN_IF_ERROR(sandbox(plan_con_.get(), plan_dirs, false));
+  for (const auto& t : tables_data_) {
+    std::vector<const FileEntry*> files;
+    std::vector<FileEntry> located;
+    located.reserve(t.files.size());
+    for (size_t i = 0; i < t.files.size(); ++i) {
+      // Binding reads the schema from the first file only; the others must exist.
+      ASSIGN_OR_RETURN(std::string path, LocalFile(t.files[i], /*need_content=*/i == 0));
+      FileEntry e = t.files[i];
+      e.key = path;
+      located.push_back(std::move(e));
+    }
+    for (const auto& e : located) files.push_back(&e);
+    RETURN_IF_ERROR(plan_con_->Query(ViewSql(t, files, "")).status().WithContext(fmt::format("defining {}", t.name)));
+  }
+
+  ASSIGN_OR_RETURN(exec_db_, Database::Open(":memory:", config));
+  ASSIGN_OR_RETURN(Connection exec, exec_db_->Connect());
+  exec_con_ = std::make_unique<Connection>(std::move(exec));
+  RETURN_IF_ERROR(sandbox(exec_con_.get(), {fmt::format("{}/farm/", work_dir_)}, true));
+  for (const auto& t : tables_data_) RETURN_IF_ERROR(exec_con_->Query(ViewSql(t, {}, "")).status());
+  return Status::OK();
+}
+
+Status LakeSql::Refresh() {
+  RETURN_IF_ERROR(LoadFiles());
+  return BuildDatabases();
+}
+
+void LakeSql::Interrupt() {
+  if (exec_con_) exec_con_->Interrupt();
+}
+
+Status LakeSql::SyncFarm(const std::set<std::string>& keys) {
+  const fs::path farm = fs::path(work_dir_) / "farm";
+  std::error_code ec;
+  for (auto it = farm_.begin(); it != farm_.end();) {
+    if (keys.count(*it) == 0) {
+      fs::remove(farm / *it, ec);
+      it = farm_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return Status::OK();
+}
+
+Result<std::set<std::string>> LakeSql::ReferencedTables(std::string_view statement) {
+  // DuckDB's own parser, without binding: it serializes SELECT statements
+  // only, which is also the read-only gate, and names every table
+  // reference (views included).
+  ASSIGN_OR_RETURN(PreparedStatement ps, plan_con_->Prepare("SELECT json_serialize_sql($1::VARCHAR)"));
+  RETURN_IF_ERROR(ps.BindString(1, statement));
+  ASSIGN_OR_RETURN(QueryResult r, ps.Execute());
+  const auto json = r.GetString(0, 0);
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (!json || parser.parse(*json).get(root) != simdjson::SUCCESS) {
+    return Internal("DuckDB's parser returned no readable parse tree");
+  }
+  bool error = false;
+  if (root["error"].get_bool().get(error) != simdjson::SUCCESS) error = true;
+  if (error) {
+    std::string_view type, message;
+    if (root["error_type"].get_string().get(type) != simdjson::SUCCESS) type = {};
+    if (root["error_message"].get_string().get(message) != simdjson::SUCCESS) message = {};
+    if (type == "not implemented") {
+      std::string keyword;
+      for (char ch : TrimSql(statement)) {
+        if (!std::isalpha(static_cast<unsigned char>(ch))) break;
+        keyword += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      }
+      return PermissionDenied(fmt::format(
+          "read-only: {} statements are not allowed; the lake is queried with SELECT (and EXPLAIN SELECT)",
+          keyword.empty() ? std::string("this") : keyword));
+    }
+    return InvalidArgument(fmt::format("Parser Error: {}", message));
+  }
+  std::set<std::string> refs;
+  bool complete = true;
+  CollectTableRefs(root, &refs, &complete);
+  if (!complete) {
+    for (const auto& t : tables_data_) refs.insert(t.name);  // cannot tell: assume all
+  }
+  return refs;
+}
+
+Result<std::vector<StatementResult>> LakeSql::Execute(std::string_view sql) {
+  std::vector<StatementResult> results;
+  for (const std::string& statement : SplitSqlStatements(sql)) {
+    ASSIGN_OR_RETURN(StatementResult r, ExecuteOne(statement));
+    results.push_back(std::move(r));
+  }
+  return results;
+}
+
+Result<StatementResult> LakeSql::ExecuteOne(std::string_view statement) {
+  const auto start = std::chrono::steady_clock::now();
+  StatementResult out;
+
+  // 1. Parse: only reads pass. Then bind on the planning side.
+  std::string_view select = AfterExplain(statement);
+  const bool explain = !select.empty();
+  if (!explain) select = statement;
+  if (explain && select.starts_with("(")) {
+    return InvalidArgument("EXPLAIN options are not supported here; use EXPLAIN or EXPLAIN ANALYZE");
+  }
+  ASSIGN_OR_RETURN(std::set<std::string> refs, ReferencedTables(select));
+  ASSIGN_OR_RETURN(PreparedStatement planned, plan_con_->Prepare(statement));
+  const duckdb_statement_type type = planned.statement_type();
+  if (type != (explain ? DUCKDB_STATEMENT_TYPE_EXPLAIN : DUCKDB_STATEMENT_TYPE_SELECT)) {
+    return PermissionDenied(fmt::format("read-only: {} statements are not allowed", StatementTypeName(type)));
+  }
+  out.statement_type = std::string(StatementTypeName(type));
+
+  // 2. Which partitions can it need?
+  ASSIGN_OR_RETURN(QueryResult plan, plan_con_->Query(fmt::format("EXPLAIN (FORMAT JSON) {}", select)));
+  std::string plan_json;
+  for (uint64_t row = 0; row < plan.row_count(); ++row) plan_json += plan.GetStringOr(row, plan.column_count() - 1, "");
+  ASSIGN_OR_RETURN(std::vector<PlannedScan> scans, ScansOfPlan(plan_json));
+
+  // 3. Account for it before reading anything.
+  std::map<const Table*, std::vector<const FileEntry*>> chosen;
+  for (const auto& t : tables_data_) {
+    const bool referenced = refs.count(t.name) > 0 || refs.count(t.name.substr(t.name.find('.') + 1)) > 0;
+    if (!referenced) continue;
+    out.scan.files_total += static_cast<int64_t>(t.files.size());
+    for (const auto& f : t.files) out.scan.bytes_total += f.size;
+    const std::string_view function = t.bronze ? "READ_JSON" : "READ_PARQUET";
+    std::vector<const ScanConstraints*> constraints;
+    bool everything = false;
+    for (const auto& s : scans) {
+      if (s.function == function) constraints.push_back(&s.constraints);
+      else if (s.function.starts_with("READ_") || s.function.starts_with("PARQUET")) everything = true;
+    }
+    auto& files = chosen[&t];
+    for (const auto& f : t.files) {
+      bool need = everything;
+      for (const auto* c : constraints) {
+        if (need) break;
+        need = c->Matches(f.product, f.day);
+      }
+      if (need) files.push_back(&f);
+    }
+    out.scan.files_read += static_cast<int64_t>(files.size());
+    for (const auto* f : files) out.scan.bytes_read += f->size;
+    if (!files.empty()) out.scan.files_by_table[t.name] = static_cast<int64_t>(files.size());
+  }
+  if (options_.max_scan_bytes > 0 && out.scan.bytes_read > options_.max_scan_bytes) {
+    return FailedPrecondition(fmt::format(
+        "query cancelled before reading anything: it would scan {} ({} bytes) in {} files, over the scan "
+        "limit of {} (--max-scan); filter on product_id, date or trade_time to read fewer partitions",
+        HumanBytes(out.scan.bytes_read), out.scan.bytes_read, out.scan.files_read,
+        HumanBytes(options_.max_scan_bytes)));
+  }
+
+  // 4. Link exactly those files and run.
+  std::set<std::string> keys;
+  for (const auto& [t, files] : chosen) {
+    for (const auto* f : files) keys.insert(f->key);
+  }
+  RETURN_IF_ERROR(SyncFarm(keys));
+  const fs::path farm = fs::path(work_dir_) / "farm";
+  for (const auto& [t, files] : chosen) {
+    for (const auto* f : files) {
+      if (farm_.count(f->key)) continue;
+      ASSIGN_OR_RETURN(std::string target, LocalFile(*f, true));
+      const fs::path link = farm / f->key;
+      std::error_code ec;
+      fs::create_directories(link.parent_path(), ec);
+      if (::symlink(target.c_str(), link.c_str()) != 0 && errno != EEXIST) {
+        return IOError(fmt::format("cannot link {} into the SQL sandbox: {}", target, std::strerror(errno)));
+      }
+      farm_.insert(f->key);
+    }
+  }
+  for (const auto& t : tables_data_) {
+    auto it = chosen.find(&t);
+    static const std::vector<const FileEntry*> kNone;
+    RETURN_IF_ERROR(exec_con_->Query(ViewSql(t, it == chosen.end() ? kNone : it->second, farm.string())).status());
+  }
+  ASSIGN_OR_RETURN(PreparedStatement run, exec_con_->Prepare(statement));
+  if (run.statement_type() != type) return Internal("statement changed type between planning and running");
+  ASSIGN_OR_RETURN(out.rows, run.Execute());
+  out.scan.rows = static_cast<int64_t>(out.rows.row_count());
+  out.scan.elapsed_seconds = Seconds(start);
+  return out;
+}
+
+}  // namespace tradelake

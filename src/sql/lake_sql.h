@@ -1,0 +1,171 @@
+// LakeSql: SQL over the lake's committed tables, pruned, accounted and
+// sandboxed. What `tradelake sql`, its shell and the HTTP API run on.
+//
+// Tables (DuckDB SQL, schema-qualified):
+//   silver.trades, silver.trades_rejected,
+//   gold.trades_hourly, gold.trades_daily, gold.bars_1m   -- committed files only
+//   bronze.trades_raw  -- every Bronze object, one row per record (raw JSON);
+//                         only for roles that may read Bronze (etl), for debugging
+// Each is a view with a fixed column list (the table contract of DESIGN.md)
+// plus the partition columns product_id VARCHAR and date DATE (Bronze:
+// product, date) taken from the Hive folders.
+//
+// How a statement runs:
+//   1. It is parsed and bound by a *planning* DuckDB whose views list every
+//      committed file; only SELECT (and EXPLAIN of a SELECT) is accepted.
+//   2. From DuckDB's plan (EXPLAIN FORMAT JSON) and the tables the statement
+//      names, prune.h derives the partitions each table can need.
+//   3. The scan is accounted before anything is read: files read / skipped,
+//      bytes (whole Parquet/Bronze objects: an upper bound of the columnar
+//      bytes Athena bills), and the Athena price of that scan. Above the
+//      --max-scan limit the statement fails with FailedPrecondition and reads
+//      nothing.
+//   4. An *executing* DuckDB runs it over views that list exactly those
+//      files, seen through a private folder of symlinks (objects of a remote
+//      lake are downloaded into the local cache first). That folder is the
+//      only one it may open, so even a direct read_parquet() reads only files
+//      that were accounted.
+// Both databases are sandboxed: enable_external_access=false with
+// allowed_directories limited as above, no extension loading or installing,
+// lock_configuration=true (no SET). COPY, ATTACH, INSTALL, SET, CREATE, ...
+// are refused by statement type before they are prepared on the executing
+// side, with PermissionDenied naming the statement type.
+//
+// Errors: a statement DuckDB rejects -> InvalidArgument with DuckDB's message;
+// a refused statement type -> PermissionDenied; a file the role may not read
+// -> PermissionDenied (AccessDenied ...); over the scan limit ->
+// FailedPrecondition (not retryable); Interrupt() -> Cancelled.
+//
+// Threads: one statement at a time per LakeSql; Interrupt() from any thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "etl/catalog.h"
+#include "query/duckdb.h"
+#include "store/object_store.h"
+
+namespace tradelake {
+
+struct SqlOptions {
+  // 0: no limit. Otherwise a statement that would scan more bytes fails.
+  int64_t max_scan_bytes = 0;
+  // Where downloaded objects of a remote lake are kept between runs
+  // ("" -> $XDG_CACHE_HOME/tradelake or ~/.cache/tradelake).
+  std::string cache_dir;
+  // DuckDB worker threads (0: one per core).
+  int threads = 0;
+};
+
+// What one statement read, known before it ran.
+struct ScanStats {
+  int64_t files_total = 0;  // files of the tables the statement names
+  int64_t files_read = 0;
+  int64_t bytes_total = 0;
+  int64_t bytes_read = 0;
+  int64_t rows = 0;         // rows returned
+  double elapsed_seconds = 0;
+  // Per table read: "silver.trades" -> files read.
+  std::map<std::string, int64_t> files_by_table;
+
+  int64_t files_skipped() const { return files_total - files_read; }
+};
+
+// Athena's price for scanning `bytes`: 5 USD per TB (2^40 bytes), each query
+// rounded up to a whole MB (2^20) with a 10 MB minimum.
+double AthenaCostUsd(int64_t bytes);
+
+struct StatementResult {
+  std::string statement_type;  // "SELECT", "EXPLAIN"
+  QueryResult rows;
+  ScanStats scan;
+};
+
+struct TableInfo {
+  std::string name;  // "gold.trades_hourly"
+  std::vector<std::pair<std::string, std::string>> columns;  // name, DuckDB type
+  std::vector<std::string> partition_columns;
+  int64_t partitions = 0;
+  int64_t files = 0;
+  int64_t bytes = 0;
+};
+
+class LakeSql {
+ public:
+  // Reads the current catalog snapshot and the sizes of the committed files.
+  // `store` must outlive the LakeSql.
+  static Result<std::unique_ptr<LakeSql>> Open(ObjectStore* store, const SqlOptions& options);
+  ~LakeSql();
+
+  LakeSql(const LakeSql&) = delete;
+  LakeSql& operator=(const LakeSql&) = delete;
+
+  // Runs one or more ';'-separated statements, in order; stops at the first
+  // failure.
+  Result<std::vector<StatementResult>> Execute(std::string_view sql);
+  // Exactly one statement.
+  Result<StatementResult> ExecuteOne(std::string_view statement);
+
+  // The tables this role can query, with their shape and size.
+  const std::vector<TableInfo>& Tables() const { return tables_; }
+  const Snapshot& snapshot() const { return snapshot_; }
+
+  // Re-reads the catalog (after an ETL commit).
+  Status Refresh();
+
+  // Cancels the running statement (it fails with Cancelled).
+  void Interrupt();
+
+  // Changes the scan limit (0: none).
+  void set_max_scan_bytes(int64_t bytes) { options_.max_scan_bytes = bytes; }
+  int64_t max_scan_bytes() const { return options_.max_scan_bytes; }
+
+ private:
+  struct FileEntry {
+    std::string key;
+    std::string product;
+    int64_t day = 0;
+    int64_t size = 0;
+  };
+  struct Table {
+    std::string name;          // "silver.trades"
+    std::string select_list;   // explicit columns of the view
+    std::string empty_select;  // same columns, no rows
+    bool bronze = false;
+    std::vector<FileEntry> files;
+  };
+
+  LakeSql(ObjectStore* store, SqlOptions options) : store_(store), options_(std::move(options)) {}
+  Status Init();
+  Status LoadFiles();
+  Status BuildDatabases();
+  Result<std::string> LocalFile(const FileEntry& file, bool need_content);
+  Status SyncFarm(const std::set<std::string>& keys);
+  std::string ViewSql(const Table& table, const std::vector<const FileEntry*>& files,
+                      const std::string& root) const;
+  Result<std::set<std::string>> ReferencedTables(std::string_view statement);
+
+  ObjectStore* store_;
+  SqlOptions options_;
+  Snapshot snapshot_;
+  std::vector<Table> tables_data_;
+  std::vector<TableInfo> tables_;
+  std::string work_dir_;   // private: farm/ (executing side), plan/ (placeholders)
+  std::string cache_dir_;  // remote lakes only
+  bool local_ = false;
+  std::string lake_root_;  // local lakes: the folder
+  std::set<std::string> farm_;  // keys linked in work_dir_/farm
+  std::unique_ptr<Database> plan_db_;
+  std::unique_ptr<Database> exec_db_;
+  std::unique_ptr<Connection> plan_con_;
+  std::unique_ptr<Connection> exec_con_;
+};
+
+}  // namespace tradelake

@@ -1,0 +1,163 @@
+CREATE DATABASE IF NOT EXISTS `tradelake`;
+
+CREATE EXTERNAL TABLE IF NOT EXISTS `tradelake`.`silver_trades` (
+  `trade_id` bigint,
+  `price` decimal(38,18),
+  `size` decimal(38,18),
+  `quote_notional` decimal(38,18),
+  `side` string,
+  `taker_side` string,
+  `trade_time` timestamp,
+  `ingested_at` timestamp,
+  `bronze_object` string
+)
+PARTITIONED BY (
+  `product_id` string,
+  `date` string
+)
+STORED AS PARQUET
+LOCATION 's3://tradelake-demo/lake/silver/trades/'
+TBLPROPERTIES (
+  'parquet.compression'='ZSTD',
+  'projection.enabled'='true',
+  'projection.product_id.type'='enum',
+  'projection.product_id.values'='BTC-USD,ETH-USD',
+  'projection.date.type'='date',
+  'projection.date.range'='2024-01-01,NOW',
+  'projection.date.format'='yyyy-MM-dd',
+  'projection.date.interval'='1',
+  'projection.date.interval.unit'='DAYS',
+  'storage.location.template'='s3://tradelake-demo/lake/silver/trades/product_id=${product_id}/date=${date}/'
+);
+
+CREATE EXTERNAL TABLE IF NOT EXISTS `tradelake`.`silver_trades_rejected` (
+  `trade_id` bigint,
+  `rule` string,
+  `detail` string,
+  `raw` string,
+  `bronze_object` string,
+  `rejected_at` timestamp
+)
+PARTITIONED BY (
+  `product_id` string,
+  `date` string
+)
+STORED AS PARQUET
+LOCATION 's3://tradelake-demo/lake/silver/trades_rejected/'
+TBLPROPERTIES (
+  'parquet.compression'='ZSTD',
+  'projection.enabled'='true',
+  'projection.product_id.type'='enum',
+  'projection.product_id.values'='BTC-USD,ETH-USD',
+  'projection.date.type'='date',
+  'projection.date.range'='2024-01-01,NOW',
+  'projection.date.format'='yyyy-MM-dd',
+  'projection.date.interval'='1',
+  'projection.date.interval.unit'='DAYS',
+  'storage.location.template'='s3://tradelake-demo/lake/silver/trades_rejected/product_id=${product_id}/date=${date}/'
+);
+
+CREATE EXTERNAL TABLE IF NOT EXISTS `tradelake`.`gold_trades_hourly` (
+  `period_start` timestamp,
+  `trade_count` bigint,
+  `avg_price` decimal(38,18),
+  `total_volume` decimal(38,18),
+  `quote_volume` decimal(38,18),
+  `vwap` decimal(38,18),
+  `open` decimal(38,18),
+  `high` decimal(38,18),
+  `low` decimal(38,18),
+  `close` decimal(38,18),
+  `buy_volume` decimal(38,18),
+  `sell_volume` decimal(38,18),
+  `first_trade_id` bigint,
+  `last_trade_id` bigint
+)
+PARTITIONED BY (
+  `product_id` string,
+  `date` string
+)
+STORED AS PARQUET
+LOCATION 's3://tradelake-demo/lake/gold/trades_hourly/'
+TBLPROPERTIES (
+  'parquet.compression'='ZSTD',
+  'projection.enabled'='true',
+  'projection.product_id.type'='enum',
+  'projection.product_id.values'='BTC-USD,ETH-USD',
+  'projection.date.type'='date',
+  'projection.date.range'='2024-01-01,NOW',
+  'projection.date.format'='yyyy-MM-dd',
+  'projection.date.interval'='1',
+  'projection.date.interval.unit'='DAYS',
+  'storage.location.template'='s3://tradelake-demo/lake/gold/trades_hourly/product_id=${product_id}/date=${date}/'
+);
+
+CREATE EXTERNAL TABLE IF NOT EXISTS `tradelake`.`gold_trades_daily` (
+  `period_start` timestamp,
+  `trade_count` bigint,
+  `avg_price` decimal(38,18),
+  `total_volume` decimal(38,18),
+  `quote_volume` decimal(38,18),
+  `vwap` decimal(38,18),
+  `open` decimal(38,18),
+  `high` decimal(38,18),
+  `low` decimal(38,18),
+  `close` decimal(38,18),
+  `buy_volume` decimal(38,18),
+  `sell_volume` decimal(38,18),
+  `first_trade_id` bigint,
+  `last_trade_id` bigint
+)
+PARTITIONED BY (
+  `product_id` string,
+  `date` string
+)
+STORED AS PARQUET
+LOCATION 's3://tradelake-demo/lake/gold/trades_daily/'
+TBLPROPERTIES (
+  'parquet.compression'='ZSTD',
+  'projection.enabled'='true',
+  'projection.product_id.type'='enum',
+  'projection.product_id.values'='BTC-USD,ETH-USD',
+  'projection.date.type'='date',
+  'projection.date.range'='2024-01-01,NOW',
+  'projection.date.format'='yyyy-MM-dd',
+  'projection.date.interval'='1',
+  'projection.date.interval.unit'='DAYS',
+  'storage.location.template'='s3://tradelake-demo/lake/gold/trades_daily/product_id=${product_id}/date=${date}/'
+);
+
+CREATE EXTERNAL TABLE IF NOT EXISTS `tradelake`.`gold_bars_1m` (
+  `period_start` timestamp,
+  `trade_count` bigint,
+  `avg_price` decimal(38,18),
+  `total_volume` decimal(38,18),
+  `quote_volume` decimal(38,18),
+  `vwap` decimal(38,18),
+  `open` decimal(38,18),
+  `high` decimal(38,18),
+  `low` decimal(38,18),
+  `close` decimal(38,18),
+  `buy_volume` decimal(38,18),
+  `sell_volume` decimal(38,18),
+  `first_trade_id` bigint,
+  `last_trade_id` bigint
+)
+PARTITIONED BY (
+  `product_id` string,
+  `date` string
+)
+STORED AS PARQUET
+LOCATION 's3://tradelake-demo/lake/gold/bars_1m/'
+TBLPROPERTIES (
+  'parquet.compression'='ZSTD',
+  'projection.enabled'='true',
+  'projection.product_id.type'='enum',
+  'projection.product_id.values'='BTC-USD,ETH-USD',
+  'projection.date.type'='date',
+  'projection.date.range'='2024-01-01,NOW',
+  'projection.date.format'='yyyy-MM-dd',
+  'projection.date.interval'='1',
+  'projection.date.interval.unit'='DAYS',
+  'storage.location.template'='s3://tradelake-demo/lake/gold/bars_1m/product_id=${product_id}/date=${date}/'
+);
