@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -152,6 +153,24 @@ void CollectTableRefs(simdjson::dom::element node, std::set<std::string>* refs, 
   }
 }
 
+// SQL literals of the lowest and highest value of a column type, for the
+// planning tables' statistics.
+Result<std::pair<std::string, std::string>> TypeExtremes(std::string_view type) {
+  if (type == "VARCHAR" || type == "JSON") {
+    return std::pair<std::string, std::string>{"''", "chr(1114111) || chr(1114111) || chr(1114111)"};
+  }
+  if (type == "BIGINT") return std::pair<std::string, std::string>{"-9223372036854775808", "9223372036854775807"};
+  if (type == "INTEGER") return std::pair<std::string, std::string>{"-2147483648", "2147483647"};
+  if (type == "TIMESTAMP") return std::pair<std::string, std::string>{"'-infinity'", "'infinity'"};
+  if (type == "DATE") return std::pair<std::string, std::string>{"'-infinity'", "'infinity'"};
+  if (type == "DOUBLE") return std::pair<std::string, std::string>{"'-inf'", "'inf'"};
+  if (type == "DECIMAL(38,18)") {
+    const std::string nines = "99999999999999999999.999999999999999999";
+    return std::pair<std::string, std::string>{"-" + nines, nines};
+  }
+  return Internal(fmt::format("no planning extremes for column type {}", type));
+}
+
 double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
@@ -222,6 +241,8 @@ Status LakeSql::LoadFiles() {
     info.name = t.name;
     for (const auto& c : schema) info.columns.emplace_back(c.name, c.type);
     if (add_date) info.columns.emplace_back("date", "DATE");
+    t.columns = info.columns;
+    t.cached = t.name.starts_with("gold.");
     info.partition_columns = {"product_id", "date"};
     auto it = snapshot_.tables.find(t.name);
     if (it != snapshot_.tables.end()) {
@@ -269,6 +290,7 @@ Status LakeSql::LoadFiles() {
     info.columns = {{"product", "VARCHAR"}, {"date", "DATE"},  {"ingested_at", "VARCHAR"},
                     {"request", "VARCHAR"}, {"trade", "JSON"}, {"bronze_object", "VARCHAR"}};
     info.partition_columns = {"product", "date"};
+    t.columns = info.columns;
     std::set<std::string> partitions;
     for (auto& o : *bronze) {
       if (!o.key.ends_with(".jsonl.zst")) continue;
@@ -293,7 +315,7 @@ Status LakeSql::LoadFiles() {
   return Status::OK();
 }
 
-Result<std::string> LakeSql::LocalFile(const FileEntry& file, bool need_content) {
+Result<std::string> LakeSql::LocalFile(const FileEntry& file) {
   if (local_) {
     auto path = store_->LocalPath(file.key);
     if (!path) {
@@ -307,12 +329,6 @@ Result<std::string> LakeSql::LocalFile(const FileEntry& file, bool need_content)
   const std::string cached = fmt::format("{}/{}", cache_dir_, file.key);
   struct stat st {};
   if (::stat(cached.c_str(), &st) == 0 && st.st_size == file.size) return cached;
-  if (!need_content) {
-    // Planning needs the path to exist, not its bytes.
-    const std::string placeholder = fmt::format("{}/plan/{}", work_dir_, file.key);
-    if (::stat(placeholder.c_str(), &st) != 0) RETURN_IF_ERROR(WriteFileAtomically(placeholder, ""));
-    return placeholder;
-  }
   ASSIGN_OR_RETURN(std::string data, store_->Get(file.key));
   RETURN_IF_ERROR(WriteFileAtomically(cached, data));
   return cached;
@@ -340,10 +356,70 @@ std::string LakeSql::ViewSql(const Table& table, const std::vector<const FileEnt
         "hive_partitioning = true, hive_types = {{product: VARCHAR, date: DATE}}, filename = true)",
         table.name, select, list);
   }
+  if (table.cached) {
+    // The cache may hold more partitions than this statement may read: the
+    // view keeps exactly the chosen ones (product_id, date), which DuckDB
+    // filters fast with its zone maps.
+    std::map<std::string, std::vector<int64_t>> days;
+    for (const FileEntry* f : files) days[f->product].push_back(f->day);
+    std::string where;
+    for (auto& [product, list_of_days] : days) {
+      std::sort(list_of_days.begin(), list_of_days.end());
+      list_of_days.erase(std::unique(list_of_days.begin(), list_of_days.end()), list_of_days.end());
+      // Runs of consecutive days become BETWEEN ranges.
+      for (size_t i = 0; i < list_of_days.size();) {
+        size_t j = i;
+        while (j + 1 < list_of_days.size() && list_of_days[j + 1] == list_of_days[j] + 1) ++j;
+        where += fmt::format("{}(product_id = {} AND date BETWEEN DATE '{}' AND DATE '{}')", where.empty() ? "" : " OR ",
+                             SqlQuote(product), FormatDate(list_of_days[i] * 86'400'000'000LL),
+                             FormatDate(list_of_days[j] * 86'400'000'000LL));
+        i = j + 1;
+      }
+    }
+    return fmt::format("CREATE OR REPLACE VIEW {} AS SELECT {} FROM {} WHERE {}", table.name, table.select_list,
+                       CacheTable(table), where);
+  }
   return fmt::format(
       "CREATE OR REPLACE VIEW {} AS SELECT {} FROM read_parquet([{}], hive_partitioning = true, "
       "hive_types = {{product_id: VARCHAR, date: DATE}})",
       table.name, table.select_list, list);
+}
+
+std::string LakeSql::CacheTable(const Table& table) {
+  return fmt::format("tl_cache.{}", table.name.substr(table.name.find('.') + 1));
+}
+
+Status LakeSql::LoadIntoCache(const Table& table, const std::vector<const FileEntry*>& files, const std::string& root) {
+  std::string list;
+  int64_t bytes = 0;
+  std::vector<std::string> loading;
+  for (const FileEntry* f : files) {
+    const std::string path = fmt::format("{}/{}", root, f->key);
+    if (cached_files_.count(path)) continue;
+    if (!list.empty()) list += ", ";
+    list += SqlQuote(path);
+    bytes += f->size;
+    loading.push_back(path);
+  }
+  if (loading.empty()) return Status::OK();
+  if (cached_bytes_ + bytes > kCacheBudgetBytes) {
+    // Simple and predictable: start over when the budget is exceeded.
+    for (const auto& t : tables_data_) {
+      if (t.cached) RETURN_IF_ERROR(exec_con_->Query(fmt::format("DELETE FROM {}", CacheTable(t))).status());
+    }
+    cached_files_.clear();
+    cached_bytes_ = 0;
+    view_sql_.clear();
+  }
+  RETURN_IF_ERROR(exec_con_
+                      ->Query(fmt::format("INSERT INTO {} SELECT {}, filename AS tl_file FROM read_parquet([{}], "
+                                          "hive_partitioning = true, hive_types = {{product_id: VARCHAR, date: DATE}}, "
+                                          "filename = true)",
+                                          CacheTable(table), table.select_list, list))
+                      .status());
+  cached_files_.insert(loading.begin(), loading.end());
+  cached_bytes_ += bytes;
+  return Status::OK();
 }
 
 Status LakeSql::BuildDatabases() {
@@ -354,24 +430,18 @@ Status LakeSql::BuildDatabases() {
   std::error_code ec;
   fs::remove_all(fs::path(work_dir_) / "farm", ec);
   fs::create_directories(fs::path(work_dir_) / "farm", ec);
-  fs::create_directories(fs::path(work_dir_) / "plan", ec);
   farm_.clear();
+  farm_dirs_.clear();
 
   Database::Config config = {{"autoinstall_known_extensions", "false"},
                              {"autoload_known_extensions", "false"},
                              {"allow_community_extensions", "false"}};
   if (options_.threads > 0) config.emplace_back("threads", std::to_string(options_.threads));
 
-  // Planning: may see every committed file (to bind the views), never runs them.
-  std::vector<std::string> plan_dirs = {fmt::format("{}/plan/", work_dir_)};
-  if (local_) {
-    for (const auto& t : tables_data_) {
-      const std::string folder = t.bronze ? std::string(kBronzePrefix) : TableFolder(t.name);
-      plan_dirs.push_back(fmt::format("{}/{}", lake_root_, folder));
-    }
-  } else {
-    plan_dirs.push_back(cache_dir_ + "/");
-  }
+  // Planning: tables of the same shape holding three rows (NULL, the lowest
+  // and the highest value of each type), so DuckDB's optimizer can never
+  // prove a filter false from their statistics and drop a scan; it reads no
+  // files at all.
   auto sandbox = [](Connection* con, const std::vector<std::string>& dirs, bool cache_metadata) -> Status {
     std::string list;
     for (const auto& d : dirs) {
@@ -390,27 +460,43 @@ Status LakeSql::BuildDatabases() {
   ASSIGN_OR_RETURN(plan_db_, Database::Open(":memory:", config));
   ASSIGN_OR_RETURN(Connection plan, plan_db_->Connect());
   plan_con_ = std::make_unique<Connection>(std::move(plan));
-  RETURN_IF_ERROR(sandbox(plan_con_.get(), plan_dirs, false));
+  RETURN_IF_ERROR(sandbox(plan_con_.get(), {}, false));
   for (const auto& t : tables_data_) {
-    std::vector<const FileEntry*> files;
-    std::vector<FileEntry> located;
-    located.reserve(t.files.size());
-    for (size_t i = 0; i < t.files.size(); ++i) {
-      // Binding reads the schema from the first file only; the others must exist.
-      ASSIGN_OR_RETURN(std::string path, LocalFile(t.files[i], /*need_content=*/i == 0));
-      FileEntry e = t.files[i];
-      e.key = path;
-      located.push_back(std::move(e));
+    std::string columns, low, high, nulls;
+    for (const auto& [name, type] : t.columns) {
+      ASSIGN_OR_RETURN(auto extremes, TypeExtremes(type));
+      const std::string sep = columns.empty() ? "" : ", ";
+      // JSON plans like VARCHAR, and '' is not a JSON value.
+      columns += fmt::format("{}{} {}", sep, name, type == "JSON" ? "VARCHAR" : type);
+      low += sep + extremes.first;
+      high += sep + extremes.second;
+      nulls += sep + "NULL";
     }
-    for (const auto& e : located) files.push_back(&e);
-    RETURN_IF_ERROR(plan_con_->Query(ViewSql(t, files, "")).status().WithContext(fmt::format("defining {}", t.name)));
+    RETURN_IF_ERROR(plan_con_->Query(fmt::format("CREATE TABLE {} ({}); INSERT INTO {} VALUES ({}), ({}), ({})",
+                                                 t.name, columns, t.name, nulls, low, high))
+                        .status()
+                        .WithContext(fmt::format("defining {} for planning", t.name)));
   }
 
   ASSIGN_OR_RETURN(exec_db_, Database::Open(":memory:", config));
   ASSIGN_OR_RETURN(Connection exec, exec_db_->Connect());
   exec_con_ = std::make_unique<Connection>(std::move(exec));
   RETURN_IF_ERROR(sandbox(exec_con_.get(), {fmt::format("{}/farm/", work_dir_)}, true));
-  for (const auto& t : tables_data_) RETURN_IF_ERROR(exec_con_->Query(ViewSql(t, {}, "")).status());
+  view_sql_.clear();
+  cached_files_.clear();
+  cached_bytes_ = 0;
+  RETURN_IF_ERROR(exec_con_->Query("CREATE SCHEMA tl_cache").status());
+  for (const auto& t : tables_data_) {
+    if (!t.cached) continue;
+    std::string columns;
+    for (const auto& [name, type] : t.columns) columns += fmt::format("{} {}, ", name, type);
+    RETURN_IF_ERROR(exec_con_->Query(fmt::format("CREATE TABLE {} ({}tl_file VARCHAR)", CacheTable(t), columns)).status());
+  }
+  for (const auto& t : tables_data_) {
+    std::string view = ViewSql(t, {}, "");
+    RETURN_IF_ERROR(exec_con_->Query(view).status());
+    view_sql_[t.name] = std::move(view);
+  }
   return Status::OK();
 }
 
@@ -424,6 +510,10 @@ void LakeSql::Interrupt() {
 }
 
 Status LakeSql::SyncFarm(const std::set<std::string>& keys) {
+  // Links of earlier statements stay (unlinking is slow on some file
+  // systems) until there are many: the folder then holds only files this
+  // session has already accounted for.
+  if (farm_.size() < 4096) return Status::OK();
   const fs::path farm = fs::path(work_dir_) / "farm";
   std::error_code ec;
   for (auto it = farm_.begin(); it != farm_.end();) {
@@ -518,16 +608,15 @@ Result<StatementResult> LakeSql::ExecuteOne(std::string_view statement) {
     if (!referenced) continue;
     out.scan.files_total += static_cast<int64_t>(t.files.size());
     for (const auto& f : t.files) out.scan.bytes_total += f.size;
-    const std::string_view function = t.bronze ? "READ_JSON" : "READ_PARQUET";
+    // The planning tables are named like the lake's; DuckDB prints the bare name.
+    const std::string bare = t.name.substr(t.name.find('.') + 1);
     std::vector<const ScanConstraints*> constraints;
-    bool everything = false;
     for (const auto& s : scans) {
-      if (s.function == function) constraints.push_back(&s.constraints);
-      else if (s.function.starts_with("READ_") || s.function.starts_with("PARQUET")) everything = true;
+      if (s.table == bare) constraints.push_back(&s.constraints);
     }
     auto& files = chosen[&t];
     for (const auto& f : t.files) {
-      bool need = everything;
+      bool need = false;
       for (const auto* c : constraints) {
         if (need) break;
         need = c->Matches(f.product, f.day);
@@ -556,10 +645,13 @@ Result<StatementResult> LakeSql::ExecuteOne(std::string_view statement) {
   for (const auto& [t, files] : chosen) {
     for (const auto* f : files) {
       if (farm_.count(f->key)) continue;
-      ASSIGN_OR_RETURN(std::string target, LocalFile(*f, true));
+      ASSIGN_OR_RETURN(std::string target, LocalFile(*f));
       const fs::path link = farm / f->key;
-      std::error_code ec;
-      fs::create_directories(link.parent_path(), ec);
+      const std::string parent = link.parent_path().string();
+      if (farm_dirs_.insert(parent).second) {
+        std::error_code ec;
+        fs::create_directories(parent, ec);
+      }
       if (::symlink(target.c_str(), link.c_str()) != 0 && errno != EEXIST) {
         return IOError(fmt::format("cannot link {} into the SQL sandbox: {}", target, std::strerror(errno)));
       }
@@ -567,10 +659,19 @@ Result<StatementResult> LakeSql::ExecuteOne(std::string_view statement) {
     }
   }
   for (const auto& t : tables_data_) {
+    // Views are redefined only when their file list changes (binding a view
+    // over many files costs milliseconds).
     auto it = chosen.find(&t);
     static const std::vector<const FileEntry*> kNone;
-    RETURN_IF_ERROR(exec_con_->Query(ViewSql(t, it == chosen.end() ? kNone : it->second, farm.string())).status());
+    if (t.cached && it != chosen.end()) RETURN_IF_ERROR(LoadIntoCache(t, it->second, farm.string()));
+    std::string view = ViewSql(t, it == chosen.end() ? kNone : it->second, farm.string());
+    std::string& current = view_sql_[t.name];
+    if (current == view) continue;
+    current.clear();  // unknown if the statement below fails
+    RETURN_IF_ERROR(exec_con_->Query(view).status());
+    current = std::move(view);
   }
+  out.scan.planning_seconds = Seconds(start);
   ASSIGN_OR_RETURN(PreparedStatement run, exec_con_->Prepare(statement));
   if (run.statement_type() != type) return Internal("statement changed type between planning and running");
   ASSIGN_OR_RETURN(out.rows, run.Execute());

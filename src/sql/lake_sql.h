@@ -11,8 +11,10 @@
 // product, date) taken from the Hive folders.
 //
 // How a statement runs:
-//   1. It is parsed and bound by a *planning* DuckDB whose views list every
-//      committed file; only SELECT (and EXPLAIN of a SELECT) is accepted.
+//   1. It is parsed (only SELECT and EXPLAIN SELECT pass) and planned by a
+//      *planning* DuckDB that has no file access at all: its tables have the
+//      lake tables' names and columns and three rows (NULL, lowest, highest
+//      value), so statistics never let the optimizer drop a scan.
 //   2. From DuckDB's plan (EXPLAIN FORMAT JSON) and the tables the statement
 //      names, prune.h derives the partitions each table can need.
 //   3. The scan is accounted before anything is read: files read / skipped,
@@ -24,7 +26,13 @@
 //      files, seen through a private folder of symlinks (objects of a remote
 //      lake are downloaded into the local cache first). That folder is the
 //      only one it may open, so even a direct read_parquet() reads only files
-//      that were accounted.
+//      that this session has accounted for (links stay for later statements
+//      until there are 4,096 of them).
+// Gold tables are small by design (a row per product and minute at most), and
+// a year of them is hundreds of tiny files that DuckDB opens at ~1 ms each;
+// so their rows, once read, stay in memory (up to 256 MB of Parquet, then the
+// cache starts over) and later statements read them from there. Scan
+// accounting still counts the files a statement needs, as Athena would bill.
 // Both databases are sandboxed: enable_external_access=false with
 // allowed_directories limited as above, no extension loading or installing,
 // lock_configuration=true (no SET). COPY, ATTACH, INSTALL, SET, CREATE, ...
@@ -72,6 +80,7 @@ struct ScanStats {
   int64_t bytes_read = 0;
   int64_t rows = 0;         // rows returned
   double elapsed_seconds = 0;
+  double planning_seconds = 0;  // parse, plan, prune, account, link (part of elapsed)
   // Per table read: "silver.trades" -> files read.
   std::map<std::string, int64_t> files_by_table;
 
@@ -139,6 +148,8 @@ class LakeSql {
     std::string select_list;   // explicit columns of the view
     std::string empty_select;  // same columns, no rows
     bool bronze = false;
+    bool cached = false;  // Gold: rows kept in memory once read
+    std::vector<std::pair<std::string, std::string>> columns;  // name, DuckDB type
     std::vector<FileEntry> files;
   };
 
@@ -146,22 +157,30 @@ class LakeSql {
   Status Init();
   Status LoadFiles();
   Status BuildDatabases();
-  Result<std::string> LocalFile(const FileEntry& file, bool need_content);
+  Result<std::string> LocalFile(const FileEntry& file);
   Status SyncFarm(const std::set<std::string>& keys);
   std::string ViewSql(const Table& table, const std::vector<const FileEntry*>& files,
                       const std::string& root) const;
   Result<std::set<std::string>> ReferencedTables(std::string_view statement);
+  static std::string CacheTable(const Table& table);
+  Status LoadIntoCache(const Table& table, const std::vector<const FileEntry*>& files, const std::string& root);
 
   ObjectStore* store_;
   SqlOptions options_;
   Snapshot snapshot_;
   std::vector<Table> tables_data_;
   std::vector<TableInfo> tables_;
-  std::string work_dir_;   // private: farm/ (executing side), plan/ (placeholders)
+  std::string work_dir_;   // private: farm/ (the executing side's only folder)
   std::string cache_dir_;  // remote lakes only
   bool local_ = false;
   std::string lake_root_;  // local lakes: the folder
-  std::set<std::string> farm_;  // keys linked in work_dir_/farm
+  std::set<std::string> farm_;       // keys linked in work_dir_/farm
+  std::set<std::string> farm_dirs_;  // folders created there
+  std::map<std::string, std::string> view_sql_;
+  // Gold rows already read, in the executing database's tl_cache schema.
+  static constexpr int64_t kCacheBudgetBytes = int64_t{256} << 20;  // Parquet bytes
+  std::set<std::string> cached_files_;
+  int64_t cached_bytes_ = 0;  // table -> current view definition (executing side)
   std::unique_ptr<Database> plan_db_;
   std::unique_ptr<Database> exec_db_;
   std::unique_ptr<Connection> plan_con_;

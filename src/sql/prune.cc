@@ -261,10 +261,13 @@ void CollectScans(simdjson::dom::element node, std::vector<PlannedScan>* scans) 
   if (node.get_object().get(obj) == simdjson::SUCCESS) {
     simdjson::dom::object extra;
     if (obj["extra_info"].get_object().get(extra) == simdjson::SUCCESS) {
-      std::string_view function;
-      if (extra["Function"].get_string().get(function) == simdjson::SUCCESS) {
+      std::string_view function, table;
+      const bool is_function = extra["Function"].get_string().get(function) == simdjson::SUCCESS;
+      const bool is_table = extra["Table"].get_string().get(table) == simdjson::SUCCESS;
+      if (is_function || is_table) {
         PlannedScan scan;
-        scan.function.assign(function);
+        if (is_function) scan.function.assign(function);
+        if (is_table) scan.table.assign(table);
         for (const char* field : {"Filters", "File Filters"}) {
           simdjson::dom::element value;
           if (extra[field].get(value) != simdjson::SUCCESS) continue;

@@ -55,7 +55,8 @@ void AddFilterText(std::string_view text, ScanConstraints* c);
 
 // One table scan found in a plan.
 struct PlannedScan {
-  std::string function;  // "READ_PARQUET", "READ_JSON", ...
+  std::string function;  // "READ_PARQUET", "READ_JSON", ... ("" for a table scan)
+  std::string table;     // a table scan's table, bare name ("trades_hourly"); "" otherwise
   ScanConstraints constraints;
 };
 
