@@ -24,6 +24,7 @@
 #include "exchange/simulator.h"
 #include "ingest/ingester.h"
 #include "ingest/verify.h"
+#include "store/lake.h"
 #include "store/object_store.h"
 
 namespace tradelake {
@@ -42,6 +43,14 @@ void InstallStopHandlers() {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
+}
+
+// --policies: a folder of role documents replacing the built-in ones.
+std::string g_policies_dir;
+
+// Every command opens the lake as its role (store/lake.h).
+Result<std::unique_ptr<ObjectStore>> OpenLake(const std::string& uri, std::string_view role) {
+  return OpenLakeAs(uri, role, g_policies_dir);
 }
 
 int Fail(const Status& s) {
@@ -137,7 +146,7 @@ int RunIngestCommand(const IngestFlags& f, const GlobalFlags& g) {
   o.progress = !f.no_progress && g.log_format == "text";
   o.stop = &g_stop;
 
-  auto store = OpenStore(f.lake);
+  auto store = OpenLake(f.lake, "ingest");
   if (!store.ok()) return Fail(store.status());
   InstallStopHandlers();
   spdlog::info("ingesting {} from {} into {}", f.products, o.exchange.base_url, (*store)->Describe());
@@ -169,7 +178,9 @@ int RunIngestCommand(const IngestFlags& f, const GlobalFlags& g) {
   if (f.then_etl) {
     EtlOptions eo;
     eo.stop = &g_stop;
-    auto er = RunEtl(store->get(), eo);
+    auto etl_store = OpenLake(f.lake, "etl");
+    if (!etl_store.ok()) return Fail(etl_store.status());
+    auto er = RunEtl(etl_store->get(), eo);
     if (!er.ok()) return Fail(er.status().WithContext("etl after ingest"));
     PrintEtlReport(*er);
   }
@@ -183,7 +194,7 @@ struct VerifyFlags {
 };
 
 int RunVerifyCommand(const VerifyFlags& f) {
-  auto store = OpenStore(f.lake);
+  auto store = OpenLake(f.lake, "ingest");
   if (!store.ok()) return Fail(store.status());
   std::vector<std::string> products = SplitList(f.products);
   if (products.empty()) {
@@ -317,7 +328,7 @@ void PrintEtlReport(const EtlReport& r) {
 }
 
 int RunEtlCommand(const EtlFlags& f) {
-  auto store = OpenStore(f.lake);
+  auto store = OpenLake(f.lake, "etl");
   if (!store.ok()) return Fail(store.status());
   InstallStopHandlers();
   EtlOptions o;
@@ -337,7 +348,7 @@ struct DqFlags {
 };
 
 int RunDqCommand(const DqFlags& f) {
-  auto store = OpenStore(f.lake);
+  auto store = OpenLake(f.lake, "analyst");
   if (!store.ok()) return Fail(store.status());
   auto snap = LoadCurrentSnapshot(store->get());
   if (!snap.ok()) return Fail(snap.status());
@@ -409,7 +420,7 @@ int RunBarsCommand(const BarsFlags& f) {
     if (!t.ok()) return Fail(t.status().WithContext("--to"));
     to = *t;
   }
-  auto store = OpenStore(f.lake);
+  auto store = OpenLake(f.lake, "analyst");
   if (!store.ok()) return Fail(store.status());
   auto snap = LoadCurrentSnapshot(store->get());
   if (!snap.ok()) return Fail(snap.status());
@@ -478,6 +489,8 @@ int RunCli(int argc, char** argv) {
   app.add_option("--log-level", g.log_level, "trace, debug, info, warn, error, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
+  app.add_option("--policies", g_policies_dir,
+                 "folder of role policy documents (<role>.json) to enforce instead of the built-in ones");
 
   IngestFlags in;
   auto* ingest = app.add_subcommand("ingest", "Land every trade of the given products in Bronze, exactly once");
@@ -552,7 +565,7 @@ int RunCli(int argc, char** argv) {
   bars->add_option("--limit", bf.limit, "show at most the newest N bars (0: all)")->capture_default_str();
 
   SimulateFlags sf;
-  SqlCommands sql_commands(&app);
+  SqlCommands sql_commands(&app, &g_policies_dir);
 
   auto* simulate = app.add_subcommand("simulate", "Serve an offline Coinbase Exchange (REST) over a synthetic market");
   simulate->footer(

@@ -16,6 +16,7 @@
 #include "sql/render.h"
 #include "sql/repair.h"
 #include "etl/catalog.h"
+#include "store/lake.h"
 #include "store/object_store.h"
 
 namespace tradelake {
@@ -44,6 +45,7 @@ struct SqlCommands::Flags {
   uint64_t max_rows = 0;
   bool quiet = false;
   std::string cache_dir;
+  std::string role = "analyst";
   std::string table;
   bool dry_run = false;
   std::string engine = "athena";
@@ -52,7 +54,8 @@ struct SqlCommands::Flags {
   std::vector<std::string> tables;
 };
 
-SqlCommands::SqlCommands(CLI::App* app) : f_(std::make_unique<Flags>()) {
+SqlCommands::SqlCommands(CLI::App* app, const std::string* policies_dir)
+    : f_(std::make_unique<Flags>()), policies_dir_(policies_dir) {
   Flags& f = *f_;
   f.sql = app->add_subcommand("sql", "Query the lake with SQL (DuckDB dialect); no query: interactive shell");
   f.sql->footer(
@@ -75,6 +78,9 @@ SqlCommands::SqlCommands(CLI::App* app) : f_(std::make_unique<Flags>()) {
   f.sql->add_option("--max-rows", f.max_rows, "table format: show at most N rows (0: all)")->capture_default_str();
   f.sql->add_flag("--quiet,-q", f.quiet, "no scan summary on stderr");
   f.sql->add_option("--cache-dir", f.cache_dir, "local cache for objects of a remote lake");
+  f.sql->add_option("--role", f.role, "analyst (Silver, Gold) or etl (also bronze.trades_raw, for debugging)")
+      ->check(CLI::IsMember({"analyst", "etl"}))
+      ->capture_default_str();
 
   f.catalog = app->add_subcommand("catalog", "What the lake's catalog exposes: tables, partitions, repair");
   f.catalog->require_subcommand(1);
@@ -109,7 +115,7 @@ SqlCommands::~SqlCommands() = default;
 
 namespace {
 
-int RunSql(SqlCommands* /*unused*/, const std::string& lake, const std::string& query, const std::string& format_name,
+int RunSql(const std::string& policies_dir, const std::string& role, const std::string& lake, const std::string& query, const std::string& format_name,
            const std::string& out, const std::string& max_scan, uint64_t max_rows, bool quiet,
            const std::string& cache_dir) {
   auto format = ParseOutputFormat(format_name);
@@ -124,7 +130,7 @@ int RunSql(SqlCommands* /*unused*/, const std::string& lake, const std::string& 
     if (!bytes.ok()) return Fail(bytes.status().WithContext("--max-scan"));
     options.max_scan_bytes = *bytes;
   }
-  auto store = OpenStore(lake);
+  auto store = OpenLakeAs(lake, role, policies_dir);
   if (!store.ok()) return Fail(store.status());
   auto sql = LakeSql::Open(store->get(), options);
   if (!sql.ok()) return Fail(sql.status());
@@ -173,10 +179,11 @@ int RunSql(SqlCommands* /*unused*/, const std::string& lake, const std::string& 
 std::optional<int> SqlCommands::RunIfParsed() {
   Flags& f = *f_;
   if (f.sql->parsed()) {
-    return RunSql(this, f.lake, f.query, f.format, f.out, f.max_scan, f.max_rows, f.quiet, f.cache_dir);
+    return RunSql(*policies_dir_, f.role, f.lake, f.query, f.format, f.out, f.max_scan, f.max_rows, f.quiet, f.cache_dir);
   }
   if (!f.catalog->parsed()) return std::nullopt;
-  auto store = OpenStore(f.lake);
+  // repair commits the catalog: the ETL's role; the rest only read it.
+  auto store = OpenLakeAs(f.lake, f.repair->parsed() ? "etl" : "analyst", *policies_dir_);
   if (!store.ok()) return Fail(store.status());
   if (f.ddl->parsed()) {
     if (f.engine != "athena") return Fail(InvalidArgument("--engine: only athena is supported"));

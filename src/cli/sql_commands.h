@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <optional>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
@@ -11,8 +12,9 @@ namespace tradelake {
 
 class SqlCommands {
  public:
-  // Registers the subcommands on `app`.
-  explicit SqlCommands(CLI::App* app);
+  // Registers the subcommands on `app`. *policies_dir (--policies, may be
+  // empty) is read when a command runs.
+  SqlCommands(CLI::App* app, const std::string* policies_dir);
   ~SqlCommands();
   // The exit code of the command that was parsed, or nullopt if none of these.
   std::optional<int> RunIfParsed();
@@ -20,6 +22,7 @@ class SqlCommands {
  private:
   struct Flags;
   std::unique_ptr<Flags> f_;
+  const std::string* policies_dir_;
 };
 
 }  // namespace tradelake

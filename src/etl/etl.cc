@@ -160,7 +160,7 @@ Result<std::string> EtlRun::WriteFile(std::string_view table, const std::string&
                                       Writer writer) {
   const std::string key = fmt::format("{}{}/part-{:08d}-{}.parquet", TableFolder(table), partition, next_.seq,
                                       RandomTag());
-  if (auto local = store_->LocalPath(key)) {
+  if (auto local = store_->WritablePath(key)) {
     RETURN_IF_ERROR(writer(rows, *local).WithContext(fmt::format("writing {}", key)));
   } else {
     std::error_code ec;

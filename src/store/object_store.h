@@ -62,6 +62,11 @@ class ObjectStore {
     (void)key;
     return std::nullopt;
   }
+  // The local file to write `key` in place (the caller writes it atomically
+  // and create-only), for backends that are a local folder; nullopt for
+  // others, and from wrappers that do not allow writing `key`, so callers
+  // fall back to Put() and get its error.
+  virtual std::optional<std::string> WritablePath(std::string_view key) const { return LocalPath(key); }
 };
 
 // OK if `key` is a valid object key (see above), else InvalidArgument naming it.
@@ -75,8 +80,10 @@ Result<std::unique_ptr<ObjectStore>> OpenLocalStore(std::string root);
 // A store kept in memory, for tests.
 std::unique_ptr<ObjectStore> NewMemoryStore();
 
-// Opens the lake named on a command line: "mem://" or a folder path.
-// ("s3://bucket/prefix" arrives with the S3 backend.)
+// Opens the lake named on a command line: "mem://", a folder path (or
+// file:///path), or "s3://bucket/prefix" (the S3 backend, store/s3_store.h,
+// with credentials, region and endpoint resolved from the environment and
+// ~/.aws as the AWS CLI does, store/aws_config.h; no network access here).
 Result<std::unique_ptr<ObjectStore>> OpenStore(std::string_view uri);
 
 }  // namespace tradelake

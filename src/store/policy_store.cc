@@ -154,4 +154,9 @@ std::optional<std::string> PolicyEnforcingStore::LocalPath(std::string_view key)
   return base_->LocalPath(key);
 }
 
+std::optional<std::string> PolicyEnforcingStore::WritablePath(std::string_view key) const {
+  if (!AuthorizeObject("s3:PutObject", key).ok()) return std::nullopt;
+  return base_->WritablePath(key);
+}
+
 }  // namespace tradelake

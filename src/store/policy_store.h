@@ -75,6 +75,8 @@ class PolicyEnforcingStore final : public ObjectStore {
   // "policy(role etl, policies/etl.json, s3://b/p -> <base>)"
   std::string Describe() const override;
   std::optional<std::string> LocalPath(std::string_view key) const override;
+  // s3:PutObject on key; nullopt when denied.
+  std::optional<std::string> WritablePath(std::string_view key) const override;
 
   // The IAM request an object operation maps to ("s3:GetObject", key).
   Request ObjectRequest(std::string_view action, std::string_view key) const;
