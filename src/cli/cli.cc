@@ -24,6 +24,7 @@
 #include "exchange/simulator.h"
 #include "ingest/ingester.h"
 #include "ingest/verify.h"
+#include "sql/lake_sql.h"
 #include "store/lake.h"
 #include "store/object_store.h"
 
@@ -420,46 +421,56 @@ int RunBarsCommand(const BarsFlags& f) {
     if (!t.ok()) return Fail(t.status().WithContext("--to"));
     to = *t;
   }
+  Status valid = ValidateProductId(f.product);
+  if (!valid.ok()) return Fail(valid.WithContext("--product"));
   auto store = OpenLake(f.lake, "analyst");
   if (!store.ok()) return Fail(store.status());
-  auto snap = LoadCurrentSnapshot(store->get());
-  if (!snap.ok()) return Fail(snap.status());
-  const std::string prefix = "product_id=" + f.product + "/date=";
-  std::vector<GoldBar> bars;
+  auto sql = LakeSql::Open(store->get(), SqlOptions{});
+  if (!sql.ok()) return Fail(sql.status());
   bool product_seen = false;
-  for (const auto& [part, keys] : snap->tables[std::string(table->second)]) {
-    if (!part.starts_with(prefix)) continue;
-    product_seen = true;
-    // Partition pruning by date: skip days wholly outside [from, to].
-    auto day = ParseRfc3339(part.substr(prefix.size()) + "T00:00:00Z");
-    if (day.ok() && (*day + kMicrosPerDay <= from || *day > to)) continue;
-    for (const auto& key : keys) {
-      auto local = (*store)->LocalPath(key);
-      if (!local) return Fail(InvalidArgument("bars reads local lakes only in this version"));
-      auto rows = ReadGoldBars(*local);
-      if (!rows.ok()) return Fail(rows.status());
-      for (auto& b : *rows) {
-        if (b.period_start >= from && b.period_start <= to) bars.push_back(std::move(b));
-      }
-    }
+  const auto& partitions = (*sql)->snapshot().tables;
+  if (auto t = partitions.find(std::string(table->second)); t != partitions.end()) {
+    for (const auto& [part, keys] : t->second) product_seen |= part.starts_with("product_id=" + f.product + "/");
   }
   if (!product_seen) {
     return Fail(NotFound(fmt::format("no Gold data for product {} in {}; run `tradelake etl` or check --product",
                                      f.product, (*store)->Describe())));
   }
-  std::sort(bars.begin(), bars.end(), [](const GoldBar& a, const GoldBar& b) { return a.period_start < b.period_start; });
-  if (f.limit > 0 && static_cast<int64_t>(bars.size()) > f.limit) {
-    bars.erase(bars.begin(), bars.end() - f.limit);  // the newest `limit` bars
-  }
+  // The same pruned, accounted path as `tradelake sql`; the product id is
+  // validated above, so it is safe inside the literal.
+  auto sql_time = [](TimestampMicros t) {
+    std::string s = FormatRfc3339Micros(t);  // 2024-05-01T12:00:00.000000Z
+    s[10] = ' ';
+    s.pop_back();
+    return s;
+  };
+  std::string query = fmt::format(
+      "SELECT period_start, open, high, low, close, total_volume, vwap, trade_count FROM {} WHERE product_id = '{}'",
+      table->second, f.product);
+  if (from != INT64_MIN) query += fmt::format(" AND period_start >= TIMESTAMP '{}'", sql_time(from));
+  if (to != INT64_MAX) query += fmt::format(" AND period_start <= TIMESTAMP '{}'", sql_time(to));
+  query += " ORDER BY period_start DESC";
+  if (f.limit > 0) query += fmt::format(" LIMIT {}", f.limit);
+  auto r = (*sql)->ExecuteOne(query);
+  if (!r.ok()) return Fail(r.status());
+  const QueryResult& rows = r->rows;
   std::printf("%-20s %12s %12s %12s %12s %16s %16s %8s\n", "period_start (UTC)", "open", "high", "low", "close",
               "volume", "vwap", "trades");
-  for (const auto& b : bars) {
-    std::string vwap = Dec18ToString(b.vwap);
-    if (const size_t dot = vwap.find('.'); dot != std::string::npos && vwap.size() > dot + 9) vwap.resize(dot + 9);
-    std::printf("%-20s %12s %12s %12s %12s %16s %16s %8lld\n", FormatRfc3339Micros(b.period_start).substr(0, 19).c_str(),
-                Dec18ToString(b.open).c_str(), Dec18ToString(b.high).c_str(), Dec18ToString(b.low).c_str(),
-                Dec18ToString(b.close).c_str(), Dec18ToString(b.total_volume).c_str(), vwap.c_str(),
-                static_cast<long long>(b.trade_count));
+  // Decimals print without trailing zeros; vwap to 8 places (Gold keeps 18).
+  auto trim = [](std::string v, size_t max_fraction) {
+    const size_t dot = v.find('.');
+    if (dot == std::string::npos) return v;
+    if (v.size() > dot + 1 + max_fraction) v.resize(dot + 1 + max_fraction);
+    while (v.back() == '0') v.pop_back();
+    if (v.back() == '.') v.pop_back();
+    return v;
+  };
+  for (uint64_t i = rows.row_count(); i-- > 0;) {
+    std::printf("%-20s %12s %12s %12s %12s %16s %16s %8s\n", rows.GetStringOr(i, 0, "").substr(0, 19).c_str(),
+                trim(rows.GetStringOr(i, 1, ""), 18).c_str(), trim(rows.GetStringOr(i, 2, ""), 18).c_str(),
+                trim(rows.GetStringOr(i, 3, ""), 18).c_str(), trim(rows.GetStringOr(i, 4, ""), 18).c_str(),
+                trim(rows.GetStringOr(i, 5, ""), 18).c_str(), trim(rows.GetStringOr(i, 6, ""), 8).c_str(),
+                rows.GetStringOr(i, 7, "").c_str());
   }
   return kExitOk;
 }
