@@ -22,6 +22,7 @@ APT_PACKAGES=(
 )
 
 missing=()
+need_py=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
@@ -46,5 +47,20 @@ if [ ! -f "$lib" ] || [ ! -f "$hdr" ] || [ package-lock.json -nt node_modules/.p
   npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 fi
 
-# Test peers (moto, boto3, awscli) are needed by the S3 tests of a later issue.
+# Test peers for the S3 tests: moto_server (S3 + IAM on 127.0.0.1) and the aws
+# CLI. Every machine of this project has them; elsewhere they go into a
+# project-local virtualenv (.venv/), which the tests also look in.
+if ! command -v moto_server >/dev/null && [ ! -x .venv/bin/moto_server ]; then
+  echo "deps: installing moto 5.2 and the aws CLI into .venv/"
+  for p in python3-venv python3-pip; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_py+=("$p")
+  done
+  if ((${#need_py[@]})); then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_py[@]}"
+  fi
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet -r scripts/test-requirements.txt
+fi
 echo "deps: ok"
