@@ -14,6 +14,9 @@
 
 #include <fmt/format.h>
 
+#include "store/aws_config.h"
+#include "store/s3_store.h"
+
 namespace tradelake {
 namespace {
 
@@ -295,7 +298,14 @@ std::unique_ptr<ObjectStore> NewMemoryStore() { return std::make_unique<MemorySt
 Result<std::unique_ptr<ObjectStore>> OpenStore(std::string_view uri) {
   if (uri == "mem://") return NewMemoryStore();
   if (uri.starts_with("s3://")) {
-    return InvalidArgument(fmt::format("lake {}: the S3 backend is not available in this build yet; use a local folder", uri));
+    ASSIGN_OR_RETURN(S3Uri location, ParseS3Uri(uri));
+    S3StoreOptions options;
+    options.bucket = std::move(location.bucket);
+    options.prefix = std::move(location.prefix);
+    auto aws = ResolveAwsConfig(ProcessEnv());
+    if (!aws.ok()) return aws.status().WithContext(fmt::format("lake {}", uri));
+    options.aws = std::move(*aws);
+    return OpenS3Store(options);
   }
   if (uri.find("://") != std::string_view::npos && !uri.starts_with("file://")) {
     return InvalidArgument(fmt::format("lake {}: unknown scheme (use a folder path or file://)", uri));
