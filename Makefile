@@ -21,13 +21,13 @@ build: deps
 	@cmake --build --preset $(PRESET) -j $(JOBS)
 
 test: build
-	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+	@scripts/with-moto.sh ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
 # Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 test-sanitize: deps
 	@cmake --preset debug >/dev/null
 	@cmake --build --preset debug -j $(JOBS)
-	@ctest --preset debug -j $(JOBS)
+	@scripts/with-moto.sh ctest --preset debug -j $(JOBS)
 
 demo: build
 	@scripts/demo.sh $(TRADELAKE) demo-lake

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
-  build-essential cmake pkg-config git ca-certificates
+  build-essential cmake pkg-config git ca-certificates curl
   libcurl4-openssl-dev libssl-dev    # HTTP client, TLS, SigV4 HMAC
   libsimdjson-dev                    # hot-path JSON parsing
   libzstd-dev zstd                   # Bronze object compression
