@@ -158,6 +158,17 @@ duckdb_statement_type PreparedStatement::statement_type() const {
 
 uint64_t PreparedStatement::parameter_count() const { return duckdb_nparams(stmt_.get()); }
 
+uint64_t PreparedStatement::column_count() const { return duckdb_prepared_statement_column_count(stmt_.get()); }
+
+std::string PreparedStatement::column_name(uint64_t col) const {
+  std::unique_ptr<char, DuckFree> name(const_cast<char*>(duckdb_prepared_statement_column_name(stmt_.get(), col)));
+  return name ? std::string(name.get()) : std::string();
+}
+
+duckdb_type PreparedStatement::column_type(uint64_t col) const {
+  return duckdb_prepared_statement_column_type(stmt_.get(), col);
+}
+
 namespace {
 Status BindStatus(duckdb_state state, duckdb_prepared_statement stmt, uint64_t index) {
   if (state == DuckDBSuccess) return Status::OK();

@@ -106,6 +106,10 @@ class PreparedStatement {
   duckdb_statement_type statement_type() const;
   // Number of parameters ($1, ?, ...).
   uint64_t parameter_count() const;
+  // The result's columns, known before executing.
+  uint64_t column_count() const;
+  std::string column_name(uint64_t col) const;
+  duckdb_type column_type(uint64_t col) const;
 
   // Bind parameter index (1-based). InvalidArgument if out of range or the
   // value does not fit the parameter's type.

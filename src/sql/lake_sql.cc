@@ -112,7 +112,7 @@ bool HasColumn(const std::vector<ColumnDef>& schema, std::string_view name) {
 // Statement types an analyst may run.
 // "EXPLAIN [ANALYZE] rest" -> rest; "" if `statement` is not an EXPLAIN.
 std::string_view AfterExplain(std::string_view statement) {
-  std::string_view s = TrimSql(statement);
+  std::string_view s = SkipLeadingComments(statement);
   auto eat = [&s](std::string_view word) {
     if (s.size() >= word.size()) {
       bool match = true;
@@ -129,6 +129,16 @@ std::string_view AfterExplain(std::string_view statement) {
   if (!eat("EXPLAIN")) return "";
   eat("ANALYZE");
   return s;
+}
+
+// The first word of a statement, upper-cased ("COPY"), for messages.
+std::string FirstKeyword(std::string_view statement) {
+  std::string keyword;
+  for (char ch : SkipLeadingComments(statement)) {
+    if (!std::isalpha(static_cast<unsigned char>(ch))) break;
+    keyword += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  }
+  return keyword.empty() ? std::string("this") : keyword;
 }
 
 void CollectTableRefs(simdjson::dom::element node, std::set<std::string>* refs, bool* complete) {
@@ -280,15 +290,24 @@ Status LakeSql::LoadFiles() {
     Table t;
     t.name.assign(kBronzeRaw);
     t.bronze = true;
-    t.select_list = "product, date, ingested_at, request, trade, filename AS bronze_object";  // see ViewSql
+    // Each line is read as text first, so a broken record is a row too
+    // (record holds it; the parsed columns are NULL) instead of an error
+    // that hides the whole object. Lines that are not UTF-8 cannot be text
+    // here: they are skipped (silver.trades_rejected shows them).
+    t.select_list =
+        "product, date, CASE WHEN json_valid(record) THEN record->>'ingested_at' END AS ingested_at, "
+        "CASE WHEN json_valid(record) THEN record->>'request' END AS request, "
+        "CASE WHEN json_valid(record) THEN CAST(record->'trade' AS JSON) END AS trade, "
+        "filename AS bronze_object, record";  // see ViewSql
     t.empty_select =
         "SELECT CAST(NULL AS VARCHAR) AS product, CAST(NULL AS DATE) AS date, CAST(NULL AS VARCHAR) AS "
         "ingested_at, CAST(NULL AS VARCHAR) AS request, CAST(NULL AS JSON) AS trade, CAST(NULL AS VARCHAR) AS "
-        "bronze_object WHERE false";
+        "bronze_object, CAST(NULL AS VARCHAR) AS record WHERE false";
     TableInfo info;
     info.name = t.name;
     info.columns = {{"product", "VARCHAR"}, {"date", "DATE"},  {"ingested_at", "VARCHAR"},
-                    {"request", "VARCHAR"}, {"trade", "JSON"}, {"bronze_object", "VARCHAR"}};
+                    {"request", "VARCHAR"}, {"trade", "JSON"}, {"bronze_object", "VARCHAR"},
+                    {"record", "VARCHAR"}};
     info.partition_columns = {"product", "date"};
     t.columns = info.columns;
     std::set<std::string> partitions;
@@ -351,8 +370,9 @@ std::string LakeSql::ViewSql(const Table& table, const std::vector<const FileEnt
                      fmt::format("substr(filename, {})", root.size() + 2));
     }
     return fmt::format(
-        "CREATE OR REPLACE VIEW {} AS SELECT {} FROM read_json([{}], format = 'newline_delimited', "
-        "compression = 'zstd', columns = {{ingested_at: 'VARCHAR', request: 'VARCHAR', trade: 'JSON'}}, "
+        "CREATE OR REPLACE VIEW {} AS SELECT {} FROM read_csv([{}], columns = {{record: 'VARCHAR'}}, "
+        "delim = chr(30), quote = '', escape = '', header = false, auto_detect = false, compression = 'zstd', "
+        "strict_mode = false, null_padding = true, ignore_errors = true, "
         "hive_partitioning = true, hive_types = {{product: VARCHAR, date: DATE}}, filename = true)",
         table.name, select, list);
   }
@@ -527,10 +547,11 @@ Status LakeSql::SyncFarm(const std::set<std::string>& keys) {
   return Status::OK();
 }
 
-Result<std::set<std::string>> LakeSql::ReferencedTables(std::string_view statement) {
+Result<std::optional<std::set<std::string>>> LakeSql::ReferencedTables(std::string_view statement) {
   // DuckDB's own parser, without binding: it serializes SELECT statements
-  // only, which is also the read-only gate, and names every table
-  // reference (views included).
+  // only, and names every table reference (views included). nullopt when it
+  // cannot serialize the statement (not a SELECT, or a SELECT it does not
+  // support, like PIVOT): the caller then asks the binder.
   ASSIGN_OR_RETURN(PreparedStatement ps, plan_con_->Prepare("SELECT json_serialize_sql($1::VARCHAR)"));
   RETURN_IF_ERROR(ps.BindString(1, statement));
   ASSIGN_OR_RETURN(QueryResult r, ps.Execute());
@@ -546,25 +567,14 @@ Result<std::set<std::string>> LakeSql::ReferencedTables(std::string_view stateme
     std::string_view type, message;
     if (root["error_type"].get_string().get(type) != simdjson::SUCCESS) type = {};
     if (root["error_message"].get_string().get(message) != simdjson::SUCCESS) message = {};
-    if (type == "not implemented") {
-      std::string keyword;
-      for (char ch : TrimSql(statement)) {
-        if (!std::isalpha(static_cast<unsigned char>(ch))) break;
-        keyword += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-      }
-      return PermissionDenied(fmt::format(
-          "read-only: {} statements are not allowed; the lake is queried with SELECT (and EXPLAIN SELECT)",
-          keyword.empty() ? std::string("this") : keyword));
-    }
+    if (type == "not implemented") return std::optional<std::set<std::string>>();
     return InvalidArgument(fmt::format("Parser Error: {}", message));
   }
   std::set<std::string> refs;
   bool complete = true;
   CollectTableRefs(root, &refs, &complete);
-  if (!complete) {
-    for (const auto& t : tables_data_) refs.insert(t.name);  // cannot tell: assume all
-  }
-  return refs;
+  if (!complete) return std::optional<std::set<std::string>>();
+  return std::optional<std::set<std::string>>(std::move(refs));
 }
 
 Result<std::vector<StatementResult>> LakeSql::Execute(std::string_view sql) {
@@ -587,12 +597,34 @@ Result<StatementResult> LakeSql::ExecuteOne(std::string_view statement) {
   if (explain && select.starts_with("(")) {
     return InvalidArgument("EXPLAIN options are not supported here; use EXPLAIN or EXPLAIN ANALYZE");
   }
-  ASSIGN_OR_RETURN(std::set<std::string> refs, ReferencedTables(select));
-  ASSIGN_OR_RETURN(PreparedStatement planned, plan_con_->Prepare(statement));
-  const duckdb_statement_type type = planned.statement_type();
-  if (type != (explain ? DUCKDB_STATEMENT_TYPE_EXPLAIN : DUCKDB_STATEMENT_TYPE_SELECT)) {
-    return PermissionDenied(fmt::format("read-only: {} statements are not allowed", StatementTypeName(type)));
+  const auto refused = [&]() {
+    return PermissionDenied(fmt::format(
+        "read-only: {} statements are not allowed; the lake is queried with SELECT (and EXPLAIN SELECT)",
+        FirstKeyword(select)));
+  };
+  // Reads start with one of these words; anything else is refused before
+  // DuckDB sees it (PRAGMA, SET, COPY, ATTACH, INSTALL, CALL, CHECKPOINT, ...).
+  static const std::set<std::string> kReadKeywords = {"SELECT",   "WITH",    "FROM", "VALUES",   "TABLE",
+                                                      "PIVOT",    "UNPIVOT", "DESCRIBE", "SHOW", "SUMMARIZE"};
+  if (!SkipLeadingComments(select).starts_with("(") && kReadKeywords.count(FirstKeyword(select)) == 0) {
+    return refused();
   }
+  ASSIGN_OR_RETURN(auto refs, ReferencedTables(select));
+  auto planned = plan_con_->Prepare(statement);
+  if (!planned.ok()) {
+    if (planned.status().message().find("Cannot prepare multiple statements") != std::string::npos &&
+        FirstKeyword(select).find("PIVOT") != std::string::npos) {
+      return InvalidArgument(
+          "a PIVOT without an IN list runs a second query to find its columns, which the read-only gate cannot "
+          "check; name the values: PIVOT ... ON product_id IN ('BTC-USD', 'ETH-USD') USING ...");
+    }
+    // A statement the parser could not serialize is refused by its first
+    // word, whatever the binder says about it (e.g. COPY's file access).
+    if (!refs) return refused();
+    return planned.status();
+  }
+  const duckdb_statement_type type = planned->statement_type();
+  if (type != (explain ? DUCKDB_STATEMENT_TYPE_EXPLAIN : DUCKDB_STATEMENT_TYPE_SELECT)) return refused();
   out.statement_type = std::string(StatementTypeName(type));
 
   // 2. Which partitions can it need?
@@ -604,16 +636,17 @@ Result<StatementResult> LakeSql::ExecuteOne(std::string_view statement) {
   // 3. Account for it before reading anything.
   std::map<const Table*, std::vector<const FileEntry*>> chosen;
   for (const auto& t : tables_data_) {
-    const bool referenced = refs.count(t.name) > 0 || refs.count(t.name.substr(t.name.find('.') + 1)) > 0;
-    if (!referenced) continue;
-    out.scan.files_total += static_cast<int64_t>(t.files.size());
-    for (const auto& f : t.files) out.scan.bytes_total += f.size;
-    // The planning tables are named like the lake's; DuckDB prints the bare name.
+    // A table is read where the plan scans it (also through query_table()
+    // and the like); the planning tables carry the lake's bare names.
     const std::string bare = t.name.substr(t.name.find('.') + 1);
     std::vector<const ScanConstraints*> constraints;
     for (const auto& s : scans) {
       if (s.table == bare) constraints.push_back(&s.constraints);
     }
+    const bool named = !refs || refs->count(t.name) > 0;
+    if (constraints.empty() && !named) continue;
+    out.scan.files_total += static_cast<int64_t>(t.files.size());
+    for (const auto& f : t.files) out.scan.bytes_total += f.size;
     auto& files = chosen[&t];
     for (const auto& f : t.files) {
       bool need = false;
@@ -673,6 +706,27 @@ Result<StatementResult> LakeSql::ExecuteOne(std::string_view statement) {
   }
   out.scan.planning_seconds = Seconds(start);
   ASSIGN_OR_RETURN(PreparedStatement run, exec_con_->Prepare(statement));
+  // Nested values (LIST, STRUCT, MAP, ...) have no text through the C API's
+  // value accessors: such columns are cast to VARCHAR ([1, 2], {'a': 1}) by
+  // wrapping the statement; every other column keeps its type.
+  if (type == DUCKDB_STATEMENT_TYPE_SELECT) {
+    bool nested = false;
+    std::string wrapped;
+    for (uint64_t c = 0; c < run.column_count(); ++c) {
+      const duckdb_type t = run.column_type(c);
+      const bool is_nested = t == DUCKDB_TYPE_LIST || t == DUCKDB_TYPE_STRUCT || t == DUCKDB_TYPE_MAP ||
+                             t == DUCKDB_TYPE_ARRAY || t == DUCKDB_TYPE_UNION;
+      nested |= is_nested;
+      std::string name = "\"";
+      for (char ch : run.column_name(c)) name += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+      name += "\"";
+      wrapped += fmt::format("{}{} AS {}", c ? ", " : "", is_nested ? fmt::format("CAST(#{} AS VARCHAR)", c + 1)
+                                                                     : fmt::format("#{}", c + 1), name);
+    }
+    if (nested) {
+      ASSIGN_OR_RETURN(run, exec_con_->Prepare(fmt::format("SELECT {} FROM ({}\n) AS tl_result", wrapped, statement)));
+    }
+  }
   if (run.statement_type() != type) return Internal("statement changed type between planning and running");
   ASSIGN_OR_RETURN(out.rows, run.Execute());
   out.scan.rows = static_cast<int64_t>(out.rows.row_count());

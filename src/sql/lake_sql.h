@@ -50,6 +50,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -161,7 +162,7 @@ class LakeSql {
   Status SyncFarm(const std::set<std::string>& keys);
   std::string ViewSql(const Table& table, const std::vector<const FileEntry*>& files,
                       const std::string& root) const;
-  Result<std::set<std::string>> ReferencedTables(std::string_view statement);
+  Result<std::optional<std::set<std::string>>> ReferencedTables(std::string_view statement);
   static std::string CacheTable(const Table& table);
   Status LoadIntoCache(const Table& table, const std::vector<const FileEntry*>& files, const std::string& root);
 

@@ -173,6 +173,9 @@ void NarrowDays(ScanConstraints* c, Op op, int64_t day, bool exclusive_at_midnig
 
 void AddPredicate(std::string_view pred, ScanConstraints* c) {
   pred = StripParens(pred);
+  // DuckDB marks filters it may skip as "optional: ..."; they still hold for
+  // every row the query returns, so they prune the same.
+  if (pred.starts_with("optional:")) pred = StripParens(pred.substr(9));
   if (pred.empty()) return;
   if (auto cmp = ParseComparison(pred)) {
     if (IsProductColumn(cmp->column) && cmp->op == Op::kEq) {

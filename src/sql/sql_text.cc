@@ -1,5 +1,6 @@
 #include "sql/sql_text.h"
 
+#include <algorithm>
 #include <cctype>
 
 namespace tradelake {
@@ -18,6 +19,12 @@ bool Scan(std::string_view text, F on_semicolon, bool* only_blank_after_last = n
     if (ch == '\'' || ch == '"') {
       blank_since_semicolon = false;
       const char quote = ch;
+      // Backslash escapes exist only in E'...' strings (E not ending a word).
+      const auto ident = [&](size_t k) {
+        return std::isalnum(static_cast<unsigned char>(text[k])) || text[k] == '_' || text[k] == '$';
+      };
+      const bool escapes = quote == '\'' && i > 0 && (text[i - 1] == 'E' || text[i - 1] == 'e') &&
+                           (i < 2 || !ident(i - 2));
       ++i;
       for (;;) {
         if (i >= n) return false;
@@ -29,8 +36,7 @@ bool Scan(std::string_view text, F on_semicolon, bool* only_blank_after_last = n
           ++i;
           break;
         }
-        // E'..' strings may escape a quote with a backslash.
-        if (text[i] == '\\' && quote == '\'' && i + 1 < n) {
+        if (escapes && text[i] == '\\' && i + 1 < n) {
           i += 2;
           continue;
         }
@@ -53,7 +59,9 @@ bool Scan(std::string_view text, F on_semicolon, bool* only_blank_after_last = n
       }
       continue;
     }
-    if (ch == '$') {
+    // $ inside a word (a$b) is part of an identifier, not a quote.
+    if (ch == '$' && (i == 0 || !(std::isalnum(static_cast<unsigned char>(text[i - 1])) || text[i - 1] == '_' ||
+                                  text[i - 1] == '$'))) {
       // $tag$ ... $tag$ (tag: letters, digits, underscore; may be empty)
       size_t j = i + 1;
       while (j < n && (std::isalnum(static_cast<unsigned char>(text[j])) || text[j] == '_')) ++j;
@@ -100,6 +108,27 @@ bool OnlyCommentsOrBlank(std::string_view s) {
 }
 
 }  // namespace
+
+std::string_view SkipLeadingComments(std::string_view s) {
+  for (;;) {
+    s = TrimSql(s);
+    if (s.starts_with("--")) {
+      const size_t nl = s.find('\n');
+      s = nl == std::string_view::npos ? std::string_view() : s.substr(nl + 1);
+    } else if (s.starts_with("/*")) {
+      int depth = 0;
+      size_t i = 0;
+      do {
+        if (s.substr(i, 2) == "/*") ++depth, i += 2;
+        else if (s.substr(i, 2) == "*/") --depth, i += 2;
+        else ++i;
+      } while (depth > 0 && i < s.size());
+      s = s.substr(std::min(i, s.size()));
+    } else {
+      return s;
+    }
+  }
+}
 
 std::string_view TrimSql(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);

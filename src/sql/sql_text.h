@@ -22,6 +22,9 @@ std::vector<std::string> SplitSqlStatements(std::string_view script);
 // only by blanks and comments: what the shell waits for before running.
 bool EndsStatement(std::string_view text);
 
+// `s` without the blanks and comments (-- ..., /* ... */) it starts with.
+std::string_view SkipLeadingComments(std::string_view s);
+
 // `s` without leading and trailing whitespace.
 std::string_view TrimSql(std::string_view s);
 

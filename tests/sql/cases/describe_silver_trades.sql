@@ -1,0 +1,2 @@
+-- DESCRIBE is a read: it passes the read-only gate.
+DESCRIBE silver.trades

@@ -1,0 +1,1 @@
+SELECT * FROM gold.trades_daily WHERE product_id = 'DOGE-USD'

@@ -1,0 +1,1 @@
+SELECT * FROM gold.trades_daily ORDER BY product_id, period_start
