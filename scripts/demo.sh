@@ -44,6 +44,22 @@ echo "== tradelake bars --product BTC-USD --interval 1h --limit 5   (from gold.t
 "$TRADELAKE" bars --lake "$LAKE" --product BTC-USD --interval 1h --limit 5
 
 echo
+echo "== tradelake sql --lake $LAKE \"SELECT ... FROM gold.trades_daily ...\"   (scan summary on stderr)"
+"$TRADELAKE" sql --lake "$LAKE" \
+  "SELECT product_id, date, trade_count, round(vwap, 2) AS vwap, total_volume FROM gold.trades_daily ORDER BY ALL"
+
+echo
+echo "== tradelake sql: one hour of BTC-USD trades from Silver (only BTC-USD partitions are read)"
+"$TRADELAKE" sql --lake "$LAKE" \
+  "SELECT count(*) AS trades, min(price), max(price), sum(quote_notional) AS notional FROM silver.trades
+   WHERE product_id = 'BTC-USD' AND trade_time >= date_trunc('hour', now()::TIMESTAMP) - INTERVAL 2 HOUR
+     AND trade_time < date_trunc('hour', now()::TIMESTAMP) - INTERVAL 1 HOUR"
+
+echo
+echo "== tradelake catalog list --lake $LAKE"
+"$TRADELAKE" catalog list --lake "$LAKE"
+
+echo
 echo "Where to look:"
 echo "  Bronze objects:   $LAKE/bronze/source=coinbase/product=*/date=*/<first>-<last>.jsonl.zst"
 first=$(find "$LAKE/bronze" -name '*.jsonl.zst' | sort | head -n 1)
@@ -51,4 +67,6 @@ echo "  read one:         zstdcat '$first' | head -n 2"
 echo "  checkpoints:      $LAKE/_state/ingest/source=coinbase/product=*/checkpoint.json"
 echo "  Silver and Gold:  $LAKE/silver/trades/  $LAKE/gold/{trades_hourly,trades_daily,bars_1m}/  (Parquet, product_id=/date=)"
 echo "  committed state:  $LAKE/_catalog/commits/ (the newest commit lists every live file)"
+echo "  SQL shell:        $TRADELAKE sql --lake $LAKE   (.tables, .schema, .help)"
+echo "  Athena DDL:       $TRADELAKE catalog ddl --lake $LAKE --location s3://your-bucket/lake"
 echo "  live Coinbase:    make run"

@@ -169,6 +169,7 @@ int RunSql(const std::string& policies_dir, const std::string& role, const std::
                                                                 : RenderTable(r.rows, max_rows);
       std::fwrite(text.data(), 1, text.size(), stdout);
     }
+    std::fflush(stdout);  // the summary follows the rows it describes
     if (!quiet) std::fprintf(stderr, "%s\n", ScanSummary(r.scan).c_str());
   }
   return 0;
