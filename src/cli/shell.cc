@@ -85,8 +85,8 @@ int RunSqlShell(LakeSql* sql, const ShellOptions& options) {
   });
 
   OutputFormat mode = OutputFormat::kTable;
-  std::printf("tradelake SQL shell over %s (catalog commit %lld). .help for help.\n",
-              options.prompt_name.c_str(), static_cast<long long>(sql->snapshot().seq));
+  std::printf("tradelake SQL shell over %s (catalog commit %lld). .help for help, Ctrl-D to leave.\n",
+              options.lake.c_str(), static_cast<long long>(sql->snapshot().seq));
   std::string buffer;
   for (;;) {
     const std::string prompt = buffer.empty() ? options.prompt_name + "> " : std::string(options.prompt_name.size(), ' ') + "> ";

@@ -19,6 +19,7 @@ namespace tradelake {
 struct ShellOptions {
   std::string history_file;  // "" -> ~/.tradelake_history
   std::string prompt_name = "tradelake";
+  std::string lake;  // shown in the greeting
 };
 
 // Runs until end of input or .quit; returns the exit code.

@@ -139,7 +139,7 @@ int RunSql(const std::string& policies_dir, const std::string& role, const std::
   if (script.empty()) {
     if (::isatty(STDIN_FILENO)) {
       ShellOptions shell;
-      shell.prompt_name = "tradelake";
+      shell.lake = lake;
       return RunSqlShell(sql->get(), shell);
     }
     script.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());

@@ -606,10 +606,11 @@ Result<StatementResult> LakeSql::ExecuteOne(std::string_view statement) {
   // DuckDB sees it (PRAGMA, SET, COPY, ATTACH, INSTALL, CALL, CHECKPOINT, ...).
   static const std::set<std::string> kReadKeywords = {"SELECT",   "WITH",    "FROM", "VALUES",   "TABLE",
                                                       "PIVOT",    "UNPIVOT", "DESCRIBE", "SHOW", "SUMMARIZE"};
+  // Parse first: a typo is a syntax error, not a refusal.
+  ASSIGN_OR_RETURN(auto refs, ReferencedTables(select));
   if (!SkipLeadingComments(select).starts_with("(") && kReadKeywords.count(FirstKeyword(select)) == 0) {
     return refused();
   }
-  ASSIGN_OR_RETURN(auto refs, ReferencedTables(select));
   auto planned = plan_con_->Prepare(statement);
   if (!planned.ok()) {
     if (planned.status().message().find("Cannot prepare multiple statements") != std::string::npos &&
