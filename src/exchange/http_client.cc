@@ -1,6 +1,5 @@
 #include "exchange/http_client.h"
 
-#include <curl/curl.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -8,35 +7,15 @@
 #include <mutex>
 #include <string_view>
 
+#include "core/curl.h"
+
 namespace tradelake {
 namespace {
 
-struct CurlEasyDeleter {
-  void operator()(CURL* handle) const { curl_easy_cleanup(handle); }
-};
-struct CurlSlistDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-};
-using CurlEasyPtr = std::unique_ptr<CURL, CurlEasyDeleter>;
-using CurlSlistPtr = std::unique_ptr<curl_slist, CurlSlistDeleter>;
-
-// curl_global_init is not thread-safe and must run once per process, before any
-// other thread uses libcurl; every HttpClient funnels through here.
-CURLcode GlobalInitOnce() {
-  static std::once_flag once;
-  static CURLcode result = CURLE_OK;
-  std::call_once(once, [] { result = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  return result;
-}
-
-std::string_view TrimHttpSpace(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
+using curl::GlobalInitOnce;
+using curl::TrimHttpSpace;
+using CurlEasyPtr = curl::EasyPtr;
+using CurlSlistPtr = curl::SlistPtr;
 
 // What the write/header callbacks fill in for one request.
 struct Transfer {

@@ -1,6 +1,5 @@
 #include "store/s3_store.h"
 
-#include <curl/curl.h>
 #include <fmt/format.h>
 #include <openssl/evp.h>
 
@@ -12,39 +11,17 @@
 #include <random>
 #include <thread>
 
+#include "core/curl.h"
 #include "core/time.h"
 #include "store/sigv4.h"
 
 namespace tradelake {
 namespace {
 
-// ---- libcurl plumbing ----------------------------------------------------------
-
-struct CurlEasyDeleter {
-  void operator()(CURL* handle) const { curl_easy_cleanup(handle); }
-};
-struct CurlSlistDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-};
-using CurlEasyPtr = std::unique_ptr<CURL, CurlEasyDeleter>;
-using CurlSlistPtr = std::unique_ptr<curl_slist, CurlSlistDeleter>;
-
-// curl_global_init must run once, before any other thread uses libcurl.
-CURLcode GlobalInitOnce() {
-  static std::once_flag once;
-  static CURLcode result = CURLE_OK;
-  std::call_once(once, [] { result = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  return result;
-}
-
-std::string_view TrimHttpSpace(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
+using curl::GlobalInitOnce;
+using curl::TrimHttpSpace;
+using CurlEasyPtr = curl::EasyPtr;
+using CurlSlistPtr = curl::SlistPtr;
 
 std::string LowerAscii(std::string_view s) {
   std::string out(s);
@@ -184,24 +161,6 @@ Result<Endpoint> ParseEndpoint(const std::string& url) {
   return e;
 }
 
-// The query string exactly as SigV4 canonicalizes it, so that what is sent
-// is what is signed (servers that verify against the raw query need that).
-std::string CanonicalQueryString(const std::vector<sigv4::QueryParam>& query) {
-  std::vector<std::pair<std::string, std::string>> encoded;
-  encoded.reserve(query.size());
-  for (const auto& q : query) {
-    encoded.emplace_back(sigv4::UriEncode(q.name, true), sigv4::UriEncode(q.value, true));
-  }
-  std::sort(encoded.begin(), encoded.end());
-  std::string out;
-  for (const auto& [name, value] : encoded) {
-    if (!out.empty()) out += '&';
-    out += name;
-    out += '=';
-    out += value;
-  }
-  return out;
-}
 
 // ---- one HTTP exchange ---------------------------------------------------------
 
@@ -622,7 +581,7 @@ struct S3Store::Impl {
     ASSIGN_OR_RETURN(sigv4::SignedRequest signed_req, sigv4::Sign(signing, params));
 
     std::string url = fmt::format("{}://{}{}", endpoint.scheme, host, signing.path);
-    if (!req.query.empty()) url += "?" + CanonicalQueryString(req.query);
+    if (!req.query.empty()) url += "?" + sigv4::CanonicalQuery(req.query);  // what is sent is what is signed
 
     CurlSlistPtr headers;
     auto add = [&](const std::string& line) -> bool {

@@ -153,23 +153,6 @@ std::string CanonicalUri(std::string_view path, const SigningParams& params) {
   return UriEncode(key, /*encode_slash=*/false);
 }
 
-std::string CanonicalQuery(const std::vector<QueryParam>& query) {
-  std::vector<std::pair<std::string, std::string>> encoded;
-  encoded.reserve(query.size());
-  for (const QueryParam& p : query) {
-    encoded.emplace_back(UriEncode(p.name, true), UriEncode(p.value, true));
-  }
-  // By encoded name, then encoded value: the byte order AWS compares in.
-  std::sort(encoded.begin(), encoded.end());
-  std::string out;
-  for (const auto& [name, value] : encoded) {
-    if (!out.empty()) out += '&';
-    out += name;
-    out += '=';
-    out += value;
-  }
-  return out;
-}
 
 // Trims spaces and tabs at both ends and turns every inner run of them into
 // one space.
@@ -355,6 +338,24 @@ Status EnsureHeader(SigningRequest* request, std::string_view name, std::string_
 }
 
 }  // namespace
+
+std::string CanonicalQuery(const std::vector<QueryParam>& query) {
+  std::vector<std::pair<std::string, std::string>> encoded;
+  encoded.reserve(query.size());
+  for (const QueryParam& p : query) {
+    encoded.emplace_back(UriEncode(p.name, true), UriEncode(p.value, true));
+  }
+  // By encoded name, then encoded value: the byte order AWS compares in.
+  std::sort(encoded.begin(), encoded.end());
+  std::string out;
+  for (const auto& [name, value] : encoded) {
+    if (!out.empty()) out += '&';
+    out += name;
+    out += '=';
+    out += value;
+  }
+  return out;
+}
 
 // ---- primitives -------------------------------------------------------------
 

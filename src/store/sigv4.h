@@ -145,6 +145,11 @@ std::string UriEncode(std::string_view text, bool encode_slash);
 // `key` is the plain key ("bronze/x=1/a b.jsonl.zst"), without a leading '/'.
 std::string UriEncodePath(std::string_view key);
 
+// The canonical query string: names and values UriEncode'd (with '/'),
+// sorted by name then value, joined as a=1&b=2. Sending exactly this string
+// makes what is sent what is signed.
+std::string CanonicalQuery(const std::vector<QueryParam>& query);
+
 // Lowercase hex of `bytes`.
 std::string HexEncode(std::string_view bytes);
 

@@ -1,0 +1,42 @@
+// libcurl plumbing shared by tradelake's two HTTP clients (the exchange
+// client, exchange/http_client.h, and the S3 store, store/s3_store.h):
+// owning handles, the once-per-process global init, header trimming.
+// Header-only; the parts that include it link libcurl.
+#pragma once
+
+#include <curl/curl.h>
+
+#include <memory>
+#include <mutex>
+#include <string_view>
+
+namespace tradelake::curl {
+
+struct EasyDeleter {
+  void operator()(CURL* handle) const { curl_easy_cleanup(handle); }
+};
+struct SlistDeleter {
+  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+};
+using EasyPtr = std::unique_ptr<CURL, EasyDeleter>;
+using SlistPtr = std::unique_ptr<curl_slist, SlistDeleter>;
+
+// curl_global_init is not thread-safe and must run once per process, before
+// any other thread uses libcurl: every client funnels through here.
+inline CURLcode GlobalInitOnce() {
+  static std::once_flag once;
+  static CURLcode result = CURLE_OK;
+  std::call_once(once, [] { result = curl_global_init(CURL_GLOBAL_DEFAULT); });
+  return result;
+}
+
+// A header name or value without the blanks and line end around it.
+inline std::string_view TrimHttpSpace(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+}  // namespace tradelake::curl
