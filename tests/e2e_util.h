@@ -47,8 +47,10 @@ struct RunResult {
   std::string out, err;
 };
 
-// Starts the tradelake binary with `args`; stdout/stderr go to files in `dir`.
-inline pid_t Spawn(const std::vector<std::string>& args, const fs::path& out, const fs::path& err) {
+// Starts the tradelake binary with `args`; stdout/stderr go to files in `dir`,
+// stdin comes from `in` (default: /dev/null, i.e. not a terminal).
+inline pid_t Spawn(const std::vector<std::string>& args, const fs::path& out, const fs::path& err,
+                   const fs::path& in = "/dev/null") {
   std::vector<std::string> full = {TRADELAKE_BINARY};
   full.insert(full.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -58,7 +60,7 @@ inline pid_t Spawn(const std::vector<std::string>& args, const fs::path& out, co
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 0, in.c_str(), O_RDONLY, 0);
   pid_t pid = -1;
   if (posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) != 0) pid = -1;
   posix_spawn_file_actions_destroy(&fa);

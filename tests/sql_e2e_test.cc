@@ -205,24 +205,13 @@ e2e::RunResult TlWithStdin(const std::vector<std::string>& args, const std::stri
     std::ofstream f(in, std::ios::binary | std::ios::trunc);
     f << input;
   }
-  std::vector<std::string> full = {TRADELAKE_BINARY};
-  full.insert(full.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : full) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, in.c_str(), O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = -1;
   e2e::RunResult r;
-  if (posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) == 0) {
+  const pid_t pid = e2e::Spawn(args, out, err, in);
+  if (pid > 0) {
     r.exit_code = e2e::Wait(pid);
     r.out = e2e::ReadFile(out);
     r.err = e2e::ReadFile(err);
   }
-  posix_spawn_file_actions_destroy(&fa);
   return r;
 }
 
