@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "cli/serve_command.h"
 #include "cli/sql_commands.h"
 #include "core/exit_codes.h"
 #include "core/log.h"
@@ -577,6 +578,7 @@ int RunCli(int argc, char** argv) {
 
   SimulateFlags sf;
   SqlCommands sql_commands(&app, &g_policies_dir);
+  ServeCommand serve_command(&app, &g_policies_dir);
 
   auto* simulate = app.add_subcommand("simulate", "Serve an offline Coinbase Exchange (REST) over a synthetic market");
   simulate->footer(
@@ -618,6 +620,7 @@ int RunCli(int argc, char** argv) {
   if (Status s = InitLogging(*fmt_, g.log_level); !s.ok()) return Fail(s);
 
   if (auto code = sql_commands.RunIfParsed()) return *code;
+  if (auto code = serve_command.RunIfParsed()) return *code;
   if (ingest->parsed()) return RunIngestCommand(in, g);
   if (verify->parsed()) return RunVerifyCommand(vf);
   if (etl->parsed()) return RunEtlCommand(ef);

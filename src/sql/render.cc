@@ -153,6 +153,23 @@ std::string RenderCsv(const QueryResult& result) {
   return out;
 }
 
+void AppendJsonValue(std::string* out, const QueryResult& result, uint64_t row, uint64_t col) {
+  const auto v = result.GetString(row, col);
+  const duckdb_type t = result.column_type(col);
+  if (!v) {
+    *out += "null";
+  } else if (t == DUCKDB_TYPE_BOOLEAN) {
+    *out += *v == "true" ? "true" : "false";
+  } else if (IsJsonNumber(t) && !v->empty() && std::all_of(v->begin(), v->end(), [](char ch) {
+               return std::isdigit(static_cast<unsigned char>(ch)) || ch == '-' || ch == '.' || ch == 'e' ||
+                      ch == 'E' || ch == '+';
+             })) {
+    *out += *v;  // inf/nan fall through to strings below
+  } else {
+    AppendJsonString(out, *v);
+  }
+}
+
 std::string RenderJson(const QueryResult& result) {
   std::string out = "[";
   for (uint64_t r = 0; r < result.row_count(); ++r) {
@@ -161,20 +178,7 @@ std::string RenderJson(const QueryResult& result) {
       if (c) out += ", ";
       AppendJsonString(&out, result.column_name(c));
       out += ": ";
-      auto v = result.GetString(r, c);
-      const duckdb_type t = result.column_type(c);
-      if (!v) {
-        out += "null";
-      } else if (t == DUCKDB_TYPE_BOOLEAN) {
-        out += *v == "true" ? "true" : "false";
-      } else if (IsJsonNumber(t) && std::all_of(v->begin(), v->end(), [](char ch) {
-                   return std::isdigit(static_cast<unsigned char>(ch)) || ch == '-' || ch == '.' || ch == 'e' ||
-                          ch == 'E' || ch == '+';
-                 })) {
-        out += *v;  // inf/nan fall through to strings below
-      } else {
-        AppendJsonString(&out, *v);
-      }
+      AppendJsonValue(&out, result, r, c);
     }
     out += "}";
   }

@@ -27,6 +27,9 @@ Result<OutputFormat> ParseOutputFormat(std::string_view name);
 std::string RenderTable(const QueryResult& result, uint64_t max_rows = 0, size_t max_width = 60);
 // RFC 4180: header line, fields quoted when needed, NULL as an empty field.
 std::string RenderCsv(const QueryResult& result);
+// One value of `result` as JSON, by the rules above (DECIMAL and text as
+// strings, integers, finite floats and booleans as JSON values, NULL as null).
+void AppendJsonValue(std::string* out, const QueryResult& result, uint64_t row, uint64_t col);
 // A JSON array of objects, one per row, keys in column order.
 std::string RenderJson(const QueryResult& result);
 // Writes `result` to a Parquet file (zstd) at `path`, columns typed as in

@@ -1,0 +1,886 @@
+#include "serve/api_server.h"
+
+#include <httplib.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <simdjson.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+#include <utility>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/text.h"
+#include "etl/catalog.h"
+#include "etl/dec18.h"
+#include "exchange/coinbase_client.h"
+#include "sql/lake_sql.h"
+#include "sql/render.h"
+
+namespace tradelake {
+namespace {
+
+constexpr std::string_view kCommitPrefix = "_catalog/commits/";
+constexpr int64_t kMaxTradesLimit = 10'000;
+constexpr int64_t kDefaultTradesLimit = 100;
+
+// Paths that get their own label in tradelake_http_requests_total; anything
+// else is "other", so a scanner cannot grow the label set without bound.
+const std::set<std::string, std::less<>>& KnownPaths() {
+  static const std::set<std::string, std::less<>> paths = {
+      "/healthz", "/metrics", "/api/v1/products", "/api/v1/bars", "/api/v1/trades", "/api/v1/status", "/api/v1/sql"};
+  return paths;
+}
+
+constexpr std::string_view kOutcomes[] = {"ok", "refused", "error", "over_limit", "failed"};
+
+std::string ErrorJson(std::string_view message) {
+  std::string out = "{\"error\":";
+  AppendJsonString(&out, message);
+  out += "}";
+  return out;
+}
+
+void SetJson(httplib::Response& res, int status, std::string body) {
+  res.status = status;
+  res.set_content(std::move(body), "application/json");
+}
+
+void SetError(httplib::Response& res, int status, std::string_view message) {
+  SetJson(res, status, ErrorJson(message));
+}
+
+// The HTTP status that tells a client what a lake Status means.
+int HttpStatusOf(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kFailedPrecondition:
+      return 400;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kPermissionDenied:
+      return 403;
+    case StatusCode::kResourceExhausted:
+      return 429;
+    case StatusCode::kUnavailable:
+    case StatusCode::kCancelled:
+      return 503;
+    case StatusCode::kDeadlineExceeded:
+      return 504;
+    default:
+      return 500;
+  }
+}
+
+void SetStatusError(httplib::Response& res, const Status& s) { SetError(res, HttpStatusOf(s), s.message()); }
+
+bool IsLoopback(std::string_view addr) {
+  return addr.starts_with("127.") || addr == "::1" || addr.starts_with("::ffff:127.");
+}
+
+std::optional<int64_t> ParseInt(std::string_view text) {
+  int64_t v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return v;
+}
+
+// A DuckDB TIMESTAMP literal's text for t: "2024-05-01 12:00:00.000000".
+std::string TimestampLiteral(TimestampMicros t) {
+  std::string s = FormatRfc3339Micros(t);
+  if (!s.empty() && s.back() == 'Z') s.pop_back();
+  const size_t tpos = s.find('T');
+  if (tpos != std::string::npos) s[tpos] = ' ';
+  return fmt::format("TIMESTAMP '{}'", s);
+}
+
+// DuckDB's text of a DECIMAL(38,18) in canonical form ("65000.01").
+std::string CanonDecimal(const std::optional<std::string>& text) {
+  if (!text) return "";
+  auto v = Dec18FromString(*text);
+  return v.ok() ? Dec18ToString(*v) : *text;
+}
+
+void AppendDecimal(std::string* out, const QueryResult& r, uint64_t row, uint64_t col) {
+  const auto v = r.GetString(row, col);
+  if (!v) {
+    *out += "null";
+    return;
+  }
+  AppendJsonString(out, CanonDecimal(v));
+}
+
+// An epoch_us(...) column as RFC 3339, or null.
+void AppendTime(std::string* out, const QueryResult& r, uint64_t row, uint64_t col) {
+  const auto v = r.GetString(row, col);
+  const auto us = v ? ParseInt(*v) : std::nullopt;
+  if (!us) {
+    *out += "null";
+    return;
+  }
+  AppendJsonString(out, FormatRfc3339Trimmed(*us));
+}
+
+void AppendInt(std::string* out, const QueryResult& r, uint64_t row, uint64_t col) {
+  *out += r.GetStringOr(row, col, "null");
+}
+
+// "product_id=BTC-USD/date=2024-05-01" -> {product, date}.
+std::optional<std::pair<std::string, std::string>> SplitPartition(std::string_view name) {
+  constexpr std::string_view kP = "product_id=";
+  constexpr std::string_view kD = "/date=";
+  if (!name.starts_with(kP)) return std::nullopt;
+  const size_t d = name.find(kD);
+  if (d == std::string_view::npos) return std::nullopt;
+  return std::pair{std::string(name.substr(kP.size(), d - kP.size())), std::string(name.substr(d + kD.size()))};
+}
+
+
+
+std::string JsonNumber(double d) { return fmt::format("{}", d); }
+
+struct Range {
+  TimestampMicros from = 0;
+  TimestampMicros to = 0;
+};
+
+// from/to parameters: defaults to = now, from = to - default_span; from < to
+// and to - from <= max_span, else InvalidArgument naming the limit.
+Result<Range> ParseRange(const httplib::Request& req, TimestampMicros now, int64_t default_span,
+                         int64_t max_span, std::string_view what) {
+  Range r;
+  r.to = now;
+  if (req.has_param("to")) {
+    auto t = ParseTimeOrAgo(req.get_param_value("to"), now);
+    if (!t.ok()) return t.status().WithContext("parameter to");
+    r.to = *t;
+  }
+  r.from = r.to - default_span;
+  if (req.has_param("from")) {
+    auto t = ParseTimeOrAgo(req.get_param_value("from"), now);
+    if (!t.ok()) return t.status().WithContext("parameter from");
+    r.from = *t;
+  }
+  if (r.from >= r.to) {
+    return InvalidArgument(fmt::format("empty time range: from {} is not before to {}", FormatRfc3339Trimmed(r.from),
+                                       FormatRfc3339Trimmed(r.to)));
+  }
+  if (r.to - r.from > max_span) {
+    return InvalidArgument(fmt::format(
+        "time range {} .. {} is {:.1f} days; {} allows at most {} days per request: narrow from/to{}",
+        FormatRfc3339Trimmed(r.from), FormatRfc3339Trimmed(r.to),
+        static_cast<double>(r.to - r.from) / static_cast<double>(kMicrosPerDay), what, max_span / kMicrosPerDay,
+        what == "interval=1m" ? " or use interval=1h" : (what == "interval=1h" ? " or use interval=1d" : "")));
+  }
+  return r;
+}
+
+Result<std::string> ProductParam(const httplib::Request& req) {
+  if (!req.has_param("product")) {
+    return InvalidArgument("missing parameter product (e.g. product=BTC-USD; GET /api/v1/products lists them)");
+  }
+  std::string product = req.get_param_value("product");
+  Status s = ValidateProductId(product);
+  if (!s.ok()) return InvalidArgument(fmt::format("parameter product: {}", s.message()));
+  return product;
+}
+
+}  // namespace
+
+bool RoleMayUse(std::string_view role, std::string_view path) {
+  for (const auto& e : kEndpointRoles) {
+    if (e.path != path) continue;
+    std::string_view roles = e.roles;
+    while (!roles.empty()) {
+      const size_t comma = roles.find(',');
+      if (roles.substr(0, comma) == role) return true;
+      if (comma == std::string_view::npos) break;
+      roles.remove_prefix(comma + 1);
+    }
+    return false;
+  }
+  return false;
+}
+
+std::string Sha256Hex(std::string_view text) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr) != 1) return "";
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * len);
+  for (unsigned int i = 0; i < len; ++i) {
+    out += kHex[md[i] >> 4];
+    out += kHex[md[i] & 0xF];
+  }
+  return out;
+}
+
+Result<TokenHash> ParseTokenHash(std::string_view text) {
+  const size_t colon = text.find(':');
+  if (colon == std::string_view::npos) {
+    return InvalidArgument(fmt::format("token hash {} is not ROLE:SHA256HEX (e.g. analyst:$(echo -n TOKEN | "
+                                       "tradelake serve --hash-token))",
+                                       QuoteForMessage(text.substr(0, 12))));
+  }
+  TokenHash t;
+  t.role = std::string(text.substr(0, colon));
+  if (std::find(std::begin(kServeRoles), std::end(kServeRoles), t.role) == std::end(kServeRoles)) {
+    return InvalidArgument(fmt::format("token role {} is not one of analyst, etl, ingest, deployer, admin",
+                                       QuoteForMessage(t.role)));
+  }
+  std::string_view hex = text.substr(colon + 1);
+  if (hex.size() != 64 || hex.find_first_not_of("0123456789abcdefABCDEF") != std::string_view::npos) {
+    return InvalidArgument(fmt::format(
+        "token hash of role {} must be 64 hex digits (SHA-256, from `tradelake serve --hash-token`), got {} characters",
+        t.role, hex.size()));
+  }
+  t.sha256_hex.reserve(64);
+  for (char c : hex) t.sha256_hex += static_cast<char>(c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
+  return t;
+}
+
+class ApiServer::Impl {
+ public:
+  Impl(ObjectStore* store, ApiServerOptions options) : store_(store), options_(std::move(options)) {}
+  ~Impl() { Stop(); }
+
+  Status Init() {
+    SqlOptions so;
+    so.max_scan_bytes = options_.max_scan_bytes;
+    so.cache_dir = options_.cache_dir;
+    so.threads = options_.sql_threads;
+    ASSIGN_OR_RETURN(sql_, LakeSql::Open(store_, so));
+    commit_seq_.store(sql_->snapshot().seq);
+    last_check_ = std::chrono::steady_clock::now();
+
+    const int threads = std::max(1, options_.threads);
+    server_.new_task_queue = [threads] {
+      return new httplib::ThreadPool(static_cast<size_t>(threads));  // httplib takes ownership
+    };
+    server_.set_keep_alive_timeout(2);
+    server_.set_payload_max_length(options_.max_body_bytes);
+    // SO_REUSEADDR only, not httplib's default SO_REUSEPORT (see simulator.cc).
+    server_.set_socket_options([](socket_t sock) {
+      const int yes = 1;
+      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
+    server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) { CountRequest(req, res); });
+    server_.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req,
+                                                                          httplib::Response& res) {
+      if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;  // ours, already JSON
+      if (res.status == 404) {
+        SetError(res, 404,
+                 fmt::format("no endpoint {} {}; see /api/v1/products, /api/v1/bars, /api/v1/trades, "
+                             "/api/v1/status, POST /api/v1/sql, /healthz, /metrics",
+                             req.method, req.path));
+      } else if (res.status == 413) {
+        SetError(res, 413, fmt::format("request body is over the limit of {} bytes", options_.max_body_bytes));
+      } else {
+        SetError(res, res.status, fmt::format("HTTP {}", res.status));
+      }
+      return httplib::Server::HandlerResponse::Handled;
+    }));
+
+    server_.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content("ok\n", "text/plain");
+    });
+    server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(MetricsText(), "text/plain; version=0.0.4");
+    });
+    Route("GET", "/api/v1/products", &Impl::Products);
+    Route("GET", "/api/v1/bars", &Impl::Bars);
+    Route("GET", "/api/v1/trades", &Impl::Trades);
+    Route("GET", "/api/v1/status", &Impl::StatusEndpoint);
+    Route("POST", "/api/v1/sql", &Impl::Sql);
+
+    if (options_.port == 0) {
+      port_ = server_.bind_to_any_port(options_.bind);
+    } else if (server_.bind_to_port(options_.bind, options_.port)) {
+      port_ = options_.port;
+    }
+    if (port_ <= 0) {
+      return Unavailable(fmt::format(
+          "cannot listen on {}:{} (address in use or not local?); pick another --port or --bind, or --port 0",
+          options_.bind, options_.port));
+    }
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!server_.is_running()) {
+      if (std::chrono::steady_clock::now() > deadline) return Internal("HTTP server did not start within 10 s");
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return Status::OK();
+  }
+
+  void Stop() {
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    if (sql_) sql_->Interrupt();
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  int port() const { return port_; }
+  std::string url() const { return fmt::format("http://{}:{}", options_.bind, port_); }
+  bool open_mode() const { return options_.tokens.empty(); }
+
+  std::string MetricsText() {
+    // Never wait behind a long statement: use the cached values if busy.
+    std::unique_lock<std::mutex> lake(lake_mu_, std::try_to_lock);
+    if (lake.owns_lock()) {
+      MaybeRefresh();
+      UpdateLastTrades();
+      lake.unlock();
+    }
+    const TimestampMicros now = options_.clock();
+    std::lock_guard<std::mutex> lock(metrics_mu_);
+    std::string out;
+    out +=
+        "# HELP tradelake_http_requests_total HTTP requests answered, by endpoint (or \"other\") and status code.\n"
+        "# TYPE tradelake_http_requests_total counter\n";
+    for (const auto& [key, n] : requests_) {
+      out += fmt::format("tradelake_http_requests_total{{path=\"{}\",code=\"{}\"}} {}\n", key.first, key.second, n);
+    }
+    out +=
+        "# HELP tradelake_sql_bytes_scanned_total Bytes of lake objects read by the statements the server ran.\n"
+        "# TYPE tradelake_sql_bytes_scanned_total counter\n";
+    out += fmt::format("tradelake_sql_bytes_scanned_total {}\n", bytes_scanned_);
+    out +=
+        "# HELP tradelake_sql_statements_total Statements run on the lake, by outcome.\n"
+        "# TYPE tradelake_sql_statements_total counter\n";
+    for (const auto& [outcome, n] : statements_) {
+      out += fmt::format("tradelake_sql_statements_total{{outcome=\"{}\"}} {}\n", outcome, n);
+    }
+    out +=
+        "# HELP tradelake_catalog_commit Sequence number of the catalog commit being served.\n"
+        "# TYPE tradelake_catalog_commit gauge\n";
+    out += fmt::format("tradelake_catalog_commit {}\n", commit_seq_.load());
+    out +=
+        "# HELP tradelake_freshness_seconds Seconds since the last trade in Silver, per product.\n"
+        "# TYPE tradelake_freshness_seconds gauge\n";
+    for (const auto& [product, t] : last_trade_metric_) {
+      out += fmt::format("tradelake_freshness_seconds{{product=\"{}\"}} {}\n", product,
+                         JsonNumber(static_cast<double>(now - t) / static_cast<double>(kMicrosPerSecond)));
+    }
+    return out;
+  }
+
+ private:
+  using Method = void (Impl::*)(const httplib::Request&, httplib::Response&);
+
+  void Route(std::string_view method, std::string_view path, Method handler) {
+    auto h = [this, path, handler](const httplib::Request& req, httplib::Response& res) {
+      if (!Authorize(req, res, path)) return;
+      (this->*handler)(req, res);
+    };
+    const std::string p(path);
+    if (method == "POST") {
+      server_.Post(p, h);
+    } else {
+      server_.Get(p, h);
+    }
+  }
+
+  // OK, or the 401/403 answer is set and false returned.
+  bool Authorize(const httplib::Request& req, httplib::Response& res, std::string_view path) const {
+    if (options_.tokens.empty()) {
+      if (IsLoopback(req.remote_addr)) return true;
+      SetError(res, 403,
+               "no tokens are configured, so this server answers only 127.0.0.1; start it with --token-hash "
+               "ROLE:SHA256HEX to serve other clients");
+      return false;
+    }
+    const std::string header = req.get_header_value("Authorization");
+    auto unauthorized = [&](std::string_view message, std::string_view challenge) {
+      res.set_header("WWW-Authenticate", std::string(challenge));
+      SetError(res, 401, message);
+      return false;
+    };
+    if (header.empty()) {
+      return unauthorized(fmt::format("{} needs a token: send Authorization: Bearer <token>", path),
+                          "Bearer realm=\"tradelake\"");
+    }
+    constexpr std::string_view kScheme = "bearer ";
+    std::string lower = header.substr(0, std::min(header.size(), kScheme.size()));
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::string_view token = std::string_view(header);
+    if (lower != kScheme) {
+      return unauthorized("the Authorization header is not \"Bearer <token>\"",
+                          "Bearer realm=\"tradelake\", error=\"invalid_request\"");
+    }
+    token.remove_prefix(kScheme.size());
+    while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\r')) token.remove_suffix(1);
+    const std::string hash = Sha256Hex(token);
+    // Compare with every configured hash, in constant time, without stopping
+    // at the first match: the time taken says nothing about the tokens.
+    std::string role;
+    for (const auto& t : options_.tokens) {
+      const bool match = hash.size() == t.sha256_hex.size() &&
+                         CRYPTO_memcmp(hash.data(), t.sha256_hex.data(), hash.size()) == 0;
+      if (match && role.empty()) role = t.role;
+    }
+    if (token.empty() || role.empty()) {
+      return unauthorized("unknown token", "Bearer realm=\"tradelake\", error=\"invalid_token\"");
+    }
+    if (!RoleMayUse(role, path)) {
+      std::string allowed;
+      for (const auto& e : kEndpointRoles) {
+        if (e.path == path) allowed = std::string(e.roles);
+      }
+      SetError(res, 403, fmt::format("role {} may not use {} (allowed: {})", role, path, allowed));
+      return false;
+    }
+    return true;
+  }
+
+  void CountRequest(const httplib::Request& req, const httplib::Response& res) {
+    const auto it = KnownPaths().find(req.path);
+    std::string path = it == KnownPaths().end() ? "other" : *it;
+    std::lock_guard<std::mutex> lock(metrics_mu_);
+    ++requests_[{std::move(path), res.status}];
+  }
+
+  // Re-reads the catalog when a newer commit exists, at most every
+  // refresh_interval. REQUIRES: lake_mu_ held.
+  void MaybeRefresh() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_check_ < std::chrono::microseconds(options_.refresh_interval_micros)) return;
+    last_check_ = now;
+    auto commits = store_->List(kCommitPrefix);
+    if (!commits.ok()) {
+      spdlog::warn("serve: cannot list {}: {}", kCommitPrefix, commits.status().ToString());
+      return;
+    }
+    int64_t newest = 0;
+    for (const auto& c : *commits) {
+      std::string_view name = c.key;
+      name.remove_prefix(std::min(name.size(), kCommitPrefix.size()));
+      const size_t dot = name.find('.');
+      if (auto seq = ParseInt(name.substr(0, dot))) newest = std::max(newest, *seq);
+    }
+    if (newest <= sql_->snapshot().seq) return;
+    Status s = sql_->Refresh();
+    if (!s.ok()) {
+      spdlog::warn("serve: cannot read catalog commit {}: {}", newest, s.ToString());
+      return;
+    }
+    commit_seq_.store(sql_->snapshot().seq);
+    spdlog::info("serve: now serving catalog commit {}", sql_->snapshot().seq);
+  }
+
+  // One statement on the lake, counted in the metrics. REQUIRES: lake_mu_ held.
+  Result<StatementResult> Run(std::string_view statement) {
+    auto r = sql_->ExecuteOne(statement);
+    std::string_view outcome = "ok";
+    if (!r.ok()) {
+      switch (r.status().code()) {
+        case StatusCode::kPermissionDenied:
+          outcome = "refused";
+          break;
+        case StatusCode::kInvalidArgument:
+          outcome = "error";
+          break;
+        case StatusCode::kFailedPrecondition:
+          outcome = "over_limit";
+          break;
+        default:
+          outcome = "failed";
+      }
+    }
+    std::lock_guard<std::mutex> lock(metrics_mu_);
+    ++statements_[std::string(outcome)];
+    if (r.ok()) bytes_scanned_ += r->scan.bytes_read;
+    return r;
+  }
+
+  // Last trade time in Silver per product, recomputed once per commit from
+  // each product's newest Silver partition. REQUIRES: lake_mu_ held.
+  void UpdateLastTrades() {
+    const Snapshot& snap = sql_->snapshot();
+    if (last_trade_seq_ == snap.seq) return;
+    std::map<std::string, std::string> newest_date;
+    if (auto it = snap.tables.find(std::string(kSilverTrades)); it != snap.tables.end()) {
+      for (const auto& [partition, files] : it->second) {
+        auto pd = SplitPartition(partition);
+        if (!pd || files.empty()) continue;
+        std::string& d = newest_date[pd->first];
+        d = std::max(d, pd->second);
+      }
+    }
+    std::map<std::string, TimestampMicros> last;
+    for (const auto& [product, date] : newest_date) {
+      if (!ValidateProductId(product).ok() || date.size() != 10 ||
+          date.find_first_not_of("0123456789-") != std::string::npos) {
+        continue;  // never put a name we did not check into SQL
+      }
+      auto r = Run(fmt::format(
+          "SELECT epoch_us(max(trade_time)) FROM silver.trades WHERE product_id = '{}' AND date = DATE '{}'",
+          product, date));
+      if (!r.ok()) {
+        spdlog::warn("serve: last trade of {}: {}", product, r.status().ToString());
+        continue;
+      }
+      if (r->rows.row_count() == 1) {
+        if (auto v = r->rows.GetString(0, 0)) {
+          if (auto us = ParseInt(*v)) last[product] = *us;
+        }
+      }
+    }
+    last_trade_ = last;
+    last_trade_seq_ = snap.seq;
+    std::lock_guard<std::mutex> lock(metrics_mu_);
+    last_trade_metric_ = std::move(last);
+  }
+
+  bool HasProduct(const Snapshot& snap, std::string_view table, std::string_view product) const {
+    auto it = snap.tables.find(std::string(table));
+    if (it == snap.tables.end()) return false;
+    const std::string prefix = fmt::format("product_id={}/", product);
+    auto p = it->second.lower_bound(prefix);
+    return p != it->second.end() && p->first.starts_with(prefix);
+  }
+
+  // ------------------------------------------------------------- endpoints
+
+  void Products(const httplib::Request&, httplib::Response& res) {
+    std::lock_guard<std::mutex> lake(lake_mu_);
+    MaybeRefresh();
+    const Snapshot& snap = sql_->snapshot();
+    std::map<std::string, std::pair<std::string, std::string>> dates;  // product -> first, last
+    for (std::string_view table : {kGoldDaily, kGoldHourly, kGoldBars1m}) {
+      auto it = snap.tables.find(std::string(table));
+      if (it == snap.tables.end()) continue;
+      for (const auto& [partition, files] : it->second) {
+        auto pd = SplitPartition(partition);
+        if (!pd || files.empty()) continue;
+        auto [pos, inserted] = dates.try_emplace(pd->first, pd->second, pd->second);
+        if (!inserted) {
+          pos->second.first = std::min(pos->second.first, pd->second);
+          pos->second.second = std::max(pos->second.second, pd->second);
+        }
+      }
+    }
+    std::string out = fmt::format("{{\"commit\":{},\"products\":[", snap.seq);
+    bool first = true;
+    for (const auto& [product, fl] : dates) {
+      if (!first) out += ',';
+      first = false;
+      out += "{\"product\":";
+      AppendJsonString(&out, product);
+      out += ",\"first_date\":";
+      AppendJsonString(&out, fl.first);
+      out += ",\"last_date\":";
+      AppendJsonString(&out, fl.second);
+      out += '}';
+    }
+    out += "]}";
+    SetJson(res, 200, std::move(out));
+  }
+
+  void Bars(const httplib::Request& req, httplib::Response& res) {
+    auto product = ProductParam(req);
+    if (!product.ok()) return SetStatusError(res, product.status());
+    const std::string interval = req.has_param("interval") ? req.get_param_value("interval") : "1h";
+    std::string_view table;
+    int64_t default_span = 0, max_span = 0;
+    if (interval == "1m") {
+      table = kGoldBars1m;
+      default_span = kMicrosPerDay;
+      max_span = 31 * kMicrosPerDay;
+    } else if (interval == "1h") {
+      table = kGoldHourly;
+      default_span = 7 * kMicrosPerDay;
+      max_span = 1826 * kMicrosPerDay;
+    } else if (interval == "1d") {
+      table = kGoldDaily;
+      default_span = 365 * kMicrosPerDay;
+      max_span = 36525 * kMicrosPerDay;
+    } else {
+      return SetError(res, 400,
+                      fmt::format("parameter interval: {} is not one of 1m, 1h, 1d", QuoteForMessage(interval)));
+    }
+    auto range = ParseRange(req, options_.clock(), default_span, max_span, fmt::format("interval={}", interval));
+    if (!range.ok()) return SetStatusError(res, range.status());
+
+    std::lock_guard<std::mutex> lake(lake_mu_);
+    MaybeRefresh();
+    if (!HasProduct(sql_->snapshot(), table, *product)) {
+      return SetError(res, 404,
+                      fmt::format("product {} has no data in {}; GET /api/v1/products lists the products", *product,
+                                  table));
+    }
+    auto r = Run(fmt::format(
+        "SELECT epoch_us(period_start), open, high, low, close, total_volume, quote_volume, vwap, trade_count, "
+        "buy_volume, sell_volume FROM {} WHERE product_id = '{}' AND period_start >= {} AND period_start < {} "
+        "ORDER BY period_start",
+        table, *product, TimestampLiteral(range->from), TimestampLiteral(range->to)));
+    if (!r.ok()) return SetStatusError(res, r.status());
+    const QueryResult& q = r->rows;
+    std::string out = "{\"product\":";
+    AppendJsonString(&out, *product);
+    out += ",\"interval\":";
+    AppendJsonString(&out, interval);
+    out += ",\"from\":";
+    AppendJsonString(&out, FormatRfc3339Trimmed(range->from));
+    out += ",\"to\":";
+    AppendJsonString(&out, FormatRfc3339Trimmed(range->to));
+    out += ",\"bars\":[";
+    static constexpr std::string_view kNames[] = {"time",   "open",         "high", "low",    "close",      "volume",
+                                                  "quote_volume", "vwap", "trades", "buy_volume", "sell_volume"};
+    for (uint64_t row = 0; row < q.row_count(); ++row) {
+      if (row > 0) out += ',';
+      out += '{';
+      for (uint64_t col = 0; col < std::size(kNames); ++col) {
+        if (col > 0) out += ',';
+        AppendJsonString(&out, kNames[col]);
+        out += ':';
+        if (col == 0) {
+          AppendTime(&out, q, row, col);
+        } else if (col == 8) {
+          AppendInt(&out, q, row, col);
+        } else {
+          AppendDecimal(&out, q, row, col);
+        }
+      }
+      out += '}';
+    }
+    out += "]}";
+    SetJson(res, 200, std::move(out));
+  }
+
+  void Trades(const httplib::Request& req, httplib::Response& res) {
+    auto product = ProductParam(req);
+    if (!product.ok()) return SetStatusError(res, product.status());
+    int64_t limit = kDefaultTradesLimit;
+    if (req.has_param("limit")) {
+      auto l = ParseInt(req.get_param_value("limit"));
+      if (!l || *l < 1 || *l > kMaxTradesLimit) {
+        return SetError(res, 400,
+                        fmt::format("parameter limit: {} is not a whole number from 1 to {}",
+                                    QuoteForMessage(req.get_param_value("limit")), kMaxTradesLimit));
+      }
+      limit = *l;
+    }
+    auto range = ParseRange(req, options_.clock(), kMicrosPerDay, 36525 * kMicrosPerDay, "trades");
+    if (!range.ok()) return SetStatusError(res, range.status());
+
+    std::lock_guard<std::mutex> lake(lake_mu_);
+    MaybeRefresh();
+    if (!HasProduct(sql_->snapshot(), kSilverTrades, *product)) {
+      return SetError(res, 404,
+                      fmt::format("product {} has no trades in silver.trades; GET /api/v1/products lists the products",
+                                  *product));
+    }
+    auto r = Run(fmt::format(
+        "SELECT trade_id, epoch_us(trade_time), price, size, side, taker_side FROM silver.trades "
+        "WHERE product_id = '{}' AND trade_time >= {} AND trade_time < {} "
+        "ORDER BY trade_time DESC, trade_id DESC LIMIT {}",
+        *product, TimestampLiteral(range->from), TimestampLiteral(range->to), limit));
+    if (!r.ok()) return SetStatusError(res, r.status());
+    const QueryResult& q = r->rows;
+    std::string out = "{\"product\":";
+    AppendJsonString(&out, *product);
+    out += ",\"from\":";
+    AppendJsonString(&out, FormatRfc3339Trimmed(range->from));
+    out += ",\"to\":";
+    AppendJsonString(&out, FormatRfc3339Trimmed(range->to));
+    out += fmt::format(",\"limit\":{},\"trades\":[", limit);
+    for (uint64_t row = 0; row < q.row_count(); ++row) {
+      if (row > 0) out += ',';
+      out += "{\"trade_id\":";
+      AppendInt(&out, q, row, 0);
+      out += ",\"time\":";
+      AppendTime(&out, q, row, 1);
+      out += ",\"price\":";
+      AppendDecimal(&out, q, row, 2);
+      out += ",\"size\":";
+      AppendDecimal(&out, q, row, 3);
+      out += ",\"side\":";
+      AppendJsonString(&out, q.GetStringOr(row, 4, ""));
+      out += ",\"taker_side\":";
+      AppendJsonString(&out, q.GetStringOr(row, 5, ""));
+      out += '}';
+    }
+    out += "]}";
+    SetJson(res, 200, std::move(out));
+  }
+
+  void StatusEndpoint(const httplib::Request&, httplib::Response& res) {
+    std::lock_guard<std::mutex> lake(lake_mu_);
+    MaybeRefresh();
+    UpdateLastTrades();
+    const Snapshot& snap = sql_->snapshot();
+    const TimestampMicros now = options_.clock();
+    struct Counts {
+      int64_t silver_rows = 0, records = 0, rejected = 0, id_gaps = 0;
+    };
+    std::map<std::string, Counts> products;
+    for (const auto& [product, t] : last_trade_) products[product];
+    for (const auto& [partition, q] : snap.quality) {
+      auto pd = SplitPartition(partition);
+      if (!pd) continue;
+      Counts& c = products[pd->first];
+      c.silver_rows += q.silver_rows;
+      c.records += q.records;
+      c.rejected += q.rejected_total();
+      c.id_gaps += q.id_gaps;
+    }
+    std::string out = "{\"now\":";
+    AppendJsonString(&out, FormatRfc3339Trimmed(now));
+    out += fmt::format(",\"catalog\":{{\"commit\":{},\"committed_at\":", snap.seq);
+    if (snap.seq > 0) {
+      AppendJsonString(&out, FormatRfc3339Trimmed(snap.committed_at));
+    } else {
+      out += "null";
+    }
+    out += "},\"products\":[";
+    bool first = true;
+    for (const auto& [product, c] : products) {
+      if (!first) out += ',';
+      first = false;
+      out += "{\"product\":";
+      AppendJsonString(&out, product);
+      auto it = last_trade_.find(product);
+      if (it != last_trade_.end()) {
+        out += ",\"last_trade_time\":";
+        AppendJsonString(&out, FormatRfc3339Trimmed(it->second));
+        out += ",\"freshness_seconds\":";
+        out += JsonNumber(static_cast<double>(now - it->second) / static_cast<double>(kMicrosPerSecond));
+      } else {
+        out += ",\"last_trade_time\":null,\"freshness_seconds\":null";
+      }
+      out += fmt::format(",\"silver_rows\":{},\"records\":{},\"rejected\":{},\"id_gaps\":{}}}", c.silver_rows,
+                         c.records, c.rejected, c.id_gaps);
+    }
+    out += "],\"tables\":[";
+    first = true;
+    for (const TableInfo& t : sql_->Tables()) {
+      if (!first) out += ',';
+      first = false;
+      out += "{\"name\":";
+      AppendJsonString(&out, t.name);
+      out += fmt::format(",\"partitions\":{},\"files\":{},\"bytes\":{}}}", t.partitions, t.files, t.bytes);
+    }
+    out += "]}";
+    SetJson(res, 200, std::move(out));
+  }
+
+  void Sql(const httplib::Request& req, httplib::Response& res) {
+    if (req.body.size() > options_.max_body_bytes) {
+      return SetError(res, 413, fmt::format("request body is over the limit of {} bytes", options_.max_body_bytes));
+    }
+    std::string sql;
+    const size_t start = req.body.find_first_not_of(" \t\r\n");
+    const bool json = req.get_header_value("Content-Type").find("application/json") != std::string::npos ||
+                      (start != std::string::npos && req.body[start] == '{');
+    if (json) {
+      simdjson::dom::parser parser;
+      simdjson::dom::element doc;
+      std::string_view text;
+      if (parser.parse(req.body).get(doc) != simdjson::SUCCESS || doc["sql"].get_string().get(text) != simdjson::SUCCESS) {
+        return SetError(res, 400, "the body is not the SQL text nor JSON {\"sql\": \"...\"}");
+      }
+      sql = std::string(text);
+    } else {
+      sql = req.body;
+    }
+    if (sql.find_first_not_of(" \t\r\n;") == std::string::npos) {
+      return SetError(res, 400, "no SQL statement in the body; POST the statement (text/plain) or {\"sql\": \"...\"}");
+    }
+
+    std::lock_guard<std::mutex> lake(lake_mu_);
+    MaybeRefresh();
+    auto r = Run(sql);
+    if (!r.ok()) return SetStatusError(res, r.status());
+    const QueryResult& q = r->rows;
+    std::string out = "{\"statement_type\":";
+    AppendJsonString(&out, r->statement_type);
+    out += ",\"columns\":[";
+    for (uint64_t col = 0; col < q.column_count(); ++col) {
+      if (col > 0) out += ',';
+      out += "{\"name\":";
+      AppendJsonString(&out, q.column_name(col));
+      out += ",\"type\":";
+      AppendJsonString(&out, q.column_type_name(col));
+      out += '}';
+    }
+    out += "],\"rows\":[";
+    const uint64_t rows = std::min<uint64_t>(q.row_count(), options_.max_sql_rows);
+    for (uint64_t row = 0; row < rows; ++row) {
+      if (row > 0) out += ',';
+      out += '[';
+      for (uint64_t col = 0; col < q.column_count(); ++col) {
+        if (col > 0) out += ',';
+        AppendJsonValue(&out, q, row, col);
+      }
+      out += ']';
+    }
+    const ScanStats& s = r->scan;
+    out += fmt::format(
+        "],\"truncated\":{},\"scan\":{{\"files_read\":{},\"files_total\":{},\"bytes_read\":{},\"bytes_total\":{},"
+        "\"rows\":{},\"elapsed_seconds\":{},\"athena_usd\":{}}}}}",
+        rows < q.row_count() ? "true" : "false", s.files_read, s.files_total, s.bytes_read, s.bytes_total, s.rows,
+        JsonNumber(s.elapsed_seconds), JsonNumber(AthenaCostUsd(s.bytes_read)));
+    SetJson(res, 200, std::move(out));
+  }
+
+  ObjectStore* store_;
+  const ApiServerOptions options_;
+  httplib::Server server_;
+  int port_ = -1;
+  std::mutex stop_mu_;
+  std::thread thread_;  // runs server_.listen_after_bind()
+
+  std::mutex lake_mu_;
+  std::unique_ptr<LakeSql> sql_;  // GUARDED_BY(lake_mu_); Interrupt() from any thread
+  std::chrono::steady_clock::time_point last_check_;  // GUARDED_BY(lake_mu_)
+  int64_t last_trade_seq_ = -1;                       // GUARDED_BY(lake_mu_)
+  std::map<std::string, TimestampMicros> last_trade_;  // GUARDED_BY(lake_mu_)
+
+  std::mutex metrics_mu_;  // taken after lake_mu_, never before
+  std::map<std::pair<std::string, int>, int64_t> requests_;  // GUARDED_BY(metrics_mu_)
+  std::map<std::string, int64_t> statements_ = [] {
+    std::map<std::string, int64_t> m;
+    for (auto o : kOutcomes) m[std::string(o)] = 0;
+    return m;
+  }();                                                          // GUARDED_BY(metrics_mu_)
+  int64_t bytes_scanned_ = 0;                                   // GUARDED_BY(metrics_mu_)
+  std::map<std::string, TimestampMicros> last_trade_metric_;    // GUARDED_BY(metrics_mu_)
+  std::atomic<int64_t> commit_seq_{0};
+};
+
+ApiServer::ApiServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ApiServer::~ApiServer() = default;
+
+Result<std::unique_ptr<ApiServer>> ApiServer::Start(ObjectStore* store, ApiServerOptions options) {
+  for (const auto& t : options.tokens) {
+    RETURN_IF_ERROR(ParseTokenHash(fmt::format("{}:{}", t.role, t.sha256_hex)).status());
+  }
+  for (auto& t : options.tokens) {
+    std::transform(t.sha256_hex.begin(), t.sha256_hex.end(), t.sha256_hex.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  }
+  auto impl = std::make_unique<Impl>(store, std::move(options));
+  RETURN_IF_ERROR(impl->Init());
+  return std::unique_ptr<ApiServer>(new ApiServer(std::move(impl)));
+}
+
+int ApiServer::port() const { return impl_->port(); }
+std::string ApiServer::url() const { return impl_->url(); }
+bool ApiServer::open_mode() const { return impl_->open_mode(); }
+void ApiServer::Stop() { impl_->Stop(); }
+std::string ApiServer::MetricsText() { return impl_->MetricsText(); }
+
+}  // namespace tradelake

@@ -1,0 +1,179 @@
+// ApiServer: `tradelake serve`, the lake's HTTP API (JSON over HTTP/1.1).
+//
+// Serves the committed Silver and Gold tables of one lake through a LakeSql
+// (sql/lake_sql.h), so every answer obeys the same sandbox, pruning and scan
+// accounting as `tradelake sql`. The store is opened by the caller, normally
+// as the analyst role (store/lake.h), and must outlive the server.
+//
+// Endpoints (all JSON unless said otherwise; errors are {"error": "..."}):
+//   GET  /api/v1/products
+//        {"commit": N, "products": [{"product", "first_date", "last_date"}]}
+//        products with Gold data, dates from the catalog snapshot.
+//   GET  /api/v1/bars?product=BTC-USD&interval=1m|1h|1d&from=T&to=T
+//        {"product", "interval", "from", "to", "bars": [{"time", "open",
+//        "high", "low", "close", "volume", "quote_volume", "vwap", "trades",
+//        "buy_volume", "sell_volume"}]}, oldest first, period_start in
+//        [from, to). T is RFC 3339, YYYY-MM-DD (midnight UTC) or a duration
+//        meaning "that long ago" (core/time.h ParseTimeOrAgo). Defaults: to =
+//        now, from = to - 1 day (1m), 7 days (1h), 365 days (1d). Longest
+//        range: 31 days of 1m, 5 years (1826 days) of 1h, 100 years of 1d;
+//        longer -> 400.
+//   GET  /api/v1/trades?product=&from=&to=&limit=
+//        {"product", "from", "to", "limit", "trades": [{"trade_id", "time",
+//        "price", "size", "side", "taker_side"}]}, Silver rows with
+//        trade_time in [from, to), newest first. limit 1..10,000 (default
+//        100); from defaults to to - 1 day, to to now.
+//   GET  /api/v1/status
+//        {"now", "catalog": {"commit", "committed_at"}, "products":
+//        [{"product", "last_trade_time", "freshness_seconds", "silver_rows",
+//        "records", "rejected", "id_gaps"}], "tables": [{"name",
+//        "partitions", "files", "bytes"}]}; quality counters summed over the
+//        product's partitions in the snapshot.
+//   POST /api/v1/sql   body: the SQL text, or JSON {"sql": "..."}
+//        {"statement_type", "columns": [{"name", "type"}], "rows": [[...]],
+//        "truncated": bool, "scan": {"files_read", "files_total",
+//        "bytes_read", "bytes_total", "rows", "elapsed_seconds",
+//        "athena_usd"}}; one statement. Refused statement types (COPY,
+//        ATTACH, SET, ...) -> 403; SQL errors -> 400; over the scan limit ->
+//        400 naming the sizes; a body over max_body_bytes -> 413.
+//   GET  /healthz      200 "ok" (text/plain), no auth.
+//   GET  /metrics      Prometheus text format 0.0.4, no auth (it holds no
+//                      data, only counts; keep it off public networks).
+//   Anything else      404 {"error": ...}.
+// Values: decimals are JSON strings in canonical form ("65000.01", no
+// trailing zeros: etl/dec18.h Dec18ToString), times RFC 3339 UTC with the
+// fraction trimmed ("2024-05-01T12:00:44.39Z"), counts JSON integers. In
+// /api/v1/sql results, DECIMAL values are strings and integers, floats and
+// booleans JSON numbers/booleans, as in sql/render.h RenderJson.
+//
+// Errors: 400 invalid parameter / SQL error / scan limit, 401 no or unknown
+// token (with WWW-Authenticate: Bearer), 403 role may not use the endpoint or
+// a refused statement, 404 unknown path, 413 body too large, 429/503/504 for
+// retryable lake errors, 500 otherwise. The server keeps serving after any
+// request, good or bad.
+//
+// Auth: "Authorization: Bearer <token>". The server holds only SHA-256
+// hashes of tokens (hex, Sha256Hex below; `tradelake serve --hash-token`),
+// each bound to a role; a presented token is hashed and compared with every
+// configured hash in constant time (CRYPTO_memcmp, no early exit). Which
+// roles may use which endpoint is kEndpointRoles. When no token is
+// configured at all, the server warns at start and answers every endpoint
+// as "admin" but only to clients on the loopback interface (127.0.0.1, ::1);
+// other clients get 403 naming --token-hash. The default bind is 127.0.0.1.
+//
+// Catalog freshness: at most every refresh_interval_micros, a request lists
+// _catalog/commits/ (cheap: the newest commit key) and, if a newer commit
+// exists, the LakeSql re-reads the catalog before answering.
+//
+// Metrics (names are a stable contract; add, never rename):
+//   tradelake_http_requests_total{path,code}    counter: answered requests;
+//       path is an endpoint of the list above or "other"
+//   tradelake_sql_bytes_scanned_total           counter: bytes_read of every
+//       statement the server ran on the lake (all endpoints)
+//   tradelake_sql_statements_total{outcome}     counter: statements run, by
+//       outcome "ok", "refused" (403), "error" (400), "over_limit" (scan
+//       limit), "failed" (other errors)
+//   tradelake_catalog_commit                    gauge: seq of the catalog
+//       snapshot being served
+//   tradelake_freshness_seconds{product}        gauge: now - last trade time
+//       in Silver, per product
+//
+// Threads: handlers run on a pool of HTTP threads; statements on the lake
+// run one at a time (LakeSql is single-threaded; guarded by a mutex). All
+// public methods are thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "core/time.h"
+#include "store/object_store.h"
+
+namespace tradelake {
+
+// Roles a token can carry: DESIGN.md's roles plus "admin" (everything).
+inline constexpr std::string_view kServeRoles[] = {"analyst", "etl", "ingest", "deployer", "admin"};
+
+// Which roles may use which endpoint (exact paths). Endpoints not listed
+// here (/healthz, /metrics) need no token.
+struct EndpointRoles {
+  std::string_view method;
+  std::string_view path;
+  std::string_view roles;  // comma-separated
+};
+inline constexpr EndpointRoles kEndpointRoles[] = {
+    {"GET", "/api/v1/products", "analyst,admin"},
+    {"GET", "/api/v1/bars", "analyst,admin"},
+    {"GET", "/api/v1/trades", "analyst,admin"},
+    {"GET", "/api/v1/status", "analyst,etl,ingest,admin"},
+    {"POST", "/api/v1/sql", "analyst,admin"},
+};
+
+// True if `role` may use `path` according to kEndpointRoles (false for a
+// path not listed there).
+bool RoleMayUse(std::string_view role, std::string_view path);
+
+// Lower-case hex SHA-256 of `text` (64 characters).
+std::string Sha256Hex(std::string_view text);
+
+// A configured token: its role and the SHA-256 hex of the token.
+struct TokenHash {
+  std::string role;
+  std::string sha256_hex;  // 64 lower-case hex digits
+};
+
+// "analyst:9f86d0...": InvalidArgument naming the problem (no ':', a role
+// not in kServeRoles, not 64 hex digits). Upper-case hex is accepted.
+Result<TokenHash> ParseTokenHash(std::string_view text);
+
+struct ApiServerOptions {
+  std::string bind = "127.0.0.1";
+  int port = 0;                    // 0: any free port (see ApiServer::port())
+  std::vector<TokenHash> tokens;   // empty: loopback clients only, as admin
+  int64_t max_scan_bytes = 0;      // per statement; 0: no limit
+  size_t max_body_bytes = 64 * 1024;
+  int threads = 8;                 // HTTP worker threads
+  int64_t refresh_interval_micros = kMicrosPerSecond;
+  uint64_t max_sql_rows = 100'000;  // /api/v1/sql rows beyond are cut ("truncated": true)
+  std::string cache_dir;           // LakeSql's cache for a remote lake
+  int sql_threads = 0;             // DuckDB threads (0: one per core)
+  // The clock for freshness and default time ranges (tests pin it).
+  std::function<TimestampMicros()> clock = NowMicros;
+};
+
+class ApiServer {
+ public:
+  // Opens a LakeSql over `store`, binds and starts serving on background
+  // threads. `store` must outlive the server. InvalidArgument for bad
+  // options (a bad token hash or role); the LakeSql's error if the lake
+  // cannot be read; Unavailable if the address cannot be bound.
+  static Result<std::unique_ptr<ApiServer>> Start(ObjectStore* store, ApiServerOptions options);
+  ~ApiServer();  // Stop()s
+
+  ApiServer(const ApiServer&) = delete;
+  ApiServer& operator=(const ApiServer&) = delete;
+
+  int port() const;
+  std::string url() const;  // "http://127.0.0.1:PORT"
+  // True when no token is configured (loopback-only mode).
+  bool open_mode() const;
+
+  // Cancels a running statement, stops accepting and waits for the
+  // listener. Idempotent.
+  void Stop();
+
+  // The /metrics text (for tests and the CLI's final summary).
+  std::string MetricsText();
+
+ private:
+  class Impl;
+  explicit ApiServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tradelake

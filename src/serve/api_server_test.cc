@@ -1,0 +1,576 @@
+#include "serve/api_server.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <simdjson.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "core/time.h"
+#include "etl/catalog.h"
+#include "etl/dec18.h"
+#include "etl/gold.h"
+#include "etl/rows.h"
+#include "etl/table_io.h"
+#include "store/lake.h"
+#include "store/object_store.h"
+
+namespace tradelake {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::string_view kAnalystToken = "analyst-secret-token";
+constexpr std::string_view kIngestToken = "ingest-secret-token";
+
+// A fresh temporary folder, removed with everything in it at scope exit.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "tl_api_server_test_XXXXXX").string();
+    path_ = ::mkdtemp(pattern.data()) != nullptr ? pattern : "";
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!path_.empty()) fs::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+TimestampMicros T(std::string_view rfc3339) {
+  auto t = ParseRfc3339(rfc3339);
+  EXPECT_TRUE(t.ok()) << rfc3339;
+  return t.value_or(0);
+}
+
+Dec18 D(std::string_view text) {
+  auto d = Dec18FromString(text);
+  EXPECT_TRUE(d.ok()) << text;
+  return d.value_or(0);
+}
+
+SilverTrade Trade(std::string product, int64_t id, std::string_view time, std::string_view price,
+                  std::string_view size, std::string side) {
+  SilverTrade t;
+  t.product_id = std::move(product);
+  t.trade_id = id;
+  t.price = D(price);
+  t.size = D(size);
+  t.quote_notional = *Dec18Multiply(t.price, t.size);
+  t.taker_side = side == "buy" ? "sell" : "buy";
+  t.side = std::move(side);
+  t.time = T(time);
+  t.ingested_at = t.time + kMicrosPerSecond;
+  t.bronze_object = "bronze/source=coinbase/test.jsonl.zst";
+  return t;
+}
+
+// Writes one (product, date) partition of Silver and its three Gold tables
+// into `next`, with the given quality counters.
+void AddPartition(ObjectStore* store, Snapshot* next, const std::string& product, const std::string& date,
+                  const std::vector<SilverTrade>& trades, PartitionQuality quality) {
+  const std::string partition = PartitionName(product, date);
+  auto write = [&](std::string_view table, auto writer, const auto& rows) {
+    const std::string key = fmt::format("{}{}/part-{}.parquet", TableFolder(table), partition, next->seq);
+    auto path = store->LocalPath(key);
+    ASSERT_TRUE(path.has_value());
+    Status s = writer(rows, *path);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    next->tables[std::string(table)][partition] = {key};
+  };
+  write(kSilverTrades, WriteSilverTrades, trades);
+  for (auto [table, period] : {std::pair{kGoldHourly, kMicrosPerHour}, std::pair{kGoldDaily, kMicrosPerDay},
+                               std::pair{kGoldBars1m, kMicrosPerMinute}}) {
+    auto bars = AggregateBars(trades, period);
+    ASSERT_TRUE(bars.ok()) << bars.status().ToString();
+    write(table, WriteGoldBars, *bars);
+  }
+  quality.silver_rows = static_cast<int64_t>(trades.size());
+  quality.inserted = quality.silver_rows;
+  quality.records = quality.inserted + quality.rejected_total();
+  next->quality[partition] = quality;
+}
+
+// The test lake, commit 1:
+//   BTC-USD 2024-05-01: ids 1-4; 2024-05-02: ids 5 and 7 (one id gap, 2 rejected)
+//   ETH-USD 2024-05-02: ids 10, 11
+void BuildLake(const std::string& root) {
+  auto store = OpenLocalStore(root);
+  ASSERT_TRUE(store.ok());
+  Snapshot next;
+  next.seq = 1;
+  next.committed_at = T("2024-05-02T12:30:00Z");
+  AddPartition(store->get(), &next, "BTC-USD", "2024-05-01",
+               {Trade("BTC-USD", 1, "2024-05-01T10:00:05Z", "100", "1", "buy"),
+                Trade("BTC-USD", 2, "2024-05-01T10:00:30Z", "101.5", "2", "sell"),
+                Trade("BTC-USD", 3, "2024-05-01T10:01:10Z", "99", "0.5", "buy"),
+                Trade("BTC-USD", 4, "2024-05-01T11:30:00Z", "102", "1", "sell")},
+               {});
+  PartitionQuality q;
+  q.rejected["price_not_positive"] = 2;
+  q.id_gaps = 1;
+  AddPartition(store->get(), &next, "BTC-USD", "2024-05-02",
+               {Trade("BTC-USD", 5, "2024-05-02T00:00:01Z", "103", "1", "buy"),
+                Trade("BTC-USD", 7, "2024-05-02T09:15:00.25Z", "104.25", "0.25", "sell")},
+               q);
+  AddPartition(store->get(), &next, "ETH-USD", "2024-05-02",
+               {Trade("ETH-USD", 10, "2024-05-02T12:00:00Z", "3000", "0.1", "buy"),
+                Trade("ETH-USD", 11, "2024-05-02T12:00:30Z", "3001", "0.2", "buy")},
+               {});
+  Status s = CommitSnapshot(store->get(), next);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+}
+
+// A parsed JSON document that owns its parser.
+struct Json {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  bool ok = false;
+
+  std::string Str(std::string_view pointer) {
+    std::string_view s;
+    EXPECT_EQ(root.at_pointer(pointer).get_string().get(s), simdjson::SUCCESS) << pointer;
+    return std::string(s);
+  }
+  int64_t Int(std::string_view pointer) {
+    int64_t v = -1;
+    EXPECT_EQ(root.at_pointer(pointer).get_int64().get(v), simdjson::SUCCESS) << pointer;
+    return v;
+  }
+  double Dbl(std::string_view pointer) {
+    double v = -1;
+    EXPECT_EQ(root.at_pointer(pointer).get_double().get(v), simdjson::SUCCESS) << pointer;
+    return v;
+  }
+  size_t Size(std::string_view pointer) {
+    simdjson::dom::array a;
+    EXPECT_EQ(root.at_pointer(pointer).get_array().get(a), simdjson::SUCCESS) << pointer;
+    return a.size();
+  }
+  bool IsNull(std::string_view pointer) { return root.at_pointer(pointer).is_null(); }
+};
+
+std::unique_ptr<Json> Parse(const std::string& body) {
+  auto j = std::make_unique<Json>();
+  j->ok = j->parser.parse(body).get(j->root) == simdjson::SUCCESS;
+  EXPECT_TRUE(j->ok) << body;
+  return j;
+}
+
+struct Answer {
+  int status = 0;  // 0: no answer
+  std::string body;
+  httplib::Headers headers;
+};
+
+class ApiServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();  // NOLINT: lives for the suite
+    BuildLake(dir_->path());
+    auto store = OpenLakeAs(dir_->path(), "analyst");
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = store->release();
+    server_ = Start({{"analyst", Sha256Hex(kAnalystToken)}, {"ingest", Sha256Hex(kIngestToken)}}, 0).release();
+    ASSERT_NE(server_, nullptr);
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    delete store_;
+    delete dir_;
+  }
+
+  static std::unique_ptr<ApiServer> Start(std::vector<TokenHash> tokens, int64_t max_scan) {
+    ApiServerOptions o;
+    o.tokens = std::move(tokens);
+    o.max_scan_bytes = max_scan;
+    o.sql_threads = 2;
+    o.clock = [] { return T("2024-05-02T13:00:00Z"); };
+    auto s = ApiServer::Start(store_, o);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return s.ok() ? std::move(s).value() : nullptr;
+  }
+
+  static Answer Get(ApiServer* server, const std::string& path, std::string_view token = kAnalystToken) {
+    httplib::Client client("127.0.0.1", server->port());
+    client.set_connection_timeout(10);
+    client.set_read_timeout(60);
+    httplib::Headers headers;
+    if (!token.empty()) headers.emplace("Authorization", fmt::format("Bearer {}", token));
+    auto res = client.Get(path.c_str(), headers);
+    if (!res) return {};
+    return {res->status, res->body, res->headers};
+  }
+  static Answer Get(const std::string& path, std::string_view token = kAnalystToken) {
+    return Get(server_, path, token);
+  }
+  static Answer Post(ApiServer* server, const std::string& path, const std::string& body,
+                     std::string_view content_type = "text/plain", std::string_view token = kAnalystToken) {
+    httplib::Client client("127.0.0.1", server->port());
+    client.set_connection_timeout(10);
+    client.set_read_timeout(60);
+    httplib::Headers headers;
+    if (!token.empty()) headers.emplace("Authorization", fmt::format("Bearer {}", token));
+    auto res = client.Post(path.c_str(), headers, body, std::string(content_type).c_str());
+    if (!res) return {};
+    return {res->status, res->body, res->headers};
+  }
+  static Answer Post(const std::string& body, std::string_view content_type = "text/plain",
+                     std::string_view token = kAnalystToken) {
+    return Post(server_, "/api/v1/sql", body, content_type, token);
+  }
+
+  // The JSON error of a 4xx answer, checking its status and that the
+  // server keeps answering afterwards.
+  static std::string ExpectError(const Answer& a, int status) {
+    EXPECT_EQ(a.status, status) << a.body;
+    auto j = Parse(a.body);
+    std::string message = j->ok ? j->Str("/error") : "";
+    EXPECT_FALSE(message.empty());
+    EXPECT_EQ(Get("/healthz", "").status, 200);
+    return message;
+  }
+
+  static TempDir* dir_;
+  static ObjectStore* store_;
+  static ApiServer* server_;
+};
+
+TempDir* ApiServerTest::dir_ = nullptr;
+ObjectStore* ApiServerTest::store_ = nullptr;
+ApiServer* ApiServerTest::server_ = nullptr;
+
+TEST_F(ApiServerTest, HealthzNeedsNoToken) {
+  Answer a = Get("/healthz", "");
+  EXPECT_EQ(a.status, 200);
+  EXPECT_EQ(a.body, "ok\n");
+}
+
+TEST_F(ApiServerTest, ProductsListsGoldProductsWithTheirDates) {
+  Answer a = Get("/api/v1/products");
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_EQ(a.body,
+            "{\"commit\":1,\"products\":["
+            "{\"product\":\"BTC-USD\",\"first_date\":\"2024-05-01\",\"last_date\":\"2024-05-02\"},"
+            "{\"product\":\"ETH-USD\",\"first_date\":\"2024-05-02\",\"last_date\":\"2024-05-02\"}]}");
+}
+
+TEST_F(ApiServerTest, HourlyBarsAreExactDecimalsWithRfc3339Times) {
+  Answer a = Get("/api/v1/bars?product=BTC-USD&interval=1h&from=2024-05-01&to=2024-05-03");
+  ASSERT_EQ(a.status, 200) << a.body;
+  auto j = Parse(a.body);
+  EXPECT_EQ(j->Str("/product"), "BTC-USD");
+  EXPECT_EQ(j->Str("/interval"), "1h");
+  EXPECT_EQ(j->Str("/from"), "2024-05-01T00:00:00Z");
+  EXPECT_EQ(j->Str("/to"), "2024-05-03T00:00:00Z");
+  ASSERT_EQ(j->Size("/bars"), 4u);
+  EXPECT_EQ(j->Str("/bars/0/time"), "2024-05-01T10:00:00Z");
+  EXPECT_EQ(j->Str("/bars/0/open"), "100");
+  EXPECT_EQ(j->Str("/bars/0/high"), "101.5");
+  EXPECT_EQ(j->Str("/bars/0/low"), "99");
+  EXPECT_EQ(j->Str("/bars/0/close"), "99");
+  EXPECT_EQ(j->Str("/bars/0/volume"), "3.5");
+  EXPECT_EQ(j->Str("/bars/0/quote_volume"), "352.5");
+  EXPECT_EQ(j->Str("/bars/0/vwap"), "100.714285714285714286");
+  EXPECT_EQ(j->Int("/bars/0/trades"), 3);
+  EXPECT_EQ(j->Str("/bars/0/buy_volume"), "2");  // taker bought trade 2 (maker sold)
+  EXPECT_EQ(j->Str("/bars/0/sell_volume"), "1.5");
+  EXPECT_EQ(j->Str("/bars/1/time"), "2024-05-01T11:00:00Z");
+  EXPECT_EQ(j->Str("/bars/2/time"), "2024-05-02T00:00:00Z");
+  EXPECT_EQ(j->Str("/bars/3/time"), "2024-05-02T09:00:00Z");
+  EXPECT_EQ(j->Str("/bars/3/close"), "104.25");
+}
+
+TEST_F(ApiServerTest, MinuteAndDailyBarsComeFromTheirTables) {
+  Answer m = Get("/api/v1/bars?product=BTC-USD&interval=1m&from=2024-05-01T10:00:00Z&to=2024-05-01T10:02:00Z");
+  ASSERT_EQ(m.status, 200) << m.body;
+  auto jm = Parse(m.body);
+  ASSERT_EQ(jm->Size("/bars"), 2u);
+  EXPECT_EQ(jm->Str("/bars/0/time"), "2024-05-01T10:00:00Z");
+  EXPECT_EQ(jm->Int("/bars/0/trades"), 2);
+  EXPECT_EQ(jm->Str("/bars/1/time"), "2024-05-01T10:01:00Z");
+  EXPECT_EQ(jm->Str("/bars/1/open"), "99");
+
+  Answer d = Get("/api/v1/bars?product=BTC-USD&interval=1d&from=2024-04-01&to=2024-06-01");
+  ASSERT_EQ(d.status, 200) << d.body;
+  auto jd = Parse(d.body);
+  ASSERT_EQ(jd->Size("/bars"), 2u);
+  EXPECT_EQ(jd->Str("/bars/0/time"), "2024-05-01T00:00:00Z");
+  EXPECT_EQ(jd->Int("/bars/0/trades"), 4);
+  EXPECT_EQ(jd->Str("/bars/1/volume"), "1.25");
+}
+
+TEST_F(ApiServerTest, TradesAreNewestFirstAndLimited) {
+  Answer a = Get("/api/v1/trades?product=BTC-USD&from=2024-05-01&to=2024-05-03&limit=2");
+  ASSERT_EQ(a.status, 200) << a.body;
+  auto j = Parse(a.body);
+  EXPECT_EQ(j->Int("/limit"), 2);
+  ASSERT_EQ(j->Size("/trades"), 2u);
+  EXPECT_EQ(j->Int("/trades/0/trade_id"), 7);
+  EXPECT_EQ(j->Str("/trades/0/time"), "2024-05-02T09:15:00.25Z");
+  EXPECT_EQ(j->Str("/trades/0/price"), "104.25");
+  EXPECT_EQ(j->Str("/trades/0/size"), "0.25");
+  EXPECT_EQ(j->Str("/trades/0/side"), "sell");
+  EXPECT_EQ(j->Str("/trades/0/taker_side"), "buy");
+  EXPECT_EQ(j->Int("/trades/1/trade_id"), 5);
+
+  // Default limit (100) and default range (the day before the pinned now).
+  Answer d = Get("/api/v1/trades?product=ETH-USD");
+  ASSERT_EQ(d.status, 200) << d.body;
+  auto jd = Parse(d.body);
+  EXPECT_EQ(jd->Int("/limit"), 100);
+  EXPECT_EQ(jd->Str("/from"), "2024-05-01T13:00:00Z");
+  ASSERT_EQ(jd->Size("/trades"), 2u);
+  EXPECT_EQ(jd->Int("/trades/0/trade_id"), 11);
+}
+
+TEST_F(ApiServerTest, StatusReportsFreshnessQualityAndTables) {
+  Answer a = Get("/api/v1/status");
+  ASSERT_EQ(a.status, 200) << a.body;
+  auto j = Parse(a.body);
+  EXPECT_EQ(j->Str("/now"), "2024-05-02T13:00:00Z");
+  EXPECT_EQ(j->Int("/catalog/commit"), 1);
+  EXPECT_EQ(j->Str("/catalog/committed_at"), "2024-05-02T12:30:00Z");
+  ASSERT_EQ(j->Size("/products"), 2u);
+  EXPECT_EQ(j->Str("/products/0/product"), "BTC-USD");
+  EXPECT_EQ(j->Str("/products/0/last_trade_time"), "2024-05-02T09:15:00.25Z");
+  EXPECT_DOUBLE_EQ(j->Dbl("/products/0/freshness_seconds"), 13499.75);
+  EXPECT_EQ(j->Int("/products/0/silver_rows"), 6);
+  EXPECT_EQ(j->Int("/products/0/records"), 8);
+  EXPECT_EQ(j->Int("/products/0/rejected"), 2);
+  EXPECT_EQ(j->Int("/products/0/id_gaps"), 1);
+  EXPECT_EQ(j->Str("/products/1/product"), "ETH-USD");
+  EXPECT_DOUBLE_EQ(j->Dbl("/products/1/freshness_seconds"), 3570);
+  EXPECT_EQ(j->Int("/products/1/rejected"), 0);
+  std::map<std::string, int64_t> files;
+  for (size_t i = 0; i < j->Size("/tables"); ++i) {
+    files[j->Str(fmt::format("/tables/{}/name", i))] = j->Int(fmt::format("/tables/{}/files", i));
+    EXPECT_GE(j->Int(fmt::format("/tables/{}/bytes", i)), 0);
+  }
+  EXPECT_EQ(files["silver.trades"], 3);
+  EXPECT_EQ(files["gold.trades_hourly"], 3);
+  EXPECT_EQ(files["gold.bars_1m"], 3);
+}
+
+TEST_F(ApiServerTest, SqlReturnsTypedColumnsRowsAndScan) {
+  Answer a = Post(
+      "SELECT product_id, count(*) AS n, sum(size) AS volume FROM silver.trades "
+      "WHERE product_id = 'BTC-USD' GROUP BY 1");
+  ASSERT_EQ(a.status, 200) << a.body;
+  auto j = Parse(a.body);
+  EXPECT_EQ(j->Str("/statement_type"), "SELECT");
+  ASSERT_EQ(j->Size("/columns"), 3u);
+  EXPECT_EQ(j->Str("/columns/0/name"), "product_id");
+  EXPECT_EQ(j->Str("/columns/0/type"), "VARCHAR");
+  EXPECT_EQ(j->Str("/columns/1/type"), "BIGINT");
+  EXPECT_EQ(j->Str("/columns/2/type"), "DECIMAL(38,18)");
+  ASSERT_EQ(j->Size("/rows"), 1u);
+  EXPECT_EQ(j->Str("/rows/0/0"), "BTC-USD");
+  EXPECT_EQ(j->Int("/rows/0/1"), 6);
+  EXPECT_EQ(j->Str("/rows/0/2"), "5.750000000000000000");
+  EXPECT_EQ(j->Int("/scan/files_read"), 2);  // BTC's two partitions only
+  EXPECT_EQ(j->Int("/scan/files_total"), 3);
+  EXPECT_GT(j->Int("/scan/bytes_read"), 0);
+  EXPECT_EQ(j->Int("/scan/rows"), 1);
+  EXPECT_GT(j->Dbl("/scan/athena_usd"), 0);
+
+  Answer js = Post("{\"sql\": \"SELECT 40 + 2 AS answer\"}", "application/json");
+  ASSERT_EQ(js.status, 200) << js.body;
+  EXPECT_EQ(Parse(js.body)->Int("/rows/0/0"), 42);
+}
+
+TEST_F(ApiServerTest, BadParametersAreJson400sAndTheServerKeepsServing) {
+  EXPECT_NE(ExpectError(Get("/api/v1/bars?interval=1h"), 400).find("missing parameter product"), std::string::npos);
+  ExpectError(Get("/api/v1/bars?product=BTC%20USD&interval=1h"), 400);
+  ExpectError(Get("/api/v1/bars?product=../etc&interval=1h"), 400);
+  EXPECT_NE(ExpectError(Get("/api/v1/bars?product=FOO-USD&interval=1h"), 404).find("FOO-USD"), std::string::npos);
+  EXPECT_NE(ExpectError(Get("/api/v1/bars?product=BTC-USD&interval=5m"), 400).find("interval"), std::string::npos);
+  EXPECT_NE(ExpectError(Get("/api/v1/bars?product=BTC-USD&interval=1h&from=yesterday"), 400).find("from"),
+            std::string::npos);
+  ExpectError(Get("/api/v1/bars?product=BTC-USD&interval=1h&from=2024-05-03&to=2024-05-01"), 400);
+  EXPECT_NE(
+      ExpectError(Get("/api/v1/bars?product=BTC-USD&interval=1m&from=2024-03-01&to=2024-05-01"), 400).find("31"),
+      std::string::npos);
+  ExpectError(Get("/api/v1/bars?product=BTC-USD&interval=1h&from=2010-01-01&to=2024-05-01"), 400);
+  EXPECT_NE(ExpectError(Get("/api/v1/trades?product=BTC-USD&limit=10001"), 400).find("limit"), std::string::npos);
+  ExpectError(Get("/api/v1/trades?product=BTC-USD&limit=abc"), 400);
+  ExpectError(Get("/api/v1/trades?product=BTC-USD&limit=0"), 400);
+  EXPECT_NE(ExpectError(Get("/api/v1/nope"), 404).find("/api/v1/nope"), std::string::npos);
+  ExpectError(Get("/api/v1/sql"), 404);  // GET on a POST endpoint
+}
+
+TEST_F(ApiServerTest, SqlErrorsMapToHttpStatuses) {
+  ExpectError(Post("SELEC 1"), 400);
+  EXPECT_NE(ExpectError(Post("COPY (SELECT 1) TO '/tmp/tl_api_copy.csv'"), 403).find("COPY"), std::string::npos);
+  ExpectError(Post(""), 400);
+  ExpectError(Post("{\"query\": 1}", "application/json"), 400);
+  const std::string big(70 * 1024, ' ');
+  ExpectError(Post("SELECT 1" + big), 413);
+  EXPECT_FALSE(fs::exists("/tmp/tl_api_copy.csv"));
+}
+
+TEST_F(ApiServerTest, ScanLimitRefusesWithTheSizes) {
+  auto limited = Start({{"analyst", Sha256Hex(kAnalystToken)}}, 1);
+  ASSERT_NE(limited, nullptr);
+  Answer a = Post(limited.get(), "/api/v1/sql", "SELECT count(*) FROM silver.trades");
+  EXPECT_EQ(a.status, 400) << a.body;
+  const std::string message = Parse(a.body)->Str("/error");
+  EXPECT_NE(message.find("scan limit"), std::string::npos) << message;
+  EXPECT_NE(message.find("bytes"), std::string::npos) << message;
+  EXPECT_EQ(Post(limited.get(), "/api/v1/sql", "SELECT 1").status, 200);
+}
+
+TEST_F(ApiServerTest, TokensAndRolesAreEnforced) {
+  Answer none = Get("/api/v1/products", "");
+  EXPECT_EQ(none.status, 401) << none.body;
+  auto challenge = none.headers.find("WWW-Authenticate");
+  ASSERT_NE(challenge, none.headers.end());
+  EXPECT_TRUE(challenge->second.starts_with("Bearer")) << challenge->second;
+  ExpectError(none, 401);
+  ExpectError(Get("/api/v1/products", "not-a-token"), 401);
+  EXPECT_NE(ExpectError(Post("SELECT 1", "text/plain", kIngestToken), 403).find("ingest"), std::string::npos);
+  ExpectError(Get("/api/v1/bars?product=BTC-USD", kIngestToken), 403);
+  EXPECT_EQ(Get("/api/v1/status", kIngestToken).status, 200);
+  EXPECT_EQ(Get("/metrics", "").status, 200);
+}
+
+TEST(ApiServerAuth, RoleTableAndTokenHashes) {
+  EXPECT_TRUE(RoleMayUse("analyst", "/api/v1/sql"));
+  EXPECT_TRUE(RoleMayUse("admin", "/api/v1/sql"));
+  EXPECT_FALSE(RoleMayUse("etl", "/api/v1/sql"));
+  EXPECT_TRUE(RoleMayUse("etl", "/api/v1/status"));
+  EXPECT_FALSE(RoleMayUse("analyst", "/api/v1/unknown"));
+  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  auto t = ParseTokenHash("analyst:BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD");
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->role, "analyst");
+  EXPECT_EQ(t->sha256_hex, Sha256Hex("abc"));
+  EXPECT_FALSE(ParseTokenHash("root:" + Sha256Hex("abc")).ok());
+  EXPECT_FALSE(ParseTokenHash("analyst:abc").ok());
+  EXPECT_FALSE(ParseTokenHash(Sha256Hex("abc")).ok());
+}
+
+TEST_F(ApiServerTest, WithoutTokensLoopbackClientsAreServed) {
+  auto open = Start({}, 0);
+  ASSERT_NE(open, nullptr);
+  EXPECT_TRUE(open->open_mode());
+  EXPECT_EQ(Get(open.get(), "/api/v1/products", "").status, 200);
+  EXPECT_EQ(Post(open.get(), "/api/v1/sql", "SELECT 1", "text/plain", "").status, 200);
+}
+
+// Every sample line is `name{labels} value`.
+TEST_F(ApiServerTest, MetricsAreParseableAndCountersIncrease) {
+  auto sample = [](const std::string& text, const std::string& series) -> double {
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.starts_with(series + " ")) return std::stod(line.substr(series.size() + 1));
+    }
+    return -1;
+  };
+  const std::string healthz = "tradelake_http_requests_total{path=\"/healthz\",code=\"200\"}";
+  const std::string ok_statements = "tradelake_sql_statements_total{outcome=\"ok\"}";
+  EXPECT_EQ(Get("/healthz", "").status, 200);
+  ASSERT_EQ(Post("SELECT count(*) FROM gold.trades_daily").status, 200);
+  const std::string before = Get("/metrics", "").body;
+  EXPECT_EQ(Get("/healthz", "").status, 200);
+  ASSERT_EQ(Post("SELECT count(*) FROM gold.trades_daily").status, 200);
+  const std::string after = Get("/metrics", "").body;
+
+  const std::regex sample_line(R"(^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? -?[0-9.eE+-]+$)");
+  std::istringstream in(after);
+  std::string line;
+  int samples = 0;
+  while (std::getline(in, line)) {
+    if (line.empty() || line.starts_with("# HELP ") || line.starts_with("# TYPE ")) continue;
+    EXPECT_TRUE(std::regex_match(line, sample_line)) << line;
+    ++samples;
+  }
+  EXPECT_GT(samples, 5);
+  EXPECT_GE(sample(before, healthz), 1);
+  EXPECT_EQ(sample(after, healthz), sample(before, healthz) + 1);
+  EXPECT_EQ(sample(after, ok_statements), sample(before, ok_statements) + 1);
+  EXPECT_GT(sample(after, "tradelake_sql_bytes_scanned_total"), sample(before, "tradelake_sql_bytes_scanned_total"));
+  EXPECT_EQ(sample(after, "tradelake_catalog_commit"), 1);
+  EXPECT_EQ(sample(after, "tradelake_freshness_seconds{product=\"ETH-USD\"}"), 3570);
+  EXPECT_NE(after.find("# TYPE tradelake_http_requests_total counter"), std::string::npos);
+  EXPECT_NE(after.find("# TYPE tradelake_freshness_seconds gauge"), std::string::npos);
+}
+
+TEST_F(ApiServerTest, ConcurrentBarRequestsAllSucceed) {
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&ok, t] {
+      httplib::Client client("127.0.0.1", server_->port());
+      client.set_connection_timeout(10);
+      client.set_read_timeout(60);
+      const httplib::Headers headers = {{"Authorization", fmt::format("Bearer {}", kAnalystToken)}};
+      for (int i = 0; i < 50; ++i) {
+        const char* interval = (i + t) % 2 == 0 ? "1h" : "1m";
+        auto res = client.Get(
+            fmt::format("/api/v1/bars?product=BTC-USD&interval={}&from=2024-05-01&to=2024-05-02", interval).c_str(),
+            headers);
+        if (res && res->status == 200) ok.fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok.load(), 8 * 50);
+}
+
+TEST(ApiServerRefresh, ServesANewCommitWithoutRestart) {
+  TempDir dir;
+  BuildLake(dir.path());
+  auto store = OpenLakeAs(dir.path(), "analyst");
+  ASSERT_TRUE(store.ok());
+  ApiServerOptions o;
+  o.refresh_interval_micros = 0;
+  o.sql_threads = 1;
+  auto server = ApiServer::Start(store->get(), o);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  httplib::Client client("127.0.0.1", (*server)->port());
+  client.set_read_timeout(60);
+  auto before = client.Get("/api/v1/products");
+  ASSERT_TRUE(before);
+  EXPECT_EQ(Parse(before->body)->Int("/commit"), 1);
+
+  auto writer = OpenLocalStore(dir.path());
+  ASSERT_TRUE(writer.ok());
+  auto current = LoadCurrentSnapshot(writer->get());
+  ASSERT_TRUE(current.ok());
+  Snapshot next = *current;
+  next.seq = 2;
+  next.committed_at = T("2024-05-02T13:30:00Z");
+  AddPartition(writer->get(), &next, "SOL-USD", "2024-05-02",
+               {Trade("SOL-USD", 100, "2024-05-02T13:00:00Z", "150", "3", "buy")}, {});
+  ASSERT_TRUE(CommitSnapshot(writer->get(), next).ok());
+
+  auto after = client.Get("/api/v1/products");
+  ASSERT_TRUE(after);
+  auto j = Parse(after->body);
+  EXPECT_EQ(j->Int("/commit"), 2);
+  ASSERT_EQ(j->Size("/products"), 3u);
+  EXPECT_EQ(j->Str("/products/2/product"), "SOL-USD");
+  auto bars = client.Get("/api/v1/bars?product=SOL-USD&interval=1d&from=2024-05-01&to=2024-05-03");
+  ASSERT_TRUE(bars);
+  EXPECT_EQ(bars->status, 200) << bars->body;
+  EXPECT_NE((*server)->MetricsText().find("tradelake_catalog_commit 2"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tradelake
