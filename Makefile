@@ -26,7 +26,9 @@ test: build
 # Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 test-sanitize: deps
 	@cmake --preset debug >/dev/null
-	@cmake --build --preset debug -j $(JOBS)
+	@# only the unit test binaries: the sanitized run does not need the tool or the benches
+	@cmake --build --preset debug -j $(JOBS) --target \
+	  $$(for d in src/*/; do ls $$d*_test.cc >/dev/null 2>&1 && echo tl_$$(basename $$d)_tests; done)
 	@scripts/with-moto.sh ctest --preset debug -j $(JOBS)
 
 demo: build
