@@ -6,9 +6,14 @@
 
 #include <curl/curl.h>
 
+#include <fmt/format.h>
+
 #include <memory>
 #include <mutex>
+#include <string>
 #include <string_view>
+
+#include "core/status.h"
 
 namespace tradelake::curl {
 
@@ -37,6 +42,29 @@ inline std::string_view TrimHttpSpace(std::string_view s) {
     s.remove_suffix(1);
   }
   return s;
+}
+
+// The Status for a failed transfer: `what` names the request ("GET <url>"),
+// `detail` is curl's error buffer. Timeouts are DeadlineExceeded, malformed
+// URLs InvalidArgument, curl misuse Internal; everything else (refused,
+// reset, empty reply, partial body, DNS, TLS) Unavailable: the network or
+// the peer may well behave on the next try.
+inline Status TransportError(CURLcode code, std::string_view what, const char* detail) {
+  std::string text = curl_easy_strerror(code);
+  if (detail != nullptr && detail[0] != '\0') text = fmt::format("{} ({})", text, TrimHttpSpace(detail));
+  std::string message = fmt::format("{}: {}", what, text);
+  switch (code) {
+    case CURLE_OPERATION_TIMEDOUT:
+      return DeadlineExceeded(std::move(message));
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      return InvalidArgument(std::move(message));
+    case CURLE_OUT_OF_MEMORY:
+    case CURLE_BAD_FUNCTION_ARGUMENT:
+      return Internal(std::move(message));
+    default:
+      return Unavailable(std::move(message));
+  }
 }
 
 }  // namespace tradelake::curl

@@ -13,6 +13,7 @@ namespace tradelake {
 namespace {
 
 using curl::GlobalInitOnce;
+using curl::TransportError;
 using curl::TrimHttpSpace;
 using CurlEasyPtr = curl::EasyPtr;
 using CurlSlistPtr = curl::SlistPtr;
@@ -52,27 +53,6 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   transfer->response->headers[std::move(name)] = std::string(TrimHttpSpace(line.substr(colon + 1)));
   return n;
-}
-
-Status TransportError(CURLcode code, const std::string& url, const char* detail) {
-  std::string text = curl_easy_strerror(code);
-  if (detail != nullptr && detail[0] != '\0')
-    text = fmt::format("{} ({})", text, TrimHttpSpace(detail));
-  std::string message = fmt::format("GET {}: {}", url, text);
-  switch (code) {
-    case CURLE_OPERATION_TIMEDOUT:
-      return DeadlineExceeded(std::move(message));
-    case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-      return InvalidArgument(std::move(message));
-    case CURLE_OUT_OF_MEMORY:
-    case CURLE_BAD_FUNCTION_ARGUMENT:
-      return Internal(std::move(message));
-    default:
-      // Refused, reset, empty reply, partial body, DNS, TLS: the network or the
-      // peer may well behave on the next try.
-      return Unavailable(std::move(message));
-  }
 }
 
 }  // namespace
@@ -136,7 +116,7 @@ Result<HttpResponse> HttpClient::Get(const std::string& url) {
     return Unavailable(fmt::format("GET {}: response body larger than {} bytes", url,
                                    impl_->options.max_body_bytes));
   }
-  if (rc != CURLE_OK) return TransportError(rc, url, impl_->error_buffer);
+  if (rc != CURLE_OK) return TransportError(rc, fmt::format("GET {}", url), impl_->error_buffer);
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
   return response;
 }

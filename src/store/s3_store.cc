@@ -19,6 +19,7 @@ namespace tradelake {
 namespace {
 
 using curl::GlobalInitOnce;
+using curl::TransportError;
 using curl::TrimHttpSpace;
 using CurlEasyPtr = curl::EasyPtr;
 using CurlSlistPtr = curl::SlistPtr;
@@ -220,26 +221,6 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   }
   t->response->headers[std::move(name)] = std::move(value);
   return n;
-}
-
-Status TransportError(CURLcode code, std::string_view what, const char* detail) {
-  std::string text = curl_easy_strerror(code);
-  if (detail != nullptr && detail[0] != '\0')
-    text = fmt::format("{} ({})", text, TrimHttpSpace(detail));
-  std::string message = fmt::format("{}: {}", what, text);
-  switch (code) {
-    case CURLE_OPERATION_TIMEDOUT:
-      return DeadlineExceeded(std::move(message));
-    case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-      return InvalidArgument(std::move(message));
-    case CURLE_OUT_OF_MEMORY:
-    case CURLE_BAD_FUNCTION_ARGUMENT:
-      return Internal(std::move(message));
-    default:
-      // Refused, reset, empty reply, partial body, DNS, TLS: may well work next time.
-      return Unavailable(std::move(message));
-  }
 }
 
 bool IsRetryableResponse(const S3Response& r) {
