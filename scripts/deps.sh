@@ -17,7 +17,8 @@ APT_PACKAGES=(
   libcpp-httplib-dev                 # HTTP server (simulator, API)
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev           # libFuzzer targets
-  nodejs npm                         # fetches the pinned DuckDB library
+  nodejs npm                         # fetches the pinned DuckDB library and dashboard assets
+  chromium fonts-dejavu-core         # the dashboard's browser test (headless, via playwright-core)
   python3
 )
 
@@ -38,12 +39,17 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# DuckDB: libduckdb.so from @duckdb/node-bindings-linux-x64, duckdb.h from duckdb.
+# npm, pinned by package-lock.json: libduckdb.so from @duckdb/node-bindings-linux-x64,
+# duckdb.h from duckdb, the chart library of the dashboard, and playwright-core
+# (a browser driver without browsers: the test uses Debian's chromium).
 # --ignore-scripts: duckdb's install script would try to build a Node addon.
 lib=node_modules/@duckdb/node-bindings-linux-x64/libduckdb.so
 hdr=node_modules/duckdb/src/duckdb/src/include/duckdb.h
-if [ ! -f "$lib" ] || [ ! -f "$hdr" ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "deps: installing pinned DuckDB from the npm registry (package-lock.json)"
+lwc=node_modules/lightweight-charts/dist/lightweight-charts.standalone.production.js
+pwc=node_modules/playwright-core/package.json
+if [ ! -f "$lib" ] || [ ! -f "$hdr" ] || [ ! -f "$lwc" ] || [ ! -f "$pwc" ] ||
+   [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "deps: installing pinned npm packages (package-lock.json): DuckDB, lightweight-charts, playwright-core"
   npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 fi
 

@@ -36,6 +36,15 @@
 //        "athena_usd"}}; one statement. Refused statement types (COPY,
 //        ATTACH, SET, ...) -> 403; SQL errors -> 400; over the scan limit ->
 //        400 naming the sizes; a body over max_body_bytes -> 413.
+//   GET  /api/v1/schedule                the ingest schedule of `tradelake run`:
+//        {"paused": bool, "changed_at": T|null, "by": "..."}
+//   POST /api/v1/schedule/pause, POST /api/v1/schedule/resume
+//        pause or resume it (body ignored); answers the new schedule. A
+//        server without a pipeline (`tradelake serve`) answers these 404
+//        {"error": "this server runs no pipeline; ..."}.
+//   GET  /, /index.html, /assets/<file>  the dashboard (serve/dashboard_assets.h),
+//        static files compiled into the binary, no auth (they hold no data;
+//        the page asks for a token when the API wants one).
 //   GET  /healthz      200 "ok" (text/plain), no auth.
 //   GET  /metrics      Prometheus text format 0.0.4, no auth (it holds no
 //                      data, only counts; keep it off public networks).
@@ -112,6 +121,9 @@ inline constexpr EndpointRoles kEndpointRoles[] = {
     {"GET", "/api/v1/trades", "analyst,admin"},
     {"GET", "/api/v1/status", "analyst,etl,ingest,admin"},
     {"POST", "/api/v1/sql", "analyst,admin"},
+    {"GET", "/api/v1/schedule", "analyst,etl,ingest,admin"},
+    {"POST", "/api/v1/schedule/pause", "ingest,admin"},
+    {"POST", "/api/v1/schedule/resume", "ingest,admin"},
 };
 
 // True if `role` may use `path` according to kEndpointRoles (false for a
@@ -131,6 +143,23 @@ struct TokenHash {
 // not in kServeRoles, not 64 hex digits). Upper-case hex is accepted.
 Result<TokenHash> ParseTokenHash(std::string_view text);
 
+// What `tradelake run` plugs into the server (pipeline/pipeline.h renders
+// the JSON); empty functions for `tradelake serve`. Called from HTTP threads:
+// each must be thread-safe.
+struct PipelineHooks {
+  // The "pipeline" object of /api/v1/status (a JSON object, already
+  // rendered); /api/v1/status shows "pipeline": null without it.
+  std::function<std::string()> status_json;
+  // The schedule as a JSON object {"paused", "changed_at", "by"}.
+  std::function<std::string()> schedule_json;
+  // Pauses (true) or resumes (false) the schedule, recording `by` (the
+  // caller's role); answers the new schedule JSON, or why it could not.
+  std::function<Result<std::string>(bool paused, std::string_view by)> set_paused;
+  // More Prometheus text appended to /metrics (HELP/TYPE lines included).
+  std::function<std::string()> metrics_text;
+  bool present() const { return static_cast<bool>(status_json); }
+};
+
 struct ApiServerOptions {
   std::string bind = "127.0.0.1";
   int port = 0;                    // 0: any free port (see ApiServer::port())
@@ -144,6 +173,7 @@ struct ApiServerOptions {
   int sql_threads = 0;             // DuckDB threads (0: one per core)
   // The clock for freshness and default time ranges (tests pin it).
   std::function<TimestampMicros()> clock = NowMicros;
+  PipelineHooks pipeline;          // set by `tradelake run`
 };
 
 class ApiServer {
