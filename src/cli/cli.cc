@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "cli/run_command.h"
 #include "cli/serve_command.h"
 #include "cli/sql_commands.h"
 #include "core/exit_codes.h"
@@ -579,6 +580,7 @@ int RunCli(int argc, char** argv) {
   SimulateFlags sf;
   SqlCommands sql_commands(&app, &g_policies_dir);
   ServeCommand serve_command(&app, &g_policies_dir);
+  RunCommand run_command(&app, &g_policies_dir);
 
   auto* simulate = app.add_subcommand("simulate", "Serve an offline Coinbase Exchange (REST) over a synthetic market");
   simulate->footer(
@@ -621,6 +623,7 @@ int RunCli(int argc, char** argv) {
 
   if (auto code = sql_commands.RunIfParsed()) return *code;
   if (auto code = serve_command.RunIfParsed()) return *code;
+  if (auto code = run_command.RunIfParsed(&app)) return *code;
   if (ingest->parsed()) return RunIngestCommand(in, g);
   if (verify->parsed()) return RunVerifyCommand(vf);
   if (etl->parsed()) return RunEtlCommand(ef);

@@ -33,26 +33,71 @@ int HashToken() {
 
 }  // namespace
 
+void AddServerFlags(CLI::App* command, ServerFlags* f) {
+  command->add_option("--port", f->port, "port (0: any free port)")->capture_default_str();
+  command->add_option("--bind", f->bind, "address to bind")->capture_default_str();
+  command->add_option("--token-hash", f->token_hashes, "ROLE:SHA256HEX of an accepted token (repeatable)");
+  command->add_option("--max-scan", f->max_scan, "refuse a statement that would scan more (0: no limit)")
+      ->capture_default_str();
+  command->add_option("--ready-file", f->ready_file, "write the URL to this file once serving");
+  command->add_option("--cache-dir", f->cache_dir, "local cache for objects of a remote lake");
+  command->add_option("--threads", f->threads, "HTTP worker threads")->capture_default_str();
+}
+
+Result<ApiServerOptions> ServerOptionsFrom(const ServerFlags& f) {
+  ApiServerOptions o;
+  o.bind = f.bind;
+  o.port = f.port;
+  o.threads = f.threads;
+  o.cache_dir = f.cache_dir;
+  for (const auto& t : f.token_hashes) {
+    auto parsed = ParseTokenHash(t);
+    if (!parsed.ok()) return parsed.status().WithContext("--token-hash");
+    o.tokens.push_back(*parsed);
+  }
+  if (f.max_scan != "0") {
+    auto bytes = ParseByteSize(f.max_scan);
+    if (!bytes.ok()) return bytes.status().WithContext("--max-scan");
+    o.max_scan_bytes = *bytes;
+  }
+  return o;
+}
+
+sigset_t BlockStopSignals() {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return stop_signals;
+}
+
+void WriteReadyFile(const std::string& path, const std::string& url) {
+  if (path.empty()) return;
+  const std::string tmp = path + ".tmp";
+  if (std::FILE* out = std::fopen(tmp.c_str(), "w")) {
+    std::fprintf(out, "%s\n", url.c_str());
+    std::fclose(out);
+    std::rename(tmp.c_str(), path.c_str());
+  }
+}
+
 struct ServeCommand::Flags {
   CLI::App* serve = nullptr;
   std::string lake = "lake";
-  int port = 8080;
-  std::string bind = "127.0.0.1";
-  std::vector<std::string> token_hashes;
-  std::string max_scan = "10GB";
-  std::string ready_file;
-  std::string cache_dir;
-  int threads = 8;
+  ServerFlags server;
   bool hash_token = false;
 };
 
 ServeCommand::ServeCommand(CLI::App* app, const std::string* policies_dir)
     : f_(std::make_unique<Flags>()), policies_dir_(policies_dir) {
   Flags& f = *f_;
-  f.serve = app->add_subcommand("serve", "Serve the lake's HTTP API (bars, trades, status, SQL) as JSON");
+  f.serve = app->add_subcommand("serve", "Serve the lake's HTTP API (bars, trades, status, SQL) and the dashboard");
   f.serve->footer(
       "Endpoints: GET /api/v1/products, /api/v1/bars, /api/v1/trades, /api/v1/status,\n"
-      "POST /api/v1/sql; GET /healthz and /metrics (Prometheus) need no token.\n"
+      "POST /api/v1/sql; GET /healthz and /metrics (Prometheus) need no token; the\n"
+      "dashboard is at / (`tradelake run` adds the live pipeline to it).\n"
       "Tokens: clients send Authorization: Bearer <token>; the server keeps only hashes:\n"
       "  echo -n \"$TOKEN\" | tradelake serve --hash-token\n"
       "  tradelake serve --lake lake --token-hash analyst:<hex> --token-hash admin:<hex>\n"
@@ -61,14 +106,7 @@ ServeCommand::ServeCommand(CLI::App* app, const std::string* policies_dir)
       "SIGINT/SIGTERM stop the server cleanly (exit 0).\n\n"
       "Example:\n  tradelake serve --lake lake --port 8080 --max-scan 1GB --ready-file /tmp/serve.url");
   f.serve->add_option("--lake", f.lake, "lake folder, mem:// or s3://bucket/prefix")->capture_default_str();
-  f.serve->add_option("--port", f.port, "port (0: any free port)")->capture_default_str();
-  f.serve->add_option("--bind", f.bind, "address to bind")->capture_default_str();
-  f.serve->add_option("--token-hash", f.token_hashes, "ROLE:SHA256HEX of an accepted token (repeatable)");
-  f.serve->add_option("--max-scan", f.max_scan, "refuse a statement that would scan more (0: no limit)")
-      ->capture_default_str();
-  f.serve->add_option("--ready-file", f.ready_file, "write the URL to this file once serving");
-  f.serve->add_option("--cache-dir", f.cache_dir, "local cache for objects of a remote lake");
-  f.serve->add_option("--threads", f.threads, "HTTP worker threads")->capture_default_str();
+  AddServerFlags(f.serve, &f.server);
   f.serve->add_flag("--hash-token", f.hash_token, "print the SHA-256 of the token read from stdin, then exit");
 }
 
@@ -79,34 +117,15 @@ std::optional<int> ServeCommand::RunIfParsed() {
   if (!f.serve->parsed()) return std::nullopt;
   if (f.hash_token) return HashToken();
 
-  ApiServerOptions o;
-  o.bind = f.bind;
-  o.port = f.port;
-  o.threads = f.threads;
-  o.cache_dir = f.cache_dir;
-  for (const auto& t : f.token_hashes) {
-    auto parsed = ParseTokenHash(t);
-    if (!parsed.ok()) return Fail(parsed.status().WithContext("--token-hash"));
-    o.tokens.push_back(*parsed);
-  }
-  if (f.max_scan != "0") {
-    auto bytes = ParseByteSize(f.max_scan);
-    if (!bytes.ok()) return Fail(bytes.status().WithContext("--max-scan"));
-    o.max_scan_bytes = *bytes;
-  }
+  auto o = ServerOptionsFrom(f.server);
+  if (!o.ok()) return Fail(o.status());
   auto store = OpenLakeAs(f.lake, "analyst", *policies_dir_);
   if (!store.ok()) return Fail(store.status());
 
   // Block the stop signals in every thread (the server's threads inherit
   // the mask) and wait for them here, so no handler or global is needed.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
-  auto server = ApiServer::Start(store->get(), o);
+  sigset_t stop_signals = BlockStopSignals();
+  auto server = ApiServer::Start(store->get(), *o);
   if (!server.ok()) return Fail(server.status());
   if ((*server)->open_mode()) {
     std::fprintf(stderr,
@@ -114,17 +133,9 @@ std::optional<int> ServeCommand::RunIfParsed() {
                  "without authentication\n");
   }
   std::printf("serving %s at %s (max scan %s, %zu tokens)\n", f.lake.c_str(), (*server)->url().c_str(),
-              o.max_scan_bytes > 0 ? HumanBytes(o.max_scan_bytes).c_str() : "unlimited", o.tokens.size());
+              o->max_scan_bytes > 0 ? HumanBytes(o->max_scan_bytes).c_str() : "unlimited", o->tokens.size());
   std::fflush(stdout);
-  if (!f.ready_file.empty()) {
-    // Written last, atomically, so a script can wait for it.
-    const std::string tmp = f.ready_file + ".tmp";
-    if (std::FILE* out = std::fopen(tmp.c_str(), "w")) {
-      std::fprintf(out, "%s\n", (*server)->url().c_str());
-      std::fclose(out);
-      std::rename(tmp.c_str(), f.ready_file.c_str());
-    }
-  }
+  WriteReadyFile(f.server.ready_file, (*server)->url());  // last, so a script can wait for it
   int sig = 0;
   sigwait(&stop_signals, &sig);
   std::printf("stopping (%s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM");

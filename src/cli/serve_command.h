@@ -14,10 +14,38 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
+#include <signal.h>
+
+#include "core/status.h"
+#include "serve/api_server.h"
+
 namespace tradelake {
+
+// The server's flags, shared by `serve` and `run`.
+struct ServerFlags {
+  int port = 8080;
+  std::string bind = "127.0.0.1";
+  std::vector<std::string> token_hashes;
+  std::string max_scan = "10GB";
+  std::string ready_file;
+  std::string cache_dir;
+  int threads = ApiServerOptions{}.threads;
+};
+void AddServerFlags(CLI::App* command, ServerFlags* flags);
+Result<ApiServerOptions> ServerOptionsFrom(const ServerFlags& flags);
+
+// Blocks SIGINT and SIGTERM in this thread and every thread started after
+// (they inherit the mask), so the command can sigwait() for them; ignores
+// SIGPIPE. Returns the blocked set.
+sigset_t BlockStopSignals();
+
+// Writes `url` and a newline to `path` atomically (write, then rename), so
+// a script waiting for the file never reads half of it. Empty path: nothing.
+void WriteReadyFile(const std::string& path, const std::string& url);
 
 class ServeCommand {
  public:

@@ -460,6 +460,10 @@ Status ProductIngester::Flush(const AdvanceFn& advance) {
     ++report_->objects_written;
     report_->bytes_written += static_cast<int64_t>(data.size());
     report_->trades_landed += static_cast<int64_t>(records.size());
+    if (options_.on_landed) {
+      options_.on_landed({product_, key, static_cast<int64_t>(records.size()), static_cast<int64_t>(data.size()), last,
+                          pending_.last_time});
+    }
     spdlog::debug("{}: landed {} ({} trades, {} bytes)", product_, key, records.size(), data.size());
   }
   const auto last_time = pending_.last_time;
@@ -484,26 +488,38 @@ Status ValidateProducts(const IngestOptions& options, RateLimiter* limiter, Clie
 
 }  // namespace
 
+std::unique_ptr<RateLimiter> NewIngestRateLimiter(double rate_per_second, double burst) {
+  return std::make_unique<RateLimiter>(rate_per_second, std::max(1.0, burst - kBurstReserve));
+}
+
 IngestReport RunIngest(ObjectStore* store, const IngestOptions& options) {
   IngestReport report;
   const auto t0 = Clock::now();
-  // Keep a few burst tokens in reserve: the exchange measures arrivals, we
-  // measure departures, and network jitter must never push us over its bucket.
-  RateLimiter limiter(options.rate_per_second, std::max(1.0, options.burst - kBurstReserve));
-  ClientStats stats;
+  std::unique_ptr<RateLimiter> own_limiter;
+  RateLimiter* limiter = options.limiter;
+  if (!limiter) {
+    own_limiter = NewIngestRateLimiter(options.rate_per_second, options.burst);
+    limiter = own_limiter.get();
+  }
+  ClientStats own_stats;
+  ClientStats& stats = options.stats ? *options.stats : own_stats;
+  const int64_t requests0 = stats.requests, retries0 = stats.retries, rate_limited0 = stats.rate_limited,
+                server_errors0 = stats.server_errors, transport_errors0 = stats.transport_errors,
+                invalid_bodies0 = stats.invalid_bodies, bytes0 = stats.bytes;
   auto finish = [&](Status s) {
     report.status = std::move(s);
-    report.requests = stats.requests;
-    report.retries = stats.retries;
-    report.rate_limited = stats.rate_limited;
-    report.server_errors = stats.server_errors;
-    report.transport_errors = stats.transport_errors;
-    report.invalid_bodies = stats.invalid_bodies;
-    report.response_bytes = stats.bytes;
+    // This run's share of the (possibly shared, cumulative) counters.
+    report.requests = stats.requests - requests0;
+    report.retries = stats.retries - retries0;
+    report.rate_limited = stats.rate_limited - rate_limited0;
+    report.server_errors = stats.server_errors - server_errors0;
+    report.transport_errors = stats.transport_errors - transport_errors0;
+    report.invalid_bodies = stats.invalid_bodies - invalid_bodies0;
+    report.response_bytes = stats.bytes - bytes0;
     report.elapsed_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     return report;
   };
-  if (Status s = ValidateProducts(options, &limiter, &stats); !s.ok()) return finish(s);
+  if (Status s = ValidateProducts(options, limiter, &stats); !s.ok()) return finish(s);
 
   std::set<std::string> seen;
   std::vector<std::string> products;
@@ -514,7 +530,7 @@ IngestReport RunIngest(ObjectStore* store, const IngestOptions& options) {
   std::vector<std::unique_ptr<ProductIngester>> ingesters;
   ProgressBar progress(fmt::format("{}", fmt::join(products, ",")), "trades", 0, options.progress);
   for (size_t i = 0; i < products.size(); ++i) {
-    auto ing = std::make_unique<ProductIngester>(store, options, &limiter, &stats, &progress, &report.products[i]);
+    auto ing = std::make_unique<ProductIngester>(store, options, limiter, &stats, &progress, &report.products[i]);
     ing->set_product(products[i]);
     ingesters.push_back(std::move(ing));
   }

@@ -24,6 +24,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,9 +33,20 @@
 #include "core/status.h"
 #include "core/time.h"
 #include "exchange/coinbase_client.h"
+#include "exchange/rate_limiter.h"
 #include "store/object_store.h"
 
 namespace tradelake {
+
+// One Bronze object this run wrote (IngestOptions::on_landed).
+struct LandedObject {
+  std::string product_id;
+  std::string key;
+  int64_t trades = 0;
+  int64_t bytes = 0;
+  int64_t last_trade_id = 0;
+  std::optional<TimestampMicros> last_trade_time;
+};
 
 struct IngestOptions {
   std::vector<std::string> products;
@@ -52,6 +65,15 @@ struct IngestOptions {
   double burst = 15;
   bool progress = false;                   // draw a progress bar (if stderr is a terminal)
   const std::atomic<bool>* stop = nullptr; // set from a signal handler to stop cleanly
+  // Live observers for a long-running caller (`tradelake run`), both optional:
+  // exchange counters are added to *stats as they happen, and on_landed is
+  // called (from the product's thread) after each new Bronze object is durable
+  // and before its checkpoint advances.
+  ClientStats* stats = nullptr;
+  // A limiter shared with other concurrent runs (NewIngestRateLimiter);
+  // rate_per_second and burst are then ignored.
+  RateLimiter* limiter = nullptr;
+  std::function<void(const LandedObject&)> on_landed;
 };
 
 struct ProductReport {
@@ -75,6 +97,11 @@ struct IngestReport {
   // First failing product's status, or OK.
   Status status;
 };
+
+// The limiter RunIngest builds from rate_per_second and burst: a few burst
+// tokens stay in reserve, because the exchange measures arrivals, we measure
+// departures, and network jitter must never push us over its bucket.
+std::unique_ptr<RateLimiter> NewIngestRateLimiter(double rate_per_second, double burst);
 
 // Runs ingestion to completion (or until stopped). The report is filled even
 // when the run fails; report.status says how it ended.

@@ -1,0 +1,346 @@
+#include "cli/run_command.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "cli/serve_command.h"
+#include "core/exit_codes.h"
+#include "core/text.h"
+#include "core/time.h"
+#include "exchange/coinbase_client.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/schedule.h"
+#include "serve/api_server.h"
+#include "sql/render.h"
+#include "store/lake.h"
+
+namespace tradelake {
+namespace {
+
+int Fail(const Status& s) {
+  std::fprintf(stderr, "tradelake: %s\n", s.ToString().c_str());
+  return s.ExitCode();
+}
+
+std::vector<std::string> SplitProducts(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t end = s.find(',', start);
+    if (end == std::string::npos) end = s.size();
+    std::string item = s.substr(start, end - start);
+    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+    while (!item.empty() && item.back() == ' ') item.pop_back();
+    if (!item.empty()) out.push_back(item);
+    start = end + 1;
+  }
+  return out;
+}
+
+Result<int64_t> Millis(const std::string& text, std::string_view flag) {
+  auto micros = ParseDuration(text);
+  if (!micros.ok()) return micros.status().WithContext(flag);
+  return *micros / 1000;
+}
+
+std::string WhoAmI() {
+  const char* user = std::getenv("USER");
+  return fmt::format("cli:{}", user && *user ? user : "unknown");
+}
+
+}  // namespace
+
+struct RunCommand::Flags {
+  CLI::App* run = nullptr;
+  CLI::App* schedule = nullptr;
+  CLI::App* pause = nullptr;
+  CLI::App* resume = nullptr;
+  CLI::App* show_schedule = nullptr;
+  CLI::App* config = nullptr;
+  CLI::App* show_config = nullptr;
+
+  std::string lake = "lake";
+  std::string products;
+  std::string exchange_url = std::string(kCoinbaseExchangeUrl);
+  std::string since;
+  std::string poll_interval = "1s";
+  std::string flush_interval = "2s";
+  int64_t flush_trades = 5000;
+  std::string etl_debounce = "1s";
+  std::string etl_max_delay = "10s";
+  std::string schedule_poll = "2s";
+  int etl_threads = 2;
+  double rate_limit = 10;
+  double burst = 15;
+  ServerFlags server;
+
+  std::string schedule_lake = "lake";
+};
+
+RunCommand::RunCommand(CLI::App* app, const std::string* policies_dir)
+    : f_(std::make_unique<Flags>()), policies_dir_(policies_dir) {
+  Flags& f = *f_;
+  f.run = app->add_subcommand("run", "Keep the lake fresh and serve it: follow, land, transform, API and dashboard");
+  f.run->footer(
+      "One process: each product is followed on the exchange, trades land in Bronze every\n"
+      "--flush-interval or --flush-trades (whichever first), the ETL runs --etl-debounce after\n"
+      "the last landed object (at most --etl-max-delay after the first), and the HTTP API and\n"
+      "dashboard serve the lake with the pipeline's status at http://BIND:PORT/.\n"
+      "Pause and resume without a restart: `tradelake schedule pause|resume`, the dashboard's\n"
+      "button or POST /api/v1/schedule/pause|resume; a paused pipeline sends no request.\n"
+      "SIGINT/SIGTERM flush pending trades, checkpoint and exit 0; a restart loses nothing.\n"
+      "Every flag can also come from a TOML file: --config FILE with a [run] section\n"
+      "(`tradelake config show` prints the effective settings in that form).\n\n"
+      "Example:\n"
+      "  tradelake run --lake lake --products BTC-USD,ETH-USD --since 6h --port 8080");
+  f.run->add_option("--lake", f.lake, "lake folder, mem:// or s3://bucket/prefix")->capture_default_str();
+  f.run->add_option("--products,-p", f.products, "comma-separated product ids, e.g. BTC-USD,ETH-USD")->required();
+  f.run->add_option("--exchange-url", f.exchange_url, "Coinbase Exchange REST base URL")->capture_default_str();
+  f.run->add_option("--since", f.since, "on a product's first start, backfill from this time (6h, RFC 3339)");
+  f.run->add_option("--poll-interval", f.poll_interval, "time between polls of a caught-up product")
+      ->capture_default_str();
+  f.run->add_option("--flush-interval", f.flush_interval, "land a Bronze object at least this often")
+      ->capture_default_str();
+  f.run->add_option("--flush-trades", f.flush_trades, "... or as soon as this many trades are pending")
+      ->check(CLI::Range(int64_t{1}, int64_t{10'000'000}))
+      ->capture_default_str();
+  f.run->add_option("--etl-debounce", f.etl_debounce, "run the ETL once no object has landed for this long")
+      ->capture_default_str();
+  f.run->add_option("--etl-max-delay", f.etl_max_delay, "... but at the latest this long after the first one")
+      ->capture_default_str();
+  f.run->add_option("--etl-threads", f.etl_threads, "products the ETL processes in parallel")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  f.run->add_option("--schedule-poll", f.schedule_poll, "how often the schedule is re-read from the lake")
+      ->capture_default_str();
+  f.run->add_option("--rate-limit", f.rate_limit, "requests per second to the exchange, all products (0: off)")
+      ->capture_default_str();
+  f.run->add_option("--burst", f.burst, "rate limiter burst")->capture_default_str();
+  AddServerFlags(f.run, &f.server);
+
+  f.schedule = app->add_subcommand("schedule", "Pause or resume the ingest schedule of `tradelake run` (cost switch)");
+  f.schedule->footer(
+      "The schedule is stored in the lake (_state/ingest/schedule.json); a running\n"
+      "`tradelake run` follows it within --schedule-poll, and a paused one sends no request\n"
+      "to the exchange. The ETL and the API keep working while paused.");
+  f.schedule->require_subcommand(1);
+  f.pause = f.schedule->add_subcommand("pause", "stop fetching trades (no exchange requests)");
+  f.resume = f.schedule->add_subcommand("resume", "fetch trades again, from where ingestion stopped");
+  f.show_schedule = f.schedule->add_subcommand("show", "print the schedule");
+  for (CLI::App* sub : {f.pause, f.resume, f.show_schedule}) {
+    sub->add_option("--lake", f.schedule_lake, "lake folder, mem:// or s3://bucket/prefix")->capture_default_str();
+  }
+
+  f.config = app->add_subcommand("config", "Print the effective settings of `tradelake run`");
+  f.config->require_subcommand(1);
+  f.show_config = f.config->add_subcommand(
+      "show", "tradelake config show [--config FILE] [run flags]: defaults, then the file, then the flags, as TOML");
+  f.show_config->allow_extras();
+}
+
+RunCommand::~RunCommand() = default;
+
+namespace {
+
+// The effective settings of `run`: every option with its value, as TOML
+// that --config reads back.
+std::string RunConfigToml(CLI::App* run) {
+  std::string out = "[run]\n";
+  for (const CLI::Option* opt : run->get_options()) {
+    if (opt->get_lnames().empty()) continue;
+    const std::string& name = opt->get_lnames().front();
+    if (name == "help") continue;
+    out += fmt::format("# {}\n", opt->get_description());
+    std::vector<std::string> values = opt->count() > 0 ? opt->results() : std::vector<std::string>{};
+    if (values.empty() && !opt->get_default_str().empty()) values = {opt->get_default_str()};
+    auto quoted = [](const std::string& v) {
+      std::string q;
+      AppendJsonString(&q, v);  // a TOML basic string is JSON-compatible for these values
+      return q;
+    };
+    const bool numeric = !values.empty() && values.size() == 1 &&
+                         values[0].find_first_not_of("0123456789.-") == std::string::npos && !values[0].empty();
+    if (values.empty()) {
+      out += fmt::format("# {} =\n", name);
+    } else if (opt->get_expected_max() > 1) {
+      std::string list;
+      for (const auto& v : values) list += (list.empty() ? "" : ", ") + quoted(v);
+      out += fmt::format("{} = [{}]\n", name, list);
+    } else {
+      out += fmt::format("{} = {}\n", name, numeric ? values[0] : quoted(values[0]));
+    }
+  }
+  return out;
+}
+
+int RunSchedule(bool paused, const std::string& lake, const std::string& policies) {
+  auto store = OpenLakeAs(lake, "ingest", policies);
+  if (!store.ok()) return Fail(store.status());
+  Schedule s{paused, NowMicros(), WhoAmI()};
+  if (Status st = SaveSchedule(store->get(), s); !st.ok()) return Fail(st);
+  std::printf("schedule %s: %s\n", paused ? "paused" : "resumed", ScheduleJson(s).c_str());
+  std::printf(paused ? "a running `tradelake run` on %s stops fetching within its --schedule-poll (2s by default)\n"
+                     : "a running `tradelake run` on %s starts fetching again within its --schedule-poll\n",
+              lake.c_str());
+  return kExitOk;
+}
+
+}  // namespace
+
+std::optional<int> RunCommand::RunIfParsed(CLI::App* app) {
+  Flags& f = *f_;
+  if (f.pause->parsed()) return RunSchedule(true, f.schedule_lake, *policies_dir_);
+  if (f.resume->parsed()) return RunSchedule(false, f.schedule_lake, *policies_dir_);
+  if (f.show_schedule->parsed()) {
+    auto store = OpenLakeAs(f.schedule_lake, "ingest", *policies_dir_);
+    if (!store.ok()) return Fail(store.status());
+    auto s = LoadSchedule(store->get());
+    if (!s.ok()) return Fail(s.status());
+    std::printf("%s\n", ScheduleJson(*s).c_str());
+    return kExitOk;
+  }
+  if (f.show_config->parsed()) {
+    // Parse the remaining arguments as `run` would, with the same --config.
+    std::vector<std::string> args = f.show_config->remaining();
+    std::string config_file;
+    if (const CLI::Option* c = app->get_config_ptr(); c && c->count() > 0) config_file = c->as<std::string>();
+    std::vector<std::string> argv_strings = {"tradelake"};
+    if (!config_file.empty()) {
+      argv_strings.push_back("--config");
+      argv_strings.push_back(config_file);
+    }
+    argv_strings.push_back("run");
+    for (auto& a : args) argv_strings.push_back(a);
+    CLI::App replay{"tradelake", "tradelake"};
+    replay.set_config("--config", "", "TOML file");
+    replay.allow_extras();
+    replay.allow_config_extras(true);
+    std::string ignored;
+    replay.add_option("--log-format,--log-level,--policies", ignored);
+    RunCommand again(&replay, policies_dir_);
+    again.f_->run->get_option("--products")->required(false);
+    std::vector<char*> argv;
+    for (auto& s : argv_strings) argv.push_back(s.data());
+    try {
+      replay.parse(static_cast<int>(argv.size()), argv.data());
+    } catch (const CLI::ParseError& e) {
+      return replay.exit(e) == 0 ? kExitOk : kExitUsage;
+    }
+    if (!config_file.empty()) std::printf("# effective settings of `tradelake run` (from %s and flags)\n", config_file.c_str());
+    std::printf("%s", RunConfigToml(again.f_->run).c_str());
+    return kExitOk;
+  }
+  if (!f.run->parsed()) return std::nullopt;
+
+  // ---------------------------------------------------------------- run
+  PipelineOptions p;
+  p.ingest.products = SplitProducts(f.products);
+  if (p.ingest.products.empty()) return Fail(InvalidArgument("no products; pass --products BTC-USD,ETH-USD"));
+  p.ingest.exchange.base_url = f.exchange_url;
+  while (!p.ingest.exchange.base_url.empty() && p.ingest.exchange.base_url.back() == '/') {
+    p.ingest.exchange.base_url.pop_back();
+  }
+  p.ingest.rate_per_second = f.rate_limit;
+  p.ingest.burst = f.burst;
+  p.ingest.object_max_trades = f.flush_trades;
+  if (!f.since.empty()) {
+    auto since = ParseTimeOrAgo(f.since, NowMicros());
+    if (!since.ok()) return Fail(since.status().WithContext("--since"));
+    p.ingest.since = *since;
+  }
+  struct {
+    const std::string* text;
+    std::string_view flag;
+    int64_t* out;
+  } durations[] = {{&f.poll_interval, "--poll-interval", &p.ingest.poll_interval_ms},
+                   {&f.flush_interval, "--flush-interval", &p.ingest.flush_interval_ms},
+                   {&f.etl_debounce, "--etl-debounce", &p.etl_debounce_ms},
+                   {&f.etl_max_delay, "--etl-max-delay", &p.etl_max_delay_ms},
+                   {&f.schedule_poll, "--schedule-poll", &p.schedule_poll_ms}};
+  for (auto& d : durations) {
+    auto ms = Millis(*d.text, d.flag);
+    if (!ms.ok()) return Fail(ms.status());
+    *d.out = *ms;
+  }
+  if (p.etl_max_delay_ms < p.etl_debounce_ms) {
+    return Fail(InvalidArgument("--etl-max-delay must be at least --etl-debounce"));
+  }
+  p.etl.threads = f.etl_threads;
+  auto server_options = ServerOptionsFrom(f.server);
+  if (!server_options.ok()) return Fail(server_options.status());
+
+  // The lake as each role: what ingest writes, what the ETL writes, what the API reads.
+  auto ingest_store = OpenLakeAs(f.lake, "ingest", *policies_dir_);
+  if (!ingest_store.ok()) return Fail(ingest_store.status());
+  auto etl_store = OpenLakeAs(f.lake, "etl", *policies_dir_);
+  if (!etl_store.ok()) return Fail(etl_store.status());
+  auto analyst_store = OpenLakeAs(f.lake, "analyst", *policies_dir_);
+  if (!analyst_store.ok()) return Fail(analyst_store.status());
+
+  sigset_t stop_signals = BlockStopSignals();
+  auto pipeline = Pipeline::Start(ingest_store->get(), etl_store->get(), p);
+  if (!pipeline.ok()) return Fail(pipeline.status());
+  Pipeline* pl = pipeline->get();
+  server_options->pipeline.status_json = [pl] { return pl->StatusJson(); };
+  server_options->pipeline.schedule_json = [pl] { return pl->ScheduleJson(); };
+  server_options->pipeline.set_paused = [pl](bool paused, std::string_view by) -> Result<std::string> {
+    ASSIGN_OR_RETURN(Schedule s, pl->SetPaused(paused, fmt::format("api:{}", by)));
+    return ScheduleJson(s);
+  };
+  server_options->pipeline.metrics_text = [pl] { return pl->MetricsText(); };
+  auto server = ApiServer::Start(analyst_store->get(), *server_options);
+  if (!server.ok()) {
+    pl->Stop();
+    return Fail(server.status());
+  }
+  if ((*server)->open_mode()) {
+    std::fprintf(stderr,
+                 "tradelake: WARNING: no --token-hash given: the API answers only clients on 127.0.0.1, as admin, "
+                 "without authentication\n");
+  }
+  std::printf("tradelake run: following %s from %s into %s\n", f.products.c_str(),
+              p.ingest.exchange.base_url.c_str(), f.lake.c_str());
+  std::printf("  dashboard and API: %s/\n", (*server)->url().c_str());
+  std::printf("  Bronze every %s or %lld trades; ETL %s after the last landed object; Ctrl-C stops cleanly\n",
+              f.flush_interval.c_str(), static_cast<long long>(f.flush_trades), f.etl_debounce.c_str());
+  std::fflush(stdout);
+  WriteReadyFile(f.server.ready_file, (*server)->url());
+
+  // Wait for a stop signal, or for the pipeline to fail for good.
+  int exit_code = kExitOk;
+  const timespec tick{0, 250'000'000};
+  while (true) {
+    siginfo_t info{};
+    const int sig = sigtimedwait(&stop_signals, &info, &tick);
+    if (sig == SIGINT || sig == SIGTERM) {
+      std::printf("stopping (%s): flushing pending trades and checkpointing\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      std::fflush(stdout);
+      break;
+    }
+    if (auto fatal = pl->fatal()) {
+      std::fprintf(stderr, "tradelake: %s\n", fatal->ToString().c_str());
+      exit_code = fatal->ExitCode();
+      break;
+    }
+  }
+  (*server)->Stop();
+  pl->Stop();
+  const PipelineStatus st = pl->GetStatus();
+  for (const auto& prod : st.products) {
+    std::printf("  %-12s %lld trades landed in %lld Bronze objects\n", prod.product.c_str(),
+                static_cast<long long>(prod.trades_landed), static_cast<long long>(prod.objects_landed));
+  }
+  std::printf("  ETL: %lld runs (%lld failed)%s\n", static_cast<long long>(st.etl_runs),
+              static_cast<long long>(st.etl_failures),
+              st.last_etl && st.last_etl->ok ? fmt::format(", last commit {}", st.last_etl->commit).c_str() : "");
+  return exit_code;
+}
+
+}  // namespace tradelake

@@ -1,0 +1,538 @@
+#include "pipeline/pipeline.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/text.h"
+#include "exchange/rate_limiter.h"
+
+namespace tradelake {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// Errors that another attempt cannot fix: the user must change something.
+bool IsPermanent(const Status& s) {
+  return s.code() == StatusCode::kNotFound || s.code() == StatusCode::kInvalidArgument ||
+         s.code() == StatusCode::kPermissionDenied;
+}
+
+void AppendTimeOrNull(std::string* out, const std::optional<TimestampMicros>& t) {
+  if (t) {
+    AppendJsonString(out, FormatRfc3339Trimmed(*t));
+  } else {
+    out->append("null");
+  }
+}
+
+void AppendStringOrNull(std::string* out, const std::string& s) {
+  if (s.empty()) {
+    out->append("null");
+  } else {
+    AppendJsonString(out, s);
+  }
+}
+
+std::string Seconds(int64_t ms) { return fmt::format("{}", static_cast<double>(ms) / 1000.0); }
+
+// A Prometheus label value: backslash, quote and newline escaped.
+std::string Label(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+class Pipeline::Impl {
+ public:
+  Impl(ObjectStore* ingest_store, ObjectStore* etl_store, PipelineOptions options)
+      : ingest_store_(ingest_store), etl_store_(etl_store), options_(std::move(options)) {}
+
+  ~Impl() { Stop(); }
+
+  Status Init() {
+    if (options_.ingest.products.empty()) return InvalidArgument("no products; pass --products BTC-USD,ETH-USD");
+    if (options_.etl_debounce_ms < 0 || options_.etl_max_delay_ms < options_.etl_debounce_ms) {
+      return InvalidArgument("the ETL's maximum delay must be at least its debounce");
+    }
+    ASSIGN_OR_RETURN(schedule_, LoadSchedule(ingest_store_));
+    limiter_ = NewIngestRateLimiter(options_.ingest.rate_per_second, options_.ingest.burst);
+    started_at_ = NowMicros();
+    // The first ETL run is due at once: it catches up on whatever Bronze an
+    // earlier process landed and did not transform.
+    last_landed_ = first_pending_ = Clock::now() - milliseconds(options_.etl_max_delay_ms);
+    std::vector<std::string> seen;
+    for (const auto& p : options_.ingest.products) {
+      if (std::find(seen.begin(), seen.end(), p) != seen.end()) continue;
+      seen.push_back(p);
+      auto product = std::make_unique<Product>();
+      product->status.product = p;
+      products_.push_back(std::move(product));
+    }
+    if (schedule_.paused) {
+      spdlog::info("the schedule is paused (since {}, by {}): no exchange requests until `tradelake schedule resume`",
+                   schedule_.changed_at ? FormatRfc3339Trimmed(*schedule_.changed_at) : "?", schedule_.by);
+    }
+    for (auto& p : products_) {
+      Product* product = p.get();
+      product->thread = std::thread([this, product] { IngestLoop(product); });
+    }
+    etl_thread_ = std::thread([this] { EtlLoop(); });
+    schedule_thread_ = std::thread([this] { ScheduleLoop(); });
+    return Status::OK();
+  }
+
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      if (stopped_) return;
+      stopping_ = true;
+      for (auto& p : products_) p->stop = true;
+      etl_stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& p : products_) {
+      if (p->thread.joinable()) p->thread.join();
+    }
+    if (etl_thread_.joinable()) etl_thread_.join();
+    if (schedule_thread_.joinable()) schedule_thread_.join();
+    std::lock_guard lock(mu_);
+    stopped_ = true;
+  }
+
+  Result<Schedule> SetPaused(bool paused, std::string_view by) {
+    Schedule s{paused, NowMicros(), std::string(by)};
+    std::lock_guard save_lock(save_mu_);
+    RETURN_IF_ERROR(SaveSchedule(ingest_store_, s));
+    Apply(s);
+    return s;
+  }
+
+  Schedule schedule() const {
+    std::lock_guard lock(mu_);
+    return schedule_;
+  }
+
+  std::optional<Status> fatal() const {
+    std::lock_guard lock(mu_);
+    return fatal_;
+  }
+
+  bool WaitForEtlRun(int64_t timeout_ms) {
+    std::unique_lock lock(mu_);
+    const int64_t started_before = etl_runs_started_;
+    return cv_.wait_for(lock, milliseconds(timeout_ms), [&] {
+      return etl_runs_finished_ > started_before && etl_state_ != "running";
+    });
+  }
+
+  PipelineStatus GetStatus() const {
+    std::lock_guard lock(mu_);
+    PipelineStatus s;
+    s.schedule = schedule_;
+    s.started_at = started_at_;
+    s.state = fatal_ ? "failed" : stopping_ ? "stopping" : schedule_.paused ? "paused" : "running";
+    // The ingester's state is its products' worst.
+    int following = 0, retrying = 0, failed = 0, paused = 0;
+    for (const auto& p : products_) {
+      s.products.push_back(p->status);
+      s.ingest_runs += p->runs;
+      if (!p->last_error.empty()) s.ingest_last_error = fmt::format("{}: {}", p->status.product, p->last_error);
+      following += p->state == "following";
+      retrying += p->state == "retrying";
+      failed += p->state == "failed";
+      paused += p->state == "paused";
+    }
+    s.ingest_state = failed      ? "failed"
+                     : retrying  ? "retrying"
+                     : stopping_ ? "stopped"
+                     : paused == static_cast<int>(products_.size()) ? "paused"
+                     : following == static_cast<int>(products_.size()) ? "following"
+                                                                        : "starting";
+    s.requests = stats_.requests;
+    s.retries = stats_.retries;
+    s.rate_limited = stats_.rate_limited;
+    s.server_errors = stats_.server_errors;
+    s.transport_errors = stats_.transport_errors;
+    s.etl_state = etl_state_;
+    s.etl_runs = etl_runs_finished_;
+    s.etl_failures = etl_failures_;
+    s.etl_seconds_total = etl_seconds_total_;
+    s.etl_records_total = etl_totals_.records;
+    s.etl_inserted_total = etl_totals_.inserted;
+    s.etl_duplicates_total = etl_totals_.duplicates;
+    s.etl_rejected_total = etl_totals_.rejected;
+    s.etl_rejected_by_rule = etl_rejected_by_rule_;
+    s.last_etl = last_etl_;
+    return s;
+  }
+
+  std::string StatusJson() const {
+    const PipelineStatus s = GetStatus();
+    std::string out = fmt::format("{{\"state\": \"{}\", \"schedule\": {}, ", s.state, tradelake::ScheduleJson(s.schedule));
+    const IngestOptions& in = options_.ingest;
+    out += "\"settings\": {\"products\": [";
+    for (size_t i = 0; i < products_.size(); ++i) {
+      if (i) out += ", ";
+      AppendJsonString(&out, products_[i]->status.product);
+    }
+    out += fmt::format(
+        "], \"poll_interval_seconds\": {}, \"flush_interval_seconds\": {}, \"flush_trades\": {}, "
+        "\"etl_debounce_seconds\": {}, \"etl_max_delay_seconds\": {}, \"rate_limit_per_second\": {}}}, ",
+        Seconds(in.poll_interval_ms), Seconds(in.flush_interval_ms), in.object_max_trades,
+        Seconds(options_.etl_debounce_ms), Seconds(options_.etl_max_delay_ms), in.rate_per_second);
+    out += "\"started_at\": ";
+    AppendTimeOrNull(&out, s.started_at);
+    out += fmt::format(", \"ingest\": {{\"state\": \"{}\", \"runs\": {}, \"last_error\": ", s.ingest_state,
+                       s.ingest_runs);
+    AppendStringOrNull(&out, s.ingest_last_error);
+    out += fmt::format(", \"requests\": {}, \"retries\": {}, \"rate_limited\": {}, \"server_errors\": {}, "
+                       "\"transport_errors\": {}, \"products\": [",
+                       s.requests, s.retries, s.rate_limited, s.server_errors, s.transport_errors);
+    for (size_t i = 0; i < s.products.size(); ++i) {
+      const auto& p = s.products[i];
+      if (i) out += ", ";
+      out += "{\"product\": ";
+      AppendJsonString(&out, p.product);
+      out += fmt::format(", \"trades_landed\": {}, \"objects_landed\": {}, \"bronze_bytes\": {}, \"last_landed_at\": ",
+                         p.trades_landed, p.objects_landed, p.bronze_bytes);
+      AppendTimeOrNull(&out, p.last_landed_at);
+      out += ", \"last_trade_time\": ";
+      AppendTimeOrNull(&out, p.last_trade_time);
+      out += "}";
+    }
+    out += fmt::format("]}}, \"etl\": {{\"state\": \"{}\", \"runs\": {}, \"failures\": {}, \"last_run\": ",
+                       s.etl_state, s.etl_runs, s.etl_failures);
+    if (!s.last_etl) {
+      out += "null";
+    } else {
+      const EtlRunSummary& r = *s.last_etl;
+      out += "{\"started_at\": ";
+      AppendTimeOrNull(&out, r.started_at);
+      out += ", \"finished_at\": ";
+      AppendTimeOrNull(&out, r.finished_at);
+      out += fmt::format(", \"seconds\": {:.3f}, \"ok\": {}, \"nothing_to_do\": {}, \"error\": ", r.seconds, r.ok,
+                         r.nothing_to_do);
+      AppendStringOrNull(&out, r.error);
+      out += fmt::format(", \"commit\": {}, \"bronze_objects\": {}, \"records\": {}, \"inserted\": {}, "
+                         "\"duplicates\": {}, \"rejected\": {}}}",
+                         r.commit, r.bronze_objects, r.records, r.inserted, r.duplicates, r.rejected);
+    }
+    out += "}}";
+    return out;
+  }
+
+  std::string MetricsText() const {
+    const PipelineStatus s = GetStatus();
+    std::string out;
+    auto family = [&](std::string_view name, std::string_view type, std::string_view help) {
+      out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    };
+    family("tradelake_ingest_trades_total", "counter", "Trades landed in Bronze by this process.");
+    for (const auto& p : s.products) {
+      out += fmt::format("tradelake_ingest_trades_total{{product=\"{}\"}} {}\n", Label(p.product), p.trades_landed);
+    }
+    family("tradelake_bronze_objects_total", "counter", "Bronze objects written by this process.");
+    for (const auto& p : s.products) {
+      out += fmt::format("tradelake_bronze_objects_total{{product=\"{}\"}} {}\n", Label(p.product), p.objects_landed);
+    }
+    family("tradelake_bronze_bytes_total", "counter", "Bytes of Bronze objects written by this process.");
+    for (const auto& p : s.products) {
+      out += fmt::format("tradelake_bronze_bytes_total{{product=\"{}\"}} {}\n", Label(p.product), p.bronze_bytes);
+    }
+    family("tradelake_exchange_requests_total", "counter", "Requests sent to the exchange, retries included.");
+    out += fmt::format("tradelake_exchange_requests_total {}\n", s.requests);
+    family("tradelake_exchange_retries_total", "counter", "Exchange requests retried.");
+    out += fmt::format("tradelake_exchange_retries_total {}\n", s.retries);
+    family("tradelake_exchange_rate_limited_total", "counter", "Exchange answers 429 (rate limited).");
+    out += fmt::format("tradelake_exchange_rate_limited_total {}\n", s.rate_limited);
+    family("tradelake_exchange_server_errors_total", "counter", "Exchange answers 5xx.");
+    out += fmt::format("tradelake_exchange_server_errors_total {}\n", s.server_errors);
+    family("tradelake_exchange_transport_errors_total", "counter", "Exchange requests that got no answer.");
+    out += fmt::format("tradelake_exchange_transport_errors_total {}\n", s.transport_errors);
+    family("tradelake_etl_runs_total", "counter", "ETL runs finished, by outcome.");
+    out += fmt::format("tradelake_etl_runs_total{{outcome=\"ok\"}} {}\n", s.etl_runs - s.etl_failures);
+    out += fmt::format("tradelake_etl_runs_total{{outcome=\"failed\"}} {}\n", s.etl_failures);
+    family("tradelake_etl_duration_seconds", "summary", "Time spent in ETL runs.");
+    out += fmt::format("tradelake_etl_duration_seconds_sum {:.6f}\n", s.etl_seconds_total);
+    out += fmt::format("tradelake_etl_duration_seconds_count {}\n", s.etl_runs);
+    family("tradelake_etl_rows_total", "counter", "Bronze records the ETL read, by what became of them.");
+    out += fmt::format("tradelake_etl_rows_total{{kind=\"records\"}} {}\n", s.etl_records_total);
+    out += fmt::format("tradelake_etl_rows_total{{kind=\"inserted\"}} {}\n", s.etl_inserted_total);
+    out += fmt::format("tradelake_etl_rows_total{{kind=\"duplicates\"}} {}\n", s.etl_duplicates_total);
+    out += fmt::format("tradelake_etl_rows_total{{kind=\"rejected\"}} {}\n", s.etl_rejected_total);
+    family("tradelake_etl_rejected_total", "counter", "Records rejected by the ETL, by data-quality rule.");
+    for (const auto& [rule, n] : s.etl_rejected_by_rule) {
+      out += fmt::format("tradelake_etl_rejected_total{{rule=\"{}\"}} {}\n", Label(rule), n);
+    }
+    family("tradelake_etl_last_success_timestamp_seconds", "gauge", "When the last successful ETL run finished.");
+    out += fmt::format("tradelake_etl_last_success_timestamp_seconds {}\n",
+                       last_success_at_ ? static_cast<double>(last_success_at_.load()) / 1e6 : 0.0);
+    family("tradelake_pipeline_paused", "gauge", "1 while the ingest schedule is paused.");
+    out += fmt::format("tradelake_pipeline_paused {}\n", s.schedule.paused ? 1 : 0);
+    return out;
+  }
+
+ private:
+  struct Product {
+    IngestProductStatus status;   // guarded by mu_
+    std::string state = "starting";
+    std::string last_error;
+    int64_t runs = 0;
+    std::atomic<bool> stop{false};
+    std::thread thread;
+  };
+
+  // One product's supervisor: follows it while the schedule runs.
+  void IngestLoop(Product* product) {
+    std::unique_lock lock(mu_);
+    int64_t backoff_ms = options_.retry_min_ms;
+    while (!stopping_) {
+      if (fatal_) {
+        product->state = "failed";
+        cv_.wait(lock, [&] { return stopping_; });
+        break;
+      }
+      if (schedule_.paused) {
+        product->state = "paused";
+        cv_.wait(lock, [&] { return stopping_ || !schedule_.paused; });
+        continue;
+      }
+      product->stop = false;
+      product->state = "following";
+      ++product->runs;
+      IngestOptions o = options_.ingest;
+      o.products = {product->status.product};
+      o.follow = true;
+      o.progress = false;
+      o.stop = &product->stop;
+      o.stats = &stats_;
+      o.limiter = limiter_.get();
+      o.on_landed = [this](const LandedObject& landed) { OnLanded(landed); };
+      lock.unlock();
+      const IngestReport report = RunIngest(ingest_store_, o);
+      lock.lock();
+      if (report.status.ok() || report.status.code() == StatusCode::kCancelled) {
+        // Stopped on request (pause or shutdown).
+        backoff_ms = options_.retry_min_ms;
+        product->last_error.clear();
+        if (!product->stop && !stopping_) cv_.wait_for(lock, milliseconds(options_.retry_min_ms));
+        continue;
+      }
+      product->last_error = report.status.ToString();
+      if (IsPermanent(report.status)) {
+        spdlog::error("ingest stopped: {}", report.status.ToString());
+        fatal_ = report.status;
+        product->state = "failed";
+        cv_.notify_all();
+        continue;
+      }
+      product->state = "retrying";
+      spdlog::warn("ingest of {} failed ({}); starting again in {:.1f} s", product->status.product,
+                   report.status.ToString(), static_cast<double>(backoff_ms) / 1000.0);
+      cv_.wait_for(lock, milliseconds(backoff_ms), [&] { return stopping_ || schedule_.paused; });
+      backoff_ms = std::min(backoff_ms * 2, options_.retry_max_ms);
+    }
+    product->state = "stopped";
+  }
+
+  void OnLanded(const LandedObject& landed) {
+    {
+      std::lock_guard lock(mu_);
+      for (auto& p : products_) {
+        if (p->status.product != landed.product_id) continue;
+        p->status.trades_landed += landed.trades;
+        ++p->status.objects_landed;
+        p->status.bronze_bytes += landed.bytes;
+        p->status.last_landed_at = NowMicros();
+        if (landed.last_trade_time) p->status.last_trade_time = landed.last_trade_time;
+      }
+      const auto now = Clock::now();
+      if (!etl_pending_) first_pending_ = now;
+      etl_pending_ = true;
+      last_landed_ = now;
+    }
+    cv_.notify_all();
+  }
+
+  void EtlLoop() {
+    std::unique_lock lock(mu_);
+    int64_t backoff_ms = options_.retry_min_ms;
+    while (!stopping_) {
+      if (!etl_pending_) {
+        etl_state_ = "idle";
+        cv_.wait(lock, [&] { return stopping_ || etl_pending_; });
+        continue;
+      }
+      const auto due = std::min(last_landed_ + milliseconds(options_.etl_debounce_ms),
+                                first_pending_ + milliseconds(options_.etl_max_delay_ms));
+      if (Clock::now() < due) {
+        etl_state_ = "waiting";
+        cv_.wait_until(lock, due, [&] { return stopping_; });
+        continue;
+      }
+      etl_pending_ = false;
+      etl_state_ = "running";
+      ++etl_runs_started_;
+      EtlRunSummary summary;
+      summary.started_at = NowMicros();
+      EtlOptions eo = options_.etl;
+      eo.stop = &etl_stop_;
+      eo.progress = false;
+      lock.unlock();
+      auto report = RunEtl(etl_store_, eo);
+      lock.lock();
+      summary.finished_at = NowMicros();
+      summary.seconds = static_cast<double>(summary.finished_at - summary.started_at) / 1e6;
+      if (report.ok()) {
+        summary.ok = true;
+        summary.nothing_to_do = report->nothing_to_do;
+        summary.commit = report->seq;
+        summary.bronze_objects = report->bronze_objects;
+        summary.records = report->records;
+        summary.inserted = report->inserted;
+        summary.duplicates = report->duplicates;
+        summary.rejected = report->rejected;
+        etl_totals_.records += report->records;
+        etl_totals_.inserted += report->inserted;
+        etl_totals_.duplicates += report->duplicates;
+        etl_totals_.rejected += report->rejected;
+        for (const auto& [rule, n] : report->rejected_by_rule) etl_rejected_by_rule_[rule] += n;
+        last_success_at_ = summary.finished_at;
+        backoff_ms = options_.retry_min_ms;
+        if (!report->nothing_to_do) {
+          spdlog::info("etl: commit {}: {} Bronze objects, {} records -> {} inserted, {} duplicates, {} rejected "
+                       "({:.2f} s)",
+                       report->seq, report->bronze_objects, report->records, report->inserted, report->duplicates,
+                       report->rejected, summary.seconds);
+        }
+      } else {
+        summary.error = report.status().ToString();
+      }
+      etl_seconds_total_ += summary.seconds;
+      ++etl_runs_finished_;
+      const bool abandoned = !report.ok() && stopping_;
+      if (!report.ok() && !abandoned) ++etl_failures_;
+      last_etl_ = summary;
+      etl_state_ = "idle";
+      cv_.notify_all();
+      if (abandoned) {
+        spdlog::info("etl: stopped before its commit; the next run redoes it");
+        break;
+      }
+      if (!report.ok()) {
+        spdlog::warn("etl failed ({}); trying again in {:.1f} s", summary.error,
+                     static_cast<double>(backoff_ms) / 1000.0);
+        etl_pending_ = true;
+        first_pending_ = last_landed_ = Clock::now() - milliseconds(options_.etl_max_delay_ms);
+        etl_state_ = "retrying";
+        cv_.wait_for(lock, milliseconds(backoff_ms), [&] { return stopping_; });
+        backoff_ms = std::min(backoff_ms * 2, options_.retry_max_ms);
+      }
+    }
+    etl_state_ = "stopped";
+  }
+
+  void ScheduleLoop() {
+    std::unique_lock lock(mu_);
+    bool warned = false;
+    while (!stopping_) {
+      cv_.wait_for(lock, milliseconds(options_.schedule_poll_ms), [&] { return stopping_; });
+      if (stopping_) break;
+      lock.unlock();
+      {
+        // Load and apply under save_mu_, so a SetPaused cannot land between
+        // them and be undone by the older value read here.
+        std::lock_guard save_lock(save_mu_);
+        Result<Schedule> stored = LoadSchedule(ingest_store_);
+        if (stored.ok()) {
+          warned = false;
+          Apply(*stored);
+        } else if (!warned) {
+          spdlog::warn("cannot read the schedule: {}; keeping the current one", stored.status().ToString());
+          warned = true;
+        }
+      }
+      lock.lock();
+    }
+  }
+
+  void Apply(const Schedule& s) {
+    {
+      std::lock_guard lock(mu_);
+      if (s == schedule_) return;
+      const bool was_paused = schedule_.paused;
+      schedule_ = s;
+      if (s.paused != was_paused) {
+        spdlog::info("schedule {} by {}", s.paused ? "paused" : "resumed", s.by.empty() ? "?" : s.by);
+      }
+      if (s.paused) {
+        for (auto& p : products_) p->stop = true;
+      }
+    }
+    cv_.notify_all();
+  }
+
+  ObjectStore* const ingest_store_;
+  ObjectStore* const etl_store_;
+  const PipelineOptions options_;
+  std::unique_ptr<RateLimiter> limiter_;
+  ClientStats stats_;
+  std::atomic<bool> etl_stop_{false};
+  std::atomic<TimestampMicros> last_success_at_{0};
+  TimestampMicros started_at_ = 0;
+
+  std::mutex save_mu_;  // one schedule save-and-apply at a time
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false, stopped_ = false;
+  Schedule schedule_;
+  std::optional<Status> fatal_;
+  std::vector<std::unique_ptr<Product>> products_;
+  bool etl_pending_ = true;
+  Clock::time_point first_pending_, last_landed_;
+  std::string etl_state_ = "idle";
+  int64_t etl_runs_started_ = 0, etl_runs_finished_ = 0, etl_failures_ = 0;
+  double etl_seconds_total_ = 0;
+  EtlRunSummary etl_totals_;
+  std::map<std::string, int64_t> etl_rejected_by_rule_;
+  std::optional<EtlRunSummary> last_etl_;
+  std::thread etl_thread_, schedule_thread_;
+};
+
+Pipeline::Pipeline(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Pipeline::~Pipeline() = default;
+
+Result<std::unique_ptr<Pipeline>> Pipeline::Start(ObjectStore* ingest_store, ObjectStore* etl_store,
+                                                  PipelineOptions options) {
+  auto impl = std::make_unique<Impl>(ingest_store, etl_store, std::move(options));
+  RETURN_IF_ERROR(impl->Init());
+  return std::unique_ptr<Pipeline>(new Pipeline(std::move(impl)));
+}
+
+void Pipeline::Stop() { impl_->Stop(); }
+Result<Schedule> Pipeline::SetPaused(bool paused, std::string_view by) { return impl_->SetPaused(paused, by); }
+PipelineStatus Pipeline::GetStatus() const { return impl_->GetStatus(); }
+std::optional<Status> Pipeline::fatal() const { return impl_->fatal(); }
+bool Pipeline::WaitForEtlRun(int64_t timeout_ms) { return impl_->WaitForEtlRun(timeout_ms); }
+std::string Pipeline::StatusJson() const { return impl_->StatusJson(); }
+std::string Pipeline::ScheduleJson() const { return tradelake::ScheduleJson(impl_->schedule()); }
+std::string Pipeline::MetricsText() const { return impl_->MetricsText(); }
+
+}  // namespace tradelake
