@@ -1,0 +1,236 @@
+#include "pipeline/pipeline.h"
+
+#include <gtest/gtest.h>
+#include <simdjson.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "etl/catalog.h"
+#include "exchange/simulator.h"
+#include "ingest/checkpoint.h"
+#include "ingest/verify.h"
+#include "store/lake.h"
+
+namespace tradelake {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+
+// Polls `done` every 20 ms for up to `timeout_ms`; true once it holds.
+template <typename F>
+bool Eventually(F done, int64_t timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  return done();
+}
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SimulatorOptions o;
+    o.products = {"BTC-USD", "ETH-USD"};
+    o.seed = 9;
+    o.history_micros = kMicrosPerHour / 2;
+    o.trades_per_second = 20;
+    o.live = true;
+    o.rate_limit = false;
+    auto sim = Simulator::Start(o);
+    ASSERT_TRUE(sim.ok()) << sim.status().ToString();
+    sim_ = std::move(sim).value();
+    dir_ = fs::temp_directory_path() /
+           ("tl_pipeline_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    auto ingest = OpenLakeAs(dir_.string(), "ingest", "");
+    ASSERT_TRUE(ingest.ok()) << ingest.status().ToString();
+    ingest_ = std::move(ingest).value();
+    auto etl = OpenLakeAs(dir_.string(), "etl", "");
+    ASSERT_TRUE(etl.ok()) << etl.status().ToString();
+    etl_ = std::move(etl).value();
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  PipelineOptions Options(std::vector<std::string> products = {"BTC-USD", "ETH-USD"}) const {
+    PipelineOptions o;
+    o.ingest.products = std::move(products);
+    o.ingest.exchange.base_url = sim_->url();
+    o.ingest.exchange.retry.base_delay_ms = 1;
+    o.ingest.exchange.retry.max_delay_ms = 5;
+    o.ingest.rate_per_second = 0;
+    o.ingest.from_trade_id = 0;  // everything the exchange has
+    o.ingest.poll_interval_ms = 100;
+    o.ingest.flush_interval_ms = 200;
+    o.etl_debounce_ms = 100;
+    o.etl_max_delay_ms = 1000;
+    o.schedule_poll_ms = 100;
+    o.retry_min_ms = 50;
+    return o;
+  }
+
+  std::unique_ptr<Pipeline> Start(PipelineOptions o) {
+    auto p = Pipeline::Start(ingest_.get(), etl_.get(), std::move(o));
+    EXPECT_TRUE(p.ok()) << p.status().ToString();
+    return p.ok() ? std::move(p).value() : nullptr;
+  }
+
+  std::unique_ptr<Simulator> sim_;
+  fs::path dir_;
+  std::unique_ptr<ObjectStore> ingest_, etl_;
+};
+
+TEST_F(PipelineTest, FollowsLandsAndTransformsUntilStoppedThenNothingIsMissingOrDoubled) {
+  auto p = Start(Options());
+  ASSERT_TRUE(p);
+  // Caught up with the history and transformed at least once after that.
+  ASSERT_TRUE(Eventually(
+      [&] {
+        auto s = p->GetStatus();
+        return s.etl_runs >= 2 && s.last_etl && s.last_etl->ok && s.products.size() == 2 &&
+               s.products[0].trades_landed > 0 && s.products[1].trades_landed > 0;
+      },
+      30'000));
+  const int64_t landed_before = p->GetStatus().products[0].trades_landed;
+  // Live trades keep landing in micro-batches.
+  ASSERT_TRUE(Eventually([&] { return p->GetStatus().products[0].trades_landed > landed_before; }, 10'000));
+  p->Stop();
+  const PipelineStatus s = p->GetStatus();
+  EXPECT_EQ(s.state, "stopping");
+  EXPECT_EQ(s.etl_failures, 0);
+  EXPECT_GT(s.requests, 0);
+  for (const auto& product : {"BTC-USD", "ETH-USD"}) {
+    // Every trade from the first to the checkpoint is in Bronze exactly once.
+    std::vector<int64_t> ids;
+    auto sum = VerifyBronze(ingest_.get(), product, &ids);
+    ASSERT_TRUE(sum.ok()) << sum.status().ToString();
+    EXPECT_TRUE(sum->ok()) << product;
+    auto cp = LoadCheckpoint(ingest_.get(), product);
+    ASSERT_TRUE(cp.ok() && cp->has_value());
+    ASSERT_FALSE(ids.empty());
+    EXPECT_EQ(ids.front(), sim_->FirstTradeId(product));
+    EXPECT_EQ(ids.back(), (*cp)->high) << "stopping flushed what was pending and checkpointed it";
+    EXPECT_EQ(static_cast<int64_t>(ids.size()), ids.back() - ids.front() + 1);
+  }
+  // The committed catalog processed every object but possibly the last batch.
+  auto snap = LoadCurrentSnapshot(etl_.get());
+  ASSERT_TRUE(snap.ok()) << snap.status().ToString();
+  EXPECT_GE(snap->seq, 2);
+}
+
+TEST_F(PipelineTest, APausedScheduleSendsNoRequestUntilResumed) {
+  Schedule paused{true, NowMicros(), "test"};
+  ASSERT_TRUE(SaveSchedule(ingest_.get(), paused).ok());
+  auto p = Start(Options());
+  ASSERT_TRUE(p);
+  std::this_thread::sleep_for(milliseconds(800));
+  EXPECT_EQ(sim_->counters().requests, 0) << "a paused pipeline must not call the exchange";
+  EXPECT_EQ(p->GetStatus().state, "paused");
+  EXPECT_EQ(p->GetStatus().ingest_state, "paused");
+
+  auto resumed = p->SetPaused(false, "api:admin");
+  ASSERT_TRUE(resumed.ok()) << resumed.status().ToString();
+  EXPECT_FALSE(resumed->paused);
+  EXPECT_EQ(resumed->by, "api:admin");
+  ASSERT_TRUE(Eventually([&] { return p->GetStatus().products[0].trades_landed > 0; }, 20'000));
+  auto stored = LoadSchedule(ingest_.get());
+  ASSERT_TRUE(stored.ok());
+  EXPECT_FALSE(stored->paused);
+
+  ASSERT_TRUE(p->SetPaused(true, "api:ingest").ok());
+  ASSERT_TRUE(Eventually([&] { return p->GetStatus().ingest_state == "paused"; }, 10'000));
+  const int64_t requests = sim_->counters().requests;
+  std::this_thread::sleep_for(milliseconds(600));
+  EXPECT_EQ(sim_->counters().requests, requests);
+}
+
+TEST_F(PipelineTest, APauseWrittenByAnotherProcessIsFollowed) {
+  auto p = Start(Options());
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(Eventually([&] { return p->GetStatus().ingest_state == "following"; }, 10'000));
+  // As `tradelake schedule pause` would, straight into the lake.
+  ASSERT_TRUE(SaveSchedule(ingest_.get(), Schedule{true, NowMicros(), "cli:someone"}).ok());
+  ASSERT_TRUE(Eventually([&] { return p->GetStatus().ingest_state == "paused"; }, 10'000));
+  EXPECT_EQ(p->GetStatus().schedule.by, "cli:someone");
+  const int64_t requests = sim_->counters().requests;
+  std::this_thread::sleep_for(milliseconds(500));
+  EXPECT_EQ(sim_->counters().requests, requests);
+  ASSERT_TRUE(SaveSchedule(ingest_.get(), Schedule{false, NowMicros(), "cli:someone"}).ok());
+  ASSERT_TRUE(Eventually([&] { return sim_->counters().requests > requests; }, 10'000));
+}
+
+TEST_F(PipelineTest, AnUnknownProductIsFatalAndNamed) {
+  auto p = Start(Options({"BTC-USD", "NOPE-USD"}));
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(Eventually([&] { return p->fatal().has_value(); }, 10'000));
+  EXPECT_EQ(p->fatal()->code(), StatusCode::kNotFound);
+  EXPECT_NE(p->fatal()->message().find("NOPE-USD"), std::string::npos);
+  EXPECT_EQ(p->GetStatus().state, "failed");
+}
+
+TEST_F(PipelineTest, StatusJsonAndMetricsDescribeThePipeline) {
+  auto p = Start(Options());
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(p->WaitForEtlRun(30'000));
+  ASSERT_TRUE(Eventually([&] { return p->GetStatus().products[0].trades_landed > 0; }, 10'000));
+  ASSERT_TRUE(p->WaitForEtlRun(30'000));
+  const std::string json = p->StatusJson();
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  ASSERT_EQ(parser.parse(json).get(doc), simdjson::SUCCESS) << json;
+  std::string_view state;
+  ASSERT_EQ(doc["state"].get_string().get(state), simdjson::SUCCESS);
+  EXPECT_EQ(state, "running");
+  bool paused = true;
+  ASSERT_EQ(doc["schedule"]["paused"].get_bool().get(paused), simdjson::SUCCESS);
+  EXPECT_FALSE(paused);
+  double flush = 0;
+  ASSERT_EQ(doc["settings"]["flush_interval_seconds"].get_double().get(flush), simdjson::SUCCESS);
+  EXPECT_DOUBLE_EQ(flush, 0.2);
+  simdjson::dom::array products;
+  ASSERT_EQ(doc["ingest"]["products"].get_array().get(products), simdjson::SUCCESS);
+  EXPECT_EQ(products.size(), 2u);
+  int64_t landed = 0;
+  ASSERT_EQ(products.at(0)["trades_landed"].get_int64().get(landed), simdjson::SUCCESS);
+  EXPECT_GT(landed, 0);
+  bool ok = false;
+  ASSERT_EQ(doc["etl"]["last_run"]["ok"].get_bool().get(ok), simdjson::SUCCESS) << json;
+  EXPECT_TRUE(ok);
+
+  const std::string metrics = p->MetricsText();
+  for (const char* name : {"tradelake_ingest_trades_total{product=\"BTC-USD\"}", "tradelake_exchange_requests_total",
+                           "tradelake_exchange_rate_limited_total", "tradelake_exchange_retries_total",
+                           "tradelake_bronze_bytes_total{product=\"ETH-USD\"}", "tradelake_etl_duration_seconds_sum",
+                           "tradelake_etl_rows_total{kind=\"inserted\"}", "tradelake_etl_runs_total{outcome=\"ok\"}",
+                           "tradelake_pipeline_paused 0"}) {
+    EXPECT_NE(metrics.find(name), std::string::npos) << name << "\n" << metrics;
+  }
+  EXPECT_EQ(p->ScheduleJson().find("\"paused\": false"), 1u) << p->ScheduleJson();
+}
+
+TEST(ScheduleTest, MissingMeansRunningAndAForeignObjectIsAClearError) {
+  auto store = NewMemoryStore();
+  auto s = LoadSchedule(store.get());
+  ASSERT_TRUE(s.ok());
+  EXPECT_FALSE(s->paused);
+  EXPECT_EQ(ScheduleJson(*s), R"({"paused": false, "changed_at": null, "by": ""})");
+  ASSERT_TRUE(SaveSchedule(store.get(), Schedule{true, 1714564800000000, "cli:ana \"x\""}).ok());
+  s = LoadSchedule(store.get());
+  ASSERT_TRUE(s.ok());
+  EXPECT_TRUE(s->paused);
+  EXPECT_EQ(s->by, "cli:ana \"x\"");
+  EXPECT_EQ(ScheduleJson(*s), R"({"paused": true, "changed_at": "2024-05-01T12:00:00Z", "by": "cli:ana \"x\""})");
+  ASSERT_TRUE(store->Put(kScheduleKey, "paused", WriteMode::kOverwrite).ok());
+  s = LoadSchedule(store.get());
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(s.status().message().find("schedule resume"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tradelake
