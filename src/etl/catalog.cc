@@ -1,6 +1,7 @@
 #include "etl/catalog.h"
 
 #include <algorithm>
+#include <charconv>
 
 #include <fmt/format.h>
 #include <simdjson.h>
@@ -167,6 +168,20 @@ Result<Snapshot> LoadCurrentSnapshot(ObjectStore* store) {
     return Parse(it->key, text);
   }
   return Snapshot{};
+}
+
+Result<int64_t> LatestCommitSeq(ObjectStore* store) {
+  ASSIGN_OR_RETURN(auto commits, store->List(kCommitPrefix));
+  for (auto it = commits.rbegin(); it != commits.rend(); ++it) {
+    std::string_view name = it->key;
+    if (!name.ends_with(".json")) continue;
+    name.remove_suffix(5);
+    name.remove_prefix(name.rfind('/') + 1);
+    int64_t seq = 0;
+    const auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), seq);
+    if (ec == std::errc() && end == name.data() + name.size()) return seq;
+  }
+  return int64_t{0};
 }
 
 Status CommitSnapshot(ObjectStore* store, const Snapshot& snapshot) {

@@ -62,6 +62,10 @@ struct Snapshot {
 // The highest committed snapshot, or an empty one (seq 0).
 Result<Snapshot> LoadCurrentSnapshot(ObjectStore* store);
 
+// The seq of the newest commit (0 if none), from one listing; cheap enough
+// to ask before deciding to re-read the snapshot.
+Result<int64_t> LatestCommitSeq(ObjectStore* store);
+
 // Commits `snapshot` (its seq must be the current seq + 1). Create-only.
 Status CommitSnapshot(ObjectStore* store, const Snapshot& snapshot);
 

@@ -14,6 +14,7 @@
 #include <fstream>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <simdjson.h>
 
 #include "core/time.h"
@@ -586,7 +587,31 @@ Result<std::vector<StatementResult>> LakeSql::Execute(std::string_view sql) {
   return results;
 }
 
+namespace {
+
+// A lake file that was there when the snapshot was read is not any more:
+// the store's NotFound, or DuckDB failing to open a linked file.
+bool IsMissingFile(const Status& s) {
+  if (s.code() == StatusCode::kNotFound) return true;
+  const std::string& m = s.message();
+  return m.find("No such file") != std::string::npos || m.find("No files found") != std::string::npos;
+}
+
+}  // namespace
+
 Result<StatementResult> LakeSql::ExecuteOne(std::string_view statement) {
+  auto result = ExecuteOnSnapshot(statement);
+  if (result.ok() || !IsMissingFile(result.status())) return result;
+  const int64_t read_seq = snapshot_.seq;
+  auto newest = LatestCommitSeq(store_);
+  if (!newest.ok() || *newest <= read_seq) return result;
+  spdlog::debug("sql: a file of commit {} is gone ({}); reading commit {} and running again", read_seq,
+                result.status().message(), *newest);
+  RETURN_IF_ERROR(Refresh());
+  return ExecuteOnSnapshot(statement);
+}
+
+Result<StatementResult> LakeSql::ExecuteOnSnapshot(std::string_view statement) {
   const auto start = std::chrono::steady_clock::now();
   StatementResult out;
 

@@ -120,7 +120,10 @@ class LakeSql {
   // Runs one or more ';'-separated statements, in order; stops at the first
   // failure.
   Result<std::vector<StatementResult>> Execute(std::string_view sql);
-  // Exactly one statement.
+  // Exactly one statement. If it fails because a file of the snapshot it
+  // read is gone (an ETL committing at the same time deletes the files its
+  // commit replaced) and a newer snapshot exists, it is run once more on
+  // the newer snapshot.
   Result<StatementResult> ExecuteOne(std::string_view statement);
 
   // The tables this role can query, with their shape and size.
@@ -156,6 +159,7 @@ class LakeSql {
 
   LakeSql(ObjectStore* store, SqlOptions options) : store_(store), options_(std::move(options)) {}
   Status Init();
+  Result<StatementResult> ExecuteOnSnapshot(std::string_view statement);
   Status LoadFiles();
   Status BuildDatabases();
   Result<std::string> LocalFile(const FileEntry& file);
