@@ -611,8 +611,12 @@ int RunCli(int argc, char** argv) {
   simulate->add_option("--ready-file", sf.ready_file, "write the URL to this file once serving");
   simulate->add_option("--duration", sf.duration, "stop after this long (default: until interrupted)");
 
+  std::vector<std::string> args(argv, argv + argc);
+  run_command.RewriteConfigShow(&args);
+  std::vector<char*> arg_ptrs;
+  for (auto& a : args) arg_ptrs.push_back(a.data());
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? kExitOk : kExitUsage;

@@ -1,9 +1,11 @@
 #include "cli/run_command.h"
 
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <vector>
@@ -52,7 +54,9 @@ Result<int64_t> Millis(const std::string& text, std::string_view flag) {
 
 std::string WhoAmI() {
   const char* user = std::getenv("USER");
-  return fmt::format("cli:{}", user && *user ? user : "unknown");
+  if (user && *user) return fmt::format("cli:{}", user);
+  if (const passwd* pw = getpwuid(getuid())) return fmt::format("cli:{}", pw->pw_name);
+  return fmt::format("cli:uid {}", getuid());
 }
 
 }  // namespace
@@ -101,7 +105,8 @@ RunCommand::RunCommand(CLI::App* app, const std::string* policies_dir)
       "Example:\n"
       "  tradelake run --lake lake --products BTC-USD,ETH-USD --since 6h --port 8080");
   f.run->add_option("--lake", f.lake, "lake folder, mem:// or s3://bucket/prefix")->capture_default_str();
-  f.run->add_option("--products,-p", f.products, "comma-separated product ids, e.g. BTC-USD,ETH-USD")->required();
+  // Required, but checked when running, so `config show` works without it.
+  f.run->add_option("--products,-p", f.products, "comma-separated product ids, e.g. BTC-USD,ETH-USD (required)");
   f.run->add_option("--exchange-url", f.exchange_url, "Coinbase Exchange REST base URL")->capture_default_str();
   f.run->add_option("--since", f.since, "on a product's first start, backfill from this time (6h, RFC 3339)");
   f.run->add_option("--poll-interval", f.poll_interval, "time between polls of a caught-up product")
@@ -142,10 +147,28 @@ RunCommand::RunCommand(CLI::App* app, const std::string* policies_dir)
   f.config->require_subcommand(1);
   f.show_config = f.config->add_subcommand(
       "show", "tradelake config show [--config FILE] [run flags]: defaults, then the file, then the flags, as TOML");
-  f.show_config->allow_extras();
+  // `config show ARGS` is parsed as `run ARGS` (RewriteConfigShow).
 }
 
 RunCommand::~RunCommand() = default;
+
+bool RunCommand::RewriteConfigShow(std::vector<std::string>* args) {
+  // The first two words that are not options (nor an option's value) must be "config show".
+  for (size_t i = 1; i + 1 < args->size(); ++i) {
+    const std::string& a = (*args)[i];
+    if (a == "--config" || a == "--log-format" || a == "--log-level" || a == "--policies") {
+      ++i;
+      continue;
+    }
+    if (!a.empty() && a[0] == '-') continue;
+    if (a != "config" || (*args)[i + 1] != "show") return false;
+    (*args)[i] = "run";
+    args->erase(args->begin() + static_cast<std::ptrdiff_t>(i) + 1);
+    print_config_ = true;
+    return true;
+  }
+  return false;
+}
 
 namespace {
 
@@ -166,7 +189,8 @@ std::string RunConfigToml(CLI::App* run) {
       return q;
     };
     const bool numeric = !values.empty() && values.size() == 1 &&
-                         values[0].find_first_not_of("0123456789.-") == std::string::npos && !values[0].empty();
+                         values[0].find_first_not_of("0123456789.-") == std::string::npos && !values[0].empty() &&
+                         std::count(values[0].begin(), values[0].end(), '.') <= 1;
     if (values.empty()) {
       out += fmt::format("# {} =\n", name);
     } else if (opt->get_expected_max() > 1) {
@@ -206,38 +230,17 @@ std::optional<int> RunCommand::RunIfParsed(CLI::App* app) {
     std::printf("%s\n", ScheduleJson(*s).c_str());
     return kExitOk;
   }
-  if (f.show_config->parsed()) {
-    // Parse the remaining arguments as `run` would, with the same --config.
-    std::vector<std::string> args = f.show_config->remaining();
-    std::string config_file;
-    if (const CLI::Option* c = app->get_config_ptr(); c && c->count() > 0) config_file = c->as<std::string>();
-    std::vector<std::string> argv_strings = {"tradelake"};
-    if (!config_file.empty()) {
-      argv_strings.push_back("--config");
-      argv_strings.push_back(config_file);
+  if (!f.run->parsed()) return std::nullopt;
+  if (print_config_) {
+    const CLI::Option* c = app->get_config_ptr();
+    if (c && c->count() > 0) {
+      std::printf("# effective settings of `tradelake run` (defaults, %s, flags)\n", c->as<std::string>().c_str());
+    } else {
+      std::printf("# effective settings of `tradelake run` (defaults and flags)\n");
     }
-    argv_strings.push_back("run");
-    for (auto& a : args) argv_strings.push_back(a);
-    CLI::App replay{"tradelake", "tradelake"};
-    replay.set_config("--config", "", "TOML file");
-    replay.allow_extras();
-    replay.allow_config_extras(true);
-    std::string ignored;
-    replay.add_option("--log-format,--log-level,--policies", ignored);
-    RunCommand again(&replay, policies_dir_);
-    again.f_->run->get_option("--products")->required(false);
-    std::vector<char*> argv;
-    for (auto& s : argv_strings) argv.push_back(s.data());
-    try {
-      replay.parse(static_cast<int>(argv.size()), argv.data());
-    } catch (const CLI::ParseError& e) {
-      return replay.exit(e) == 0 ? kExitOk : kExitUsage;
-    }
-    if (!config_file.empty()) std::printf("# effective settings of `tradelake run` (from %s and flags)\n", config_file.c_str());
-    std::printf("%s", RunConfigToml(again.f_->run).c_str());
+    std::printf("%s", RunConfigToml(f.run).c_str());
     return kExitOk;
   }
-  if (!f.run->parsed()) return std::nullopt;
 
   // ---------------------------------------------------------------- run
   PipelineOptions p;

@@ -20,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -31,6 +32,10 @@ class RunCommand {
   // (--policies, may be empty) is read when a command runs.
   RunCommand(CLI::App* app, const std::string* policies_dir);
   ~RunCommand();
+  // Turns `tradelake [global flags] config show ARGS` into `... run ARGS`
+  // and remembers to print the settings instead of running; true if it did.
+  // Call before parsing.
+  bool RewriteConfigShow(std::vector<std::string>* args);
   // The exit code of the parsed command, or nullopt if none of these was parsed.
   std::optional<int> RunIfParsed(CLI::App* app);
 
@@ -38,6 +43,7 @@ class RunCommand {
   struct Flags;
   std::unique_ptr<Flags> f_;
   const std::string* policies_dir_;
+  bool print_config_ = false;
 };
 
 }  // namespace tradelake
