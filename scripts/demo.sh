@@ -1,13 +1,23 @@
 #!/usr/bin/env bash
 # make demo: the whole pipeline, offline. Starts the built-in exchange
 # simulator on 127.0.0.1, backfills a few hours of history for three products
-# into a fresh lake, proves what landed, and says where to look.
+# into a fresh lake, proves what landed, builds Silver and Gold, queries them,
+# then starts `tradelake run` (live ingest + ETL + API + dashboard) and prints
+# the dashboard's URL. On a terminal it runs until Ctrl-C; otherwise for
+# DEMO_RUN_SECONDS (default 30). DEMO_PORT picks the port (default 8080).
 set -euo pipefail
 TRADELAKE=${1:?usage: demo.sh path/to/tradelake lake-dir}
 LAKE=${2:?usage: demo.sh path/to/tradelake lake-dir}
 PRODUCTS=BTC-USD,ETH-USD,SOL-USD
 work=$(mktemp -d)
-trap 'kill "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+run_pid=""
+cleanup() {
+  [ -n "$run_pid" ] && kill "$run_pid" 2>/dev/null && wait "$run_pid" 2>/dev/null
+  kill "$sim_pid" 2>/dev/null || true
+  wait "$sim_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
 
 echo "== starting the exchange simulator (seed 42, 4h of history, 3 products)"
 "$TRADELAKE" simulate --port 0 --products "$PRODUCTS" --seed 42 --history 4h \
@@ -70,3 +80,53 @@ echo "  committed state:  $LAKE/_catalog/commits/ (the newest commit lists every
 echo "  SQL shell:        $TRADELAKE sql --lake $LAKE   (.tables, .schema, .help)"
 echo "  Athena DDL:       $TRADELAKE catalog ddl --lake $LAKE --location s3://your-bucket/lake"
 echo "  live Coinbase:    make run"
+
+echo
+echo "== tradelake run --lake $LAKE --products $PRODUCTS   (live: follow, land, transform, serve)"
+port=${DEMO_PORT:-8080}
+start_run() {
+  rm -f "$work/run.url"
+  "$TRADELAKE" run --lake "$LAKE" --products "$PRODUCTS" --exchange-url "$url" --port "$1" \
+    --ready-file "$work/run.url" >"$work/run.log" 2>&1 &
+  run_pid=$!
+  for _ in $(seq 1 100); do
+    [ -s "$work/run.url" ] && return 0
+    kill -0 "$run_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  wait "$run_pid" 2>/dev/null || true
+  run_pid=""
+  return 1
+}
+if ! start_run "$port"; then
+  echo "   port $port is taken; using a free one"
+  start_run 0 || { cat "$work/run.log"; echo "demo: tradelake run did not start" >&2; exit 1; }
+fi
+api=$(cat "$work/run.url")
+echo
+echo "  Dashboard:        $api/            (candles, volume, pipeline health, SQL box)"
+echo "  API:              curl -s $api/api/v1/status"
+echo "                    curl -s '$api/api/v1/bars?product=BTC-USD&interval=1m&from=1h'"
+echo "  Prometheus:       curl -s $api/metrics"
+echo "  Pause / resume:   $TRADELAKE schedule pause --lake $LAKE   (no exchange requests while paused)"
+if [ -t 0 ] && [ -z "${DEMO_RUN_SECONDS:-}" ]; then
+  echo
+  echo "tradelake run is following the simulator; press Ctrl-C to stop it (pending trades are flushed first)."
+  trap 'echo; echo "stopping"' INT
+  wait "$run_pid" || true
+  trap - INT
+  kill -TERM "$run_pid" 2>/dev/null || true
+  wait "$run_pid" 2>/dev/null || true
+else
+  seconds=${DEMO_RUN_SECONDS:-30}
+  echo
+  echo "(not a terminal: running for $seconds s, then stopping cleanly; DEMO_RUN_SECONDS changes that)"
+  sleep "$seconds"
+  curl -s "$api/api/v1/status" | head -c 400; echo
+  kill -TERM "$run_pid"
+  wait "$run_pid" || true
+fi
+run_pid=""
+echo
+echo "== what tradelake run did"
+tail -n 4 "$work/run.log"
