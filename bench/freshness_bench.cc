@@ -1,0 +1,858 @@
+// Freshness benchmark: how long after a trade happens (its exchange
+// timestamp) it is counted in gold.bars_1m as the HTTP API serves it, with
+// `tradelake run` at its DEFAULT settings, next to baselines from the same
+// run.
+//
+//   Setup: `tradelake simulate --port 0 --products BTC-USD,ETH-USD --seed 11`
+//   (live trades at its default rate, rate limit on), then `tradelake run
+//   --lake L --products BTC-USD,ETH-USD --exchange-url URL --port 0
+//   --ready-file F` with no tuning flag: it backfills the newest page of
+//   trades, then follows, lands Bronze micro-batches, runs the ETL and
+//   serves the API.
+//
+//   Method:
+//     - every 250 ms, GET /api/v1/bars?product=P&interval=1m&from=<start of
+//       run, minute> for both products; each bar carries "time" (minute
+//       start) and "trades" (its count). When a minute's count first
+//       reaches k, the k earliest trades of that minute (trade ids grow with
+//       time) are in Gold: their latency = wall time that answer arrived -
+//       trade time.
+//     - independently, once a second per product, the simulator's own
+//       GET /products/P/trades (newest page, then before=<newest id seen>,
+//       paging while pages are full) gives every trade's id and time. (Its
+//       rate limit, 10 requests/s, is shared with `run`'s polls: this reader
+//       uses 2/s, `run` about 2/s at its default poll interval.)
+//     - only trades timestamped after the pipeline caught up (ingest
+//       "following" and Gold answering for both products) count: the
+//       backfill is skipped. Trades of the --seconds window count; polling
+//       goes on up to 60 s after it so late trades are still seen.
+//   Baselines: the bound the settings imply (poll + flush + debounce, as
+//   `run` reports them in GET /api/v1/status "pipeline"."settings"), the
+//   ETL runs' own durations (status "etl"."last_run"), and the simulator's
+//   trade-to-REST visibility: a trade missing from a poll sent after its
+//   timestamp would show a lag (should be none).
+//
+// Exit status: 1 on errors only (setup failures, non-200 answers after the
+// catch-up, trades that never appear in Gold, bars counting more trades than
+// the exchange published, `run` not exiting 0 on SIGTERM); a missed target
+// is reported, not failed.
+//
+// Usage: freshness_bench [--seconds S (300)] [--grace S (60)] [--keep]
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <httplib.h>
+#include <simdjson.h>
+
+#include "../tests/e2e_util.h"
+#include "core/time.h"
+
+namespace tradelake {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// ---------------------------------------------------------------- stopping
+// SIGINT/SIGTERM/SIGHUP only set this flag; every wait and loop checks it,
+// so the bench always leaves through the code that stops its children and
+// removes its folder.
+std::atomic<bool> g_stop{false};
+extern "C" void OnStopSignal(int) { g_stop.store(true); }
+
+void InstallStopHandlers() {
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+// Sleeps until `t`, returning early (false) if a stop signal came.
+bool SleepUntil(Clock::time_point t) {
+  while (Clock::now() < t) {
+    if (g_stop.load()) return false;
+    std::this_thread::sleep_for(std::min<Clock::duration>(t - Clock::now(), std::chrono::milliseconds(20)));
+  }
+  return !g_stop.load();
+}
+
+// ---------------------------------------------------------------- children
+// The tradelake binary as a child that dies with this process even if the
+// bench itself is killed (PR_SET_PDEATHSIG), stdout/stderr to files.
+pid_t SpawnTradelake(const std::vector<std::string>& args, const fs::path& out, const fs::path& err) {
+  std::vector<std::string> full = {TRADELAKE_BINARY};
+  full.insert(full.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : full) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const std::string out_s = out.string(), err_s = err.string();
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid != 0) return pid;  // parent (or -1)
+  // Child: async-signal-safe calls only until exec.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) ::_exit(127);
+  const int in = ::open("/dev/null", O_RDONLY);
+  const int o = ::open(out_s.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  const int e = ::open(err_s.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (in < 0 || o < 0 || e < 0) ::_exit(127);
+  ::dup2(in, 0);
+  ::dup2(o, 1);
+  ::dup2(e, 2);
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) ::sigaction(sig, &dfl, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::execv(argv[0], argv.data());
+  ::_exit(127);
+}
+
+// Exit code of a child (-signal if a signal ended it), or nullopt if it is
+// still running after `timeout` (or a stop signal came first).
+std::optional<int> WaitChild(pid_t pid, Clock::duration timeout, bool stop_on_signal = true) {
+  const auto until = Clock::now() + timeout;
+  while (true) {
+    int status = 0;
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) {
+      if (WIFEXITED(status)) return WEXITSTATUS(status);
+      if (WIFSIGNALED(status)) return -WTERMSIG(status);
+      return -1000;
+    }
+    if (r < 0) return -1000;
+    if (Clock::now() >= until || (stop_on_signal && g_stop.load())) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+// Every child this bench started; the destructor ends those still running
+// (SIGTERM, then SIGKILL after `grace`), by pid, one at a time.
+class Children {
+ public:
+  ~Children() {
+    for (pid_t pid : std::vector<pid_t>(pids_)) Stop(pid);
+  }
+  void Add(pid_t pid) {
+    if (pid > 0) pids_.push_back(pid);
+  }
+  // Stops `pid` and reaps it: its exit code.
+  int Stop(pid_t pid, Clock::duration grace = std::chrono::seconds(30)) {
+    auto it = std::find(pids_.begin(), pids_.end(), pid);
+    if (it == pids_.end()) return -1000;
+    pids_.erase(it);
+    ::kill(pid, SIGTERM);
+    if (auto code = WaitChild(pid, grace, false)) return *code;
+    ::kill(pid, SIGKILL);
+    return WaitChild(pid, std::chrono::seconds(10), false).value_or(-1000);
+  }
+
+ private:
+  std::vector<pid_t> pids_;
+};
+
+bool Exited(pid_t pid) {
+  siginfo_t info{};  // WNOWAIT: not reaped here, so the pid stays ours until Children reaps it
+  return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
+}
+
+// Waits for a --ready-file and returns its first line (the URL); "" if the
+// child exited, the timeout passed or a stop signal came.
+std::string WaitReadyFile(const fs::path& file, pid_t pid, Clock::duration timeout) {
+  const auto until = Clock::now() + timeout;
+  while (Clock::now() < until && !g_stop.load()) {
+    if (fs::exists(file)) {
+      std::string url = e2e::ReadFile(file);
+      while (!url.empty() && (url.back() == '\n' || url.back() == '\r' || url.back() == ' ')) url.pop_back();
+      if (!url.empty()) return url;
+    }
+    if (Exited(pid)) return "";
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return "";
+}
+
+std::string Tail(const fs::path& file, size_t max = 2000) {
+  std::string s = e2e::ReadFile(file);
+  if (s.size() > max) s = "..." + s.substr(s.size() - max);
+  return s;
+}
+
+// ---------------------------------------------------------------- the simulator's trades
+// Reads every trade of one product from the simulator, newest page first,
+// then forward with before=<newest id seen>; records each trade's time and
+// checks the simulator's own visibility: a trade timestamped before a poll
+// was sent but missing from that poll's answer (when the answer was not a
+// full page) was published late by that much.
+class TradeReader {
+ public:
+  struct Trade {
+    int64_t id;
+    TimestampMicros time;
+  };
+  TradeReader(std::string url, std::string product) : url_(std::move(url)), product_(std::move(product)) {}
+
+  // One poll (pages until the answer is not full). False on an error (kept
+  // in error()).
+  bool Poll() {
+    while (!g_stop.load()) {
+      httplib::Client cli(url_);
+      cli.set_connection_timeout(5, 0);
+      cli.set_read_timeout(10, 0);
+      const std::string path = newest_ < 0 ? fmt::format("/products/{}/trades?limit=1000", product_)
+                                           : fmt::format("/products/{}/trades?limit=1000&before={}", product_, newest_);
+      const TimestampMicros sent = NowMicros();
+      auto res = cli.Get(path);
+      const TimestampMicros got = NowMicros();
+      ++requests_;
+      if (!res) {
+        ++errors_;
+        error_ = fmt::format("GET {}: {}", path, httplib::to_string(res.error()));
+        return false;
+      }
+      if (res->status == 429) {  // shared limit: try again at the next poll
+        ++rate_limited_;
+        return true;
+      }
+      if (res->status != 200) {
+        ++errors_;
+        error_ = fmt::format("GET {}: HTTP {}: {}", path, res->status, res->body.substr(0, 300));
+        return false;
+      }
+      simdjson::dom::element doc;
+      simdjson::dom::array arr;
+      if (parser_.parse(res->body).get(doc) != simdjson::SUCCESS || doc.get_array().get(arr) != simdjson::SUCCESS) {
+        ++errors_;
+        error_ = fmt::format("GET {}: not a JSON array: {}", path, res->body.substr(0, 300));
+        return false;
+      }
+      std::vector<Trade> page;
+      for (auto t : arr) {
+        int64_t id = 0;
+        std::string_view time;
+        if (t["trade_id"].get_int64().get(id) != simdjson::SUCCESS || t["time"].get_string().get(time) != simdjson::SUCCESS) {
+          ++errors_;
+          error_ = "a trade without trade_id or time: " + std::string(simdjson::minify(t));
+          return false;
+        }
+        auto parsed = ParseRfc3339(time);
+        if (!parsed.ok()) {
+          ++errors_;
+          error_ = parsed.status().ToString();
+          return false;
+        }
+        page.push_back({id, *parsed});
+      }
+      const bool full = page.size() >= 1000;
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const Trade& t : page) {
+        if (newest_ >= 0 && t.id <= newest_) continue;
+        if (!trades_.emplace(t.id, t.time).second) continue;
+        // The previous poll (not a full page) was sent after this trade's
+        // time and did not have it: published late.
+        if (newest_ >= 0 && prev_sent_ > 0 && !prev_full_ && t.time < prev_sent_) {
+          ++late_;
+          max_late_us_ = std::max(max_late_us_, prev_sent_ - t.time);
+        }
+        if (newest_ >= 0 && !prev_full_) age_at_first_sight_us_.push_back(got - t.time);
+      }
+      for (const Trade& t : page) newest_ = std::max(newest_, t.id);
+      if (oldest_ < 0 && !page.empty()) {
+        oldest_ = page.back().id;
+        for (const Trade& t : page) oldest_ = std::min(oldest_, t.id);
+      }
+      prev_sent_ = sent;
+      prev_full_ = full;
+      if (!full) return true;
+    }
+    return true;
+  }
+
+  std::map<int64_t, TimestampMicros> trades() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return trades_;
+  }
+  // Time of the oldest trade read: minutes starting before it are not known whole.
+  TimestampMicros coverage_from() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return trades_.empty() ? INT64_MAX : trades_.begin()->second;
+  }
+  const std::string& product() const { return product_; }
+  const std::string& error() const { return error_; }
+  int64_t requests() const { return requests_; }
+  int64_t rate_limited() const { return rate_limited_; }
+  int64_t errors() const { return errors_; }
+  int64_t late() const { return late_; }
+  int64_t max_late_us() const { return max_late_us_; }
+  std::vector<int64_t> age_at_first_sight_us() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return age_at_first_sight_us_;
+  }
+
+ private:
+  std::string url_, product_;
+  simdjson::dom::parser parser_;
+  mutable std::mutex mu_;
+  std::map<int64_t, TimestampMicros> trades_;
+  int64_t newest_ = -1, oldest_ = -1;
+  TimestampMicros prev_sent_ = 0;
+  bool prev_full_ = true;
+  std::string error_;
+  std::atomic<int64_t> requests_{0}, rate_limited_{0}, errors_{0};
+  int64_t late_ = 0, max_late_us_ = 0;
+  std::vector<int64_t> age_at_first_sight_us_;
+};
+
+// ---------------------------------------------------------------- the API side
+struct CountEvent {  // a bar's trade count went from `from` to `to` in an answer received at `at`
+  TimestampMicros minute;
+  int64_t from, to;
+  TimestampMicros at;
+};
+
+struct Settings {
+  std::string source;  // where they came from
+  std::string raw;     // the JSON object, minified
+  double poll = -1, flush = -1, debounce = -1, max_delay = -1;
+  int64_t flush_trades = -1;
+  double rate = -1;
+};
+
+struct EtlRun {
+  double seconds = 0;
+  bool ok = false, nothing = false;
+  int64_t records = 0;
+};
+
+double Percentile(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  const size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
+  return sorted[std::min(sorted.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+// `run --help`'s defaults ("--poll-interval TEXT=1s"), when status has no settings.
+std::string HelpDefault(const std::string& help, const std::string& flag) {
+  const size_t at = help.find(flag + " ");
+  if (at == std::string::npos) return "";
+  const size_t eq = help.find('=', at);
+  const size_t nl = help.find('\n', at);
+  if (eq == std::string::npos || eq > nl) return "";
+  size_t end = eq + 1;
+  while (end < help.size() && !std::isspace(static_cast<unsigned char>(help[end]))) ++end;
+  return help.substr(eq + 1, end - eq - 1);
+}
+
+struct Options {
+  double seconds = 300;
+  double grace = 60;
+  bool keep = false;
+};
+
+int Usage(const std::string& why) {
+  std::fprintf(stderr, "freshness_bench: %s\nusage: freshness_bench [--seconds S] [--grace S] [--keep]\n", why.c_str());
+  return 2;
+}
+
+int Run(const Options& opt, const fs::path& dir, Children& children) {
+  const std::vector<std::string> products = {"BTC-USD", "ETH-USD"};
+  const std::string product_list = "BTC-USD,ETH-USD";
+
+  // ---- the simulator (default history, rate and rate limit)
+  const pid_t sim = SpawnTradelake({"simulate", "--port", "0", "--products", product_list, "--seed", "11",
+                                    "--ready-file", (dir / "sim.url").string()},
+                                   dir / "simulate.out", dir / "simulate.err");
+  if (sim < 0) return 1;
+  children.Add(sim);
+  const std::string sim_url = WaitReadyFile(dir / "sim.url", sim, std::chrono::seconds(60));
+  if (sim_url.empty()) {
+    std::fprintf(stderr, "freshness_bench: the simulator did not start:\n%s\n", Tail(dir / "simulate.err").c_str());
+    return 1;
+  }
+
+  // ---- the simulator's trades, read from before `run` starts to the end
+  std::vector<std::unique_ptr<TradeReader>> readers;
+  for (const auto& p : products) readers.push_back(std::make_unique<TradeReader>(sim_url, p));
+  for (auto& r : readers) {
+    if (!r->Poll()) {
+      std::fprintf(stderr, "freshness_bench: reading the simulator: %s\n", r->error().c_str());
+      return 1;
+    }
+  }
+  std::atomic<bool> readers_done{false};
+  std::thread reader_thread([&] {
+    auto next = Clock::now() + std::chrono::seconds(1);
+    while (!readers_done.load() && SleepUntil(next)) {
+      for (auto& r : readers) r->Poll();  // errors are counted and reported at the end
+      next += std::chrono::seconds(1);
+    }
+  });
+  struct JoinReader {
+    std::atomic<bool>* done;
+    std::thread* t;
+    ~JoinReader() {
+      done->store(true);
+      if (t->joinable()) t->join();
+    }
+  } join_reader{&readers_done, &reader_thread};
+
+  // ---- tradelake run, default settings
+  const std::string lake = (dir / "lake").string();
+  const std::vector<std::string> run_args = {"run",   "--lake",         lake, "--products",   product_list,
+                                             "--exchange-url", sim_url, "--port", "0", "--ready-file",
+                                             (dir / "run.url").string()};
+  const TimestampMicros run_started = NowMicros();
+  const auto run_started_steady = Clock::now();
+  const pid_t run = SpawnTradelake(run_args, dir / "run.out", dir / "run.err");
+  if (run < 0) return 1;
+  children.Add(run);
+  const std::string api = WaitReadyFile(dir / "run.url", run, std::chrono::seconds(120));
+  if (api.empty()) {
+    std::fprintf(stderr, "freshness_bench: `tradelake run` did not write its --ready-file:\n%s%s\n",
+                 Tail(dir / "run.out").c_str(), Tail(dir / "run.err").c_str());
+    return 1;
+  }
+  const double ready_s = Seconds(Clock::now() - run_started_steady);
+  const TimestampMicros from_minute = run_started - run_started % kMicrosPerMinute;
+
+  // ---- polling state
+  simdjson::dom::parser parser;
+  std::map<std::string, std::map<TimestampMicros, int64_t>> counts;  // product -> minute -> trades
+  std::map<std::string, std::vector<CountEvent>> events;
+  std::map<std::string, std::vector<std::string>> anomalies;
+  int64_t bar_polls = 0, non200_after = 0, transport_after = 0;
+  std::map<int, int64_t> statuses_after;
+  std::string first_bad;
+  Settings settings;
+  std::map<TimestampMicros, EtlRun> etl_runs;  // by started_at
+  std::string ingest_state, pipeline_state, last_status;
+  bool status_has_pipeline = false;
+
+  auto poll_status = [&] {
+    httplib::Client cli(api);
+    cli.set_read_timeout(10, 0);
+    auto res = cli.Get("/api/v1/status");
+    if (!res || res->status != 200) return false;
+    last_status = res->body;
+    simdjson::dom::element doc, pipe;
+    if (parser.parse(res->body).get(doc) != simdjson::SUCCESS) return false;
+    if (doc["pipeline"].get(pipe) != simdjson::SUCCESS || pipe.is_null()) {
+      status_has_pipeline = false;
+      return true;
+    }
+    status_has_pipeline = true;
+    std::string_view sv;
+    if (pipe["state"].get_string().get(sv) == simdjson::SUCCESS) pipeline_state = sv;
+    if (pipe["ingest"]["state"].get_string().get(sv) == simdjson::SUCCESS) ingest_state = sv;
+    simdjson::dom::element s;
+    if (settings.raw.empty() && pipe["settings"].get(s) == simdjson::SUCCESS && !s.is_null()) {
+      settings.source = "GET /api/v1/status \"pipeline\".\"settings\"";
+      settings.raw = simdjson::minify(s);
+      double d = 0;
+      int64_t n = 0;
+      if (s["poll_interval_seconds"].get_double().get(d) == simdjson::SUCCESS) settings.poll = d;
+      if (s["flush_interval_seconds"].get_double().get(d) == simdjson::SUCCESS) settings.flush = d;
+      if (s["etl_debounce_seconds"].get_double().get(d) == simdjson::SUCCESS) settings.debounce = d;
+      if (s["etl_max_delay_seconds"].get_double().get(d) == simdjson::SUCCESS) settings.max_delay = d;
+      if (s["rate_limit_per_second"].get_double().get(d) == simdjson::SUCCESS) settings.rate = d;
+      if (s["flush_trades"].get_int64().get(n) == simdjson::SUCCESS) settings.flush_trades = n;
+    }
+    simdjson::dom::element last;
+    if (pipe["etl"]["last_run"].get(last) == simdjson::SUCCESS && !last.is_null()) {
+      std::string_view started;
+      if (last["started_at"].get_string().get(started) == simdjson::SUCCESS && ParseRfc3339(started).ok()) {
+        EtlRun r;
+        double d = 0;
+        bool b = false;
+        if (last["seconds"].get_double().get(d) == simdjson::SUCCESS) r.seconds = d;
+        if (last["ok"].get_bool().get(b) == simdjson::SUCCESS) r.ok = b;
+        if (last["nothing_to_do"].get_bool().get(b) == simdjson::SUCCESS) r.nothing = b;
+        int64_t n = 0;
+        if (last["records"].get_int64().get(n) == simdjson::SUCCESS) r.records = n;
+        etl_runs[*ParseRfc3339(started)] = r;
+      }
+    }
+    return true;
+  };
+
+  // Polls the bars of every product once; records count changes. Returns
+  // the number of products answering 200 with at least one bar.
+  auto poll_bars = [&](bool caught_up) {
+    int answering = 0;
+    for (const auto& p : products) {
+      httplib::Client cli(api);  // a new connection per poll, as a dashboard tab polling rarely would
+      cli.set_connection_timeout(5, 0);
+      cli.set_read_timeout(30, 0);
+      const std::string path =
+          fmt::format("/api/v1/bars?product={}&interval=1m&from={}", p, FormatRfc3339Trimmed(from_minute));
+      auto res = cli.Get(path);
+      const TimestampMicros at = NowMicros();
+      ++bar_polls;
+      if (!res) {
+        if (caught_up) {
+          ++transport_after;
+          if (first_bad.empty()) first_bad = "GET " + path + ": " + httplib::to_string(res.error());
+        }
+        continue;
+      }
+      if (res->status != 200) {
+        if (caught_up) {
+          ++non200_after;
+          ++statuses_after[res->status];
+          if (first_bad.empty()) first_bad = fmt::format("GET {}: HTTP {}: {}", path, res->status, res->body.substr(0, 300));
+        }
+        continue;
+      }
+      simdjson::dom::element doc;
+      simdjson::dom::array bars;
+      if (parser.parse(res->body).get(doc) != simdjson::SUCCESS || doc["bars"].get_array().get(bars) != simdjson::SUCCESS) {
+        if (caught_up) {
+          ++non200_after;
+          if (first_bad.empty()) first_bad = "GET " + path + ": not the documented JSON: " + res->body.substr(0, 300);
+        }
+        continue;
+      }
+      if (bars.size() > 0) ++answering;
+      auto& c = counts[p];
+      for (auto b : bars) {
+        std::string_view time;
+        int64_t n = 0;
+        if (b["time"].get_string().get(time) != simdjson::SUCCESS || b["trades"].get_int64().get(n) != simdjson::SUCCESS) {
+          anomalies[p].push_back("a bar without time or trades: " + std::string(simdjson::minify(b)));
+          continue;
+        }
+        auto t = ParseRfc3339(time);
+        if (!t.ok()) {
+          anomalies[p].push_back(t.status().ToString());
+          continue;
+        }
+        int64_t& seen = c[*t];
+        if (n > seen) {
+          events[p].push_back({*t, seen, n, at});
+          seen = n;
+        } else if (n < seen) {
+          anomalies[p].push_back(fmt::format("bar {} went from {} to {} trades", time, seen, n));
+        }
+      }
+    }
+    return answering;
+  };
+
+  // ---- wait until the pipeline has caught up (the backfill is in Gold)
+  auto next = Clock::now();
+  TimestampMicros caught_up_at = 0;
+  const auto catch_up_deadline = Clock::now() + std::chrono::seconds(180);
+  while (Clock::now() < catch_up_deadline) {
+    if (!SleepUntil(next)) return 1;
+    next += std::chrono::milliseconds(250);
+    if (Exited(run)) break;
+    const bool status_ok = poll_status();
+    const int answering = poll_bars(false);
+    if (status_ok && answering == static_cast<int>(products.size()) &&
+        (!status_has_pipeline || ingest_state == "following")) {
+      caught_up_at = NowMicros();
+      break;
+    }
+  }
+  if (caught_up_at == 0) {
+    std::fprintf(stderr,
+                 "freshness_bench: `tradelake run` did not catch up within 180 s (pipeline ingest state \"%s\", "
+                 "status %s)\n%s%s\n",
+                 ingest_state.c_str(), last_status.substr(0, 600).c_str(), Tail(dir / "run.out").c_str(),
+                 Tail(dir / "run.err").c_str());
+    return 1;
+  }
+  const double catch_up_s = static_cast<double>(caught_up_at - run_started) / 1e6;
+  std::printf("freshness benchmark: trade timestamp -> counted in gold.bars_1m as GET /api/v1/bars serves it, "
+              "`tradelake run` with default settings\n");
+  std::printf("simulator: %s, seed 11, default trade rate and rate limit; run: tradelake run --lake L --products %s "
+              "--exchange-url URL --port 0 --ready-file F\n",
+              product_list.c_str(), product_list.c_str());
+  std::printf("run serving after %.1f s, caught up after %.1f s (ingest \"%s\", Gold answering for both products); "
+              "measuring trades timestamped in the next %.0f s\n",
+              ready_s, catch_up_s, status_has_pipeline ? ingest_state.c_str() : "(no pipeline in status)", opt.seconds);
+  std::fflush(stdout);
+
+  // ---- measure: window, then grace until every window trade is seen
+  const TimestampMicros window_end = caught_up_at + static_cast<int64_t>(opt.seconds * 1e6);
+  const auto window_end_steady = Clock::now() + std::chrono::microseconds(window_end - NowMicros());
+  const auto hard_end = window_end_steady + std::chrono::microseconds(static_cast<int64_t>(opt.grace * 1e6));
+  int tick = 0;
+  bool run_died = false;
+  const auto all_seen = [&] {
+    // Every trade of the window the simulator published is counted in Gold.
+    for (const auto& r : readers) {
+      const auto trades = r->trades();
+      if (trades.empty() || trades.rbegin()->second < window_end) return false;  // reader not past the window yet
+      std::map<TimestampMicros, int64_t> per_minute;
+      for (const auto& [id, t] : trades) {
+        if (t > window_end) break;
+        ++per_minute[t - t % kMicrosPerMinute];
+      }
+      const auto& c = counts[r->product()];
+      for (const auto& [m, n] : per_minute) {
+        if (m + kMicrosPerMinute <= caught_up_at) continue;
+        auto it = c.find(m);
+        if (it == c.end() || it->second < n) return false;
+      }
+    }
+    return true;
+  };
+  while (!g_stop.load()) {
+    if (!SleepUntil(next)) break;
+    next += std::chrono::milliseconds(250);
+    if (Exited(run)) {
+      run_died = true;
+      break;
+    }
+    poll_bars(true);
+    if (++tick % 4 == 0) poll_status();
+    const auto now = Clock::now();
+    if (now >= hard_end) break;
+    if (now >= window_end_steady && tick % 4 == 0 && all_seen()) break;
+  }
+  if (g_stop.load()) return 1;
+  readers_done.store(true);
+  if (reader_thread.joinable()) reader_thread.join();
+  poll_status();
+  const int run_code = run_died ? -1 : children.Stop(run);
+  if (run_died) {
+    std::printf("ERROR: `tradelake run` exited by itself during the measurement:\n%s%s\n", Tail(dir / "run.out").c_str(),
+                Tail(dir / "run.err").c_str());
+  }
+  children.Stop(sim);
+
+  // ---- resolve: which trade each count step made visible
+  bool failed = run_died;
+  std::vector<double> latency_s;
+  std::map<std::string, int64_t> counted_by_product;
+  int64_t not_seen = 0, skipped_coverage = 0, negative = 0;
+  for (const auto& r : readers) {
+    const std::string& p = r->product();
+    const auto trades = r->trades();
+    const TimestampMicros covered = r->coverage_from();
+    std::map<TimestampMicros, std::vector<std::pair<int64_t, TimestampMicros>>> by_minute;
+    for (const auto& [id, t] : trades) by_minute[t - t % kMicrosPerMinute].push_back({id, t});  // ids ascending
+    std::map<int64_t, TimestampMicros> seen_at;  // trade id -> answer time
+    for (const CountEvent& e : events[p]) {
+      if (e.minute < covered) {
+        ++skipped_coverage;
+        continue;
+      }
+      const auto& list = by_minute[e.minute];
+      for (int64_t k = e.from + 1; k <= e.to; ++k) {
+        if (k > static_cast<int64_t>(list.size())) {
+          anomalies[p].push_back(fmt::format("bar {} counts {} trades, the exchange published {} in that minute",
+                                             FormatRfc3339Trimmed(e.minute), e.to, list.size()));
+          break;
+        }
+        seen_at.emplace(list[static_cast<size_t>(k - 1)].first, e.at);
+      }
+    }
+    for (const auto& [id, t] : trades) {
+      if (t < caught_up_at || t > window_end) continue;
+      auto it = seen_at.find(id);
+      if (it == seen_at.end()) {
+        ++not_seen;
+        continue;
+      }
+      if (it->second < t) ++negative;
+      latency_s.push_back(static_cast<double>(it->second - t) / 1e6);
+      ++counted_by_product[p];
+    }
+  }
+  std::sort(latency_s.begin(), latency_s.end());
+
+  // ---- report
+  std::printf("\n%-48s %8s %8s %8s %8s %8s %8s\n", "trade -> Gold via the API (seconds)", "trades", "min", "median",
+              "p90", "p99", "max");
+  std::string per_product;
+  for (const auto& [p, n] : counted_by_product) per_product += fmt::format("{}{} {}", per_product.empty() ? "" : ", ", p, n);
+  std::printf("%-48s %8zu %8.2f %8.2f %8.2f %8.2f %8.2f\n", "tradelake run, default settings", latency_s.size(),
+              latency_s.empty() ? 0.0 : latency_s.front(), Percentile(latency_s, 50), Percentile(latency_s, 90),
+              Percentile(latency_s, 99), latency_s.empty() ? 0.0 : latency_s.back());
+  std::printf("  trades counted: %s; API polled every 250 ms (%lld bar answers), which adds up to 0.25 s\n",
+              per_product.empty() ? "none" : per_product.c_str(), static_cast<long long>(bar_polls));
+  if (not_seen > 0) {
+    std::printf("ERROR: %lld trades of the window never appeared in Gold within %.0f s after it\n",
+                static_cast<long long>(not_seen), opt.grace);
+    failed = true;
+  }
+  if (skipped_coverage > 0) {
+    std::printf("  (%lld count steps of minutes older than the trades read from the simulator were skipped)\n",
+                static_cast<long long>(skipped_coverage));
+  }
+  if (negative > 0) {
+    std::printf("ERROR: %lld trades appeared in Gold before their own timestamp (clock or mapping wrong)\n",
+                static_cast<long long>(negative));
+    failed = true;
+  }
+
+  // Settings: as `run` reports them, else its --help defaults.
+  if (settings.raw.empty()) {
+    const pid_t help = SpawnTradelake({"run", "--help"}, dir / "run-help.txt", dir / "run-help.err");
+    std::optional<int> help_code;
+    if (help > 0) {
+      help_code = WaitChild(help, std::chrono::seconds(10), false);
+      if (!help_code) {
+        ::kill(help, SIGKILL);
+        WaitChild(help, std::chrono::seconds(10), false);
+      }
+    }
+    if (help_code.value_or(-1) == 0) {
+      const std::string h = e2e::ReadFile(dir / "run-help.txt");
+      auto secs = [&](const std::string& flag) {
+        auto d = ParseDuration(HelpDefault(h, flag));
+        return d.ok() ? static_cast<double>(*d) / 1e6 : -1.0;
+      };
+      settings.source = "`tradelake run --help` defaults (status had no \"pipeline\".\"settings\")";
+      settings.poll = secs("--poll-interval");
+      settings.flush = secs("--flush-interval");
+      settings.debounce = secs("--etl-debounce");
+      settings.max_delay = secs("--etl-max-delay");
+    }
+  }
+  std::printf("\nsettings (%s): %s\n", settings.source.empty() ? "none found" : settings.source.c_str(),
+              settings.raw.empty() ? "" : settings.raw.c_str());
+  if (settings.poll >= 0 && settings.flush >= 0 && settings.debounce >= 0) {
+    const double sum = settings.poll + settings.flush + settings.debounce;
+    std::printf("baseline: bound implied by the settings: poll %.3g s + flush %.3g s + ETL debounce %.3g s = %.3g s\n"
+                "  (the wait of a trade that just misses each step, before the ETL's own time; a trade landing just\n"
+                "  before a poll and a flush waits less, so it bounds the wait from above, not below. On average a\n"
+                "  trade waits half the poll and flush intervals plus the debounce: %.3g s, also before the ETL's time)\n",
+                settings.poll, settings.flush, settings.debounce, sum,
+                settings.poll / 2 + settings.flush / 2 + settings.debounce);
+  }
+  std::vector<double> etl_s;
+  int64_t etl_nothing = 0, etl_failed = 0;
+  for (const auto& [started, r] : etl_runs) {
+    if (started < caught_up_at) continue;
+    if (!r.ok) ++etl_failed;
+    if (r.nothing) ++etl_nothing;
+    else etl_s.push_back(r.seconds);
+  }
+  std::sort(etl_s.begin(), etl_s.end());
+  if (!etl_s.empty()) {
+    std::printf("baseline: ETL run time during the measurement (status \"etl\".\"last_run\" sampled every second, %zu "
+                "runs seen, %lld with nothing to do, %lld failed): median %.2f s, p90 %.2f s, max %.2f s\n",
+                etl_s.size(), static_cast<long long>(etl_nothing), static_cast<long long>(etl_failed),
+                Percentile(etl_s, 50), Percentile(etl_s, 90), etl_s.back());
+  }
+  int64_t late = 0, max_late = 0, sim_requests = 0, sim_429 = 0, sim_errors = 0;
+  std::vector<double> age_ms;
+  for (const auto& r : readers) {
+    late += r->late();
+    max_late = std::max(max_late, r->max_late_us());
+    sim_requests += r->requests();
+    sim_429 += r->rate_limited();
+    sim_errors += r->errors();
+    for (int64_t a : r->age_at_first_sight_us()) age_ms.push_back(static_cast<double>(a) / 1e3);
+    if (r->errors() > 0) std::printf("  simulator reader %s: last error: %s\n", r->product().c_str(), r->error().c_str());
+  }
+  std::sort(age_ms.begin(), age_ms.end());
+  std::printf("baseline: the simulator's trade-to-REST visibility: %lld of %zu trades missing from a poll sent after "
+              "their timestamp (largest lag %.1f ms): %s; age at first sight with a poll a second, median %.0f ms, "
+              "max %.0f ms (the poll period, not a delay)\n",
+              static_cast<long long>(late), age_ms.size(), static_cast<double>(max_late) / 1e3,
+              late == 0 ? "~0" : "NOT ~0", Percentile(age_ms, 50), age_ms.empty() ? 0.0 : age_ms.back());
+  std::printf("  simulator reads: %lld requests, %lld answered 429 (the limit shared with run), %lld errors\n",
+              static_cast<long long>(sim_requests), static_cast<long long>(sim_429), static_cast<long long>(sim_errors));
+
+  for (const auto& [code, n] : statuses_after) std::printf("  API HTTP %d after the catch-up: %lld answers\n", code, static_cast<long long>(n));
+  if (non200_after + transport_after > 0) {
+    std::printf("ERROR: %lld non-200 answers and %lld transport errors from the API after the catch-up; first: %s\n",
+                static_cast<long long>(non200_after), static_cast<long long>(transport_after), first_bad.c_str());
+    failed = true;
+  }
+  for (const auto& [p, list] : anomalies) {
+    if (list.empty()) continue;
+    std::printf("ERROR: %s: %zu anomalies, first: %s\n", p.c_str(), list.size(), list.front().c_str());
+    failed = true;
+  }
+  if (!run_died) {
+    std::printf("run exited %d after SIGTERM%s\n", run_code, run_code == 0 ? "" : " (expected 0)");
+    if (run_code != 0) {
+      std::printf("%s%s\n", Tail(dir / "run.out").c_str(), Tail(dir / "run.err").c_str());
+      failed = true;
+    }
+  }
+
+  const double median = Percentile(latency_s, 50);
+  std::printf("\ntarget median <= 10 s with default settings: %s (median %.2f s over %zu trades in %.0f s%s)\n",
+              !latency_s.empty() && median <= 10.0 ? "met" : "NOT met", median, latency_s.size(), opt.seconds,
+              opt.seconds < 300 ? "; the target is stated for 5 minutes" : "");
+  if (failed) std::printf("freshness_bench: ERRORS (see above)\n");
+  return failed ? 1 : 0;
+}
+
+int Main(int argc, char** argv) {
+  Options opt;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const bool has_value = i + 1 < argc;
+    if (arg == "--keep") {
+      opt.keep = true;
+    } else if (arg == "--seconds" && has_value) {
+      opt.seconds = std::atof(argv[++i]);
+    } else if (arg == "--grace" && has_value) {
+      opt.grace = std::atof(argv[++i]);
+    } else {
+      return Usage("unknown or incomplete argument " + arg);
+    }
+  }
+  if (!(opt.seconds > 0) || opt.seconds > 3600) return Usage("--seconds must be in (0, 3600]");
+  if (!(opt.grace >= 0) || opt.grace > 600) return Usage("--grace must be in [0, 600]");
+  InstallStopHandlers();
+
+  const fs::path dir = fs::temp_directory_path() / fmt::format("tradelake-freshness-bench-{}", ::getpid());
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  fs::create_directories(dir, ec);
+  if (ec) {
+    std::fprintf(stderr, "freshness_bench: cannot create %s: %s\n", dir.c_str(), ec.message().c_str());
+    return 1;
+  }
+  int code = 1;
+  {
+    Children children;  // declared inside: every child is stopped before the folder goes
+    code = Run(opt, dir, children);
+  }
+  if (g_stop.load()) {
+    std::fprintf(stderr, "freshness_bench: interrupted\n");
+    code = 130;
+  }
+  if (opt.keep) {
+    std::printf("kept %s\n", dir.c_str());
+  } else {
+    fs::remove_all(dir, ec);
+  }
+  return code;
+}
+
+}  // namespace
+}  // namespace tradelake
+
+int main(int argc, char** argv) { return tradelake::Main(argc, argv); }
