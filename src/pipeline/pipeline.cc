@@ -295,6 +295,9 @@ class Pipeline::Impl {
     std::string state = "starting";
     std::string last_error;
     int64_t runs = 0;
+    // The backfill start (--since) is searched on the first run only; later
+    // runs resume from the checkpoint (and its backfill cursor, if any).
+    bool backfill_asked = false;
     std::atomic<bool> stop{false};
     std::thread thread;
   };
@@ -319,6 +322,10 @@ class Pipeline::Impl {
       ++product->runs;
       IngestOptions o = options_.ingest;
       o.products = {product->status.product};
+      if (product->backfill_asked) {
+        o.since.reset();
+        o.from_trade_id.reset();
+      }
       o.follow = true;
       o.progress = false;
       o.stop = &product->stop;
@@ -329,7 +336,9 @@ class Pipeline::Impl {
       const IngestReport report = RunIngest(ingest_store_, o);
       lock.lock();
       if (report.status.ok() || report.status.code() == StatusCode::kCancelled) {
-        // Stopped on request (pause or shutdown).
+        // Stopped on request (pause or shutdown). A backfill cut short is
+        // in the checkpoint's cursor and continues without a new search.
+        product->backfill_asked = true;
         backoff_ms = options_.retry_min_ms;
         product->last_error.clear();
         if (!product->stop && !stopping_) cv_.wait_for(lock, milliseconds(options_.retry_min_ms));
