@@ -19,6 +19,7 @@ APT_PACKAGES=(
   clang libclang-rt-14-dev           # libFuzzer targets
   nodejs npm                         # fetches the pinned DuckDB library and dashboard assets
   chromium fonts-dejavu-core         # the dashboard's browser test (headless, via playwright-core)
+  wrk                                # HTTP load generator for bench/serve_load_bench
   python3
 )
 
