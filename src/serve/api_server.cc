@@ -3,13 +3,16 @@
 #include <httplib.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <simdjson.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <compare>
+#include <cstring>
+#include <list>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -24,6 +27,8 @@
 #include "etl/catalog.h"
 #include "etl/dec18.h"
 #include "exchange/coinbase_client.h"
+#include "serve/api_params.h"
+#include "serve/dashboard_assets.h"
 #include "sql/lake_sql.h"
 #include "sql/render.h"
 
@@ -31,15 +36,39 @@ namespace tradelake {
 namespace {
 
 constexpr std::string_view kCommitPrefix = "_catalog/commits/";
-constexpr int64_t kMaxTradesLimit = 10'000;
-constexpr int64_t kDefaultTradesLimit = 100;
+
+// Memory bound of the /api/v1/bars answer cache (the entry bound is
+// ApiServerOptions::bars_cache_entries): a one-day 1m answer is ~0.4 MB,
+// 31 days of 1m ~13 MB.
+constexpr size_t kBarsCacheBytes = 64 << 20;
+
+constexpr std::string_view kNoPipeline = "this server runs no pipeline; start one with `tradelake run`";
+
+// The dashboard page may run only its own files: no inline script or style,
+// no other origin, not framed.
+constexpr std::string_view kDashboardCsp =
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 // Paths that get their own label in tradelake_http_requests_total; anything
 // else is "other", so a scanner cannot grow the label set without bound.
 const std::set<std::string, std::less<>>& KnownPaths() {
   static const std::set<std::string, std::less<>> paths = {
-      "/healthz", "/metrics", "/api/v1/products", "/api/v1/bars", "/api/v1/trades", "/api/v1/status", "/api/v1/sql"};
+      "/healthz",       "/metrics",         "/api/v1/products",       "/api/v1/bars",
+      "/api/v1/trades", "/api/v1/status",   "/api/v1/sql",            "/api/v1/schedule",
+      "/api/v1/schedule/pause", "/api/v1/schedule/resume"};
   return paths;
+}
+
+bool IsDashboardPath(std::string_view path) {
+  return path == "/" || path == "/index.html" || path.starts_with("/assets/");
+}
+
+// The label of `path` in tradelake_http_requests_total.
+std::string PathLabel(std::string_view path) {
+  if (IsDashboardPath(path)) return "dashboard";
+  const auto it = KnownPaths().find(path);
+  return it == KnownPaths().end() ? "other" : *it;
 }
 
 constexpr std::string_view kOutcomes[] = {"ok", "refused", "error", "over_limit", "failed"};
@@ -51,9 +80,28 @@ std::string ErrorJson(std::string_view message) {
   return out;
 }
 
-void SetJson(httplib::Response& res, int status, std::string body) {
+// Sets the answer to `body` through a content provider rather than
+// Response::set_content, because httplib sends a provider's bytes as they
+// are: it compresses set_content bodies anew for every request, with brotli
+// at its slowest quality when the client offers "br" (browsers and
+// httplib::Client do): ~0.5 s of CPU for a one-day 1m bars answer. And the
+// body is not copied again.
+void SetBody(httplib::Response& res, int status, std::shared_ptr<const std::string> body,
+             std::string_view content_type) {
   res.status = status;
-  res.set_content(std::move(body), "application/json");
+  if (body->empty()) {  // httplib takes a provider of length 0 for one without a length
+    res.set_content("", std::string(content_type));
+    return;
+  }
+  const size_t size = body->size();
+  res.set_content_provider(size, std::string(content_type),
+                           [body = std::move(body)](size_t offset, size_t length, httplib::DataSink& sink) {
+                             return sink.write(body->data() + offset, std::min(length, body->size() - offset));
+                           });
+}
+
+void SetJson(httplib::Response& res, int status, std::string body) {
+  SetBody(res, status, std::make_shared<const std::string>(std::move(body)), "application/json");
 }
 
 void SetError(httplib::Response& res, int status, std::string_view message) {
@@ -149,50 +197,92 @@ std::optional<std::pair<std::string, std::string>> SplitPartition(std::string_vi
 
 std::string JsonNumber(double d) { return fmt::format("{}", d); }
 
-struct Range {
-  TimestampMicros from = 0;
-  TimestampMicros to = 0;
-};
-
-// from/to parameters: defaults to = now, from = to - default_span; from < to
-// and to - from <= max_span, else InvalidArgument naming the limit.
-Result<Range> ParseRange(const httplib::Request& req, TimestampMicros now, int64_t default_span,
-                         int64_t max_span, std::string_view what) {
-  Range r;
-  r.to = now;
-  if (req.has_param("to")) {
-    auto t = ParseTimeOrAgo(req.get_param_value("to"), now);
-    if (!t.ok()) return t.status().WithContext("parameter to");
-    r.to = *t;
-  }
-  r.from = r.to - default_span;
-  if (req.has_param("from")) {
-    auto t = ParseTimeOrAgo(req.get_param_value("from"), now);
-    if (!t.ok()) return t.status().WithContext("parameter from");
-    r.from = *t;
-  }
-  if (r.from >= r.to) {
-    return InvalidArgument(fmt::format("empty time range: from {} is not before to {}", FormatRfc3339Trimmed(r.from),
-                                       FormatRfc3339Trimmed(r.to)));
-  }
-  if (r.to - r.from > max_span) {
-    return InvalidArgument(fmt::format(
-        "time range {} .. {} is {:.1f} days; {} allows at most {} days per request: narrow from/to{}",
-        FormatRfc3339Trimmed(r.from), FormatRfc3339Trimmed(r.to),
-        static_cast<double>(r.to - r.from) / static_cast<double>(kMicrosPerDay), what, max_span / kMicrosPerDay,
-        what == "interval=1m" ? " or use interval=1h" : (what == "interval=1h" ? " or use interval=1d" : "")));
-  }
-  return r;
+// The query parameters of `req`, the first value of each name.
+QueryParams ParamsOf(const httplib::Request& req) {
+  QueryParams params;
+  for (const auto& [name, value] : req.params) params.emplace(name, value);
+  return params;
 }
 
-Result<std::string> ProductParam(const httplib::Request& req) {
-  if (!req.has_param("product")) {
-    return InvalidArgument("missing parameter product (e.g. product=BTC-USD; GET /api/v1/products lists them)");
+// Rendered "bars" arrays of /api/v1/bars answers, keyed by the catalog
+// commit they were read from and the aligned request (api_params.h
+// AlignRangeUp: requests that differ only inside one interval share an
+// entry). Only the newest commit's entries are kept; least recently used
+// entries go first beyond max_entries or max_bytes. Thread-safe: mu_ is held
+// only for the map and list operations, never while a statement runs, and
+// the arrays are shared immutable strings, so a hit copies a pointer.
+class BarsCache {
+ public:
+  struct Key {
+    int64_t commit = 0;
+    std::string product;
+    std::string_view interval;  // BarInterval::name, static storage
+    TimestampMicros from = 0;
+    TimestampMicros to = 0;
+    auto operator<=>(const Key&) const = default;
+  };
+  using Value = std::shared_ptr<const std::string>;
+
+  BarsCache(size_t max_entries, size_t max_bytes) : max_entries_(max_entries), max_bytes_(max_bytes) {}
+
+  // The cached array, or nullptr. A key of a newer commit than the entries
+  // drops them all: they can never be asked for again.
+  Value Find(const Key& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (key.commit != commit_) {
+      if (key.commit > commit_) ResetTo(key.commit);
+      return nullptr;
+    }
+    auto it = index_.find(key);
+    if (it == index_.end()) return nullptr;
+    lru_.splice(lru_.begin(), lru_, it->second);
+    return it->second->second;
   }
-  std::string product = req.get_param_value("product");
-  Status s = ValidateProductId(product);
-  if (!s.ok()) return InvalidArgument(fmt::format("parameter product: {}", s.message()));
-  return product;
+
+  // Keeps `bars` for `key` unless an entry of a newer commit exists already
+  // (a slow miss finishing late), the key is cached already (two concurrent
+  // misses of one key) or it alone is over max_bytes.
+  void Insert(Key key, Value bars) {
+    const size_t bytes = Cost(key, *bars);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (key.commit < commit_ || bytes > max_bytes_) return;
+    if (key.commit > commit_) ResetTo(key.commit);
+    if (index_.contains(key)) return;
+    lru_.emplace_front(std::move(key), std::move(bars));
+    index_.emplace(lru_.front().first, lru_.begin());
+    bytes_ += bytes;
+    while (lru_.size() > max_entries_ || bytes_ > max_bytes_) {
+      bytes_ -= Cost(lru_.back().first, *lru_.back().second);
+      index_.erase(lru_.back().first);
+      lru_.pop_back();
+    }
+  }
+
+ private:
+  using Lru = std::list<std::pair<Key, Value>>;  // most recently used first
+
+  // Memory an entry holds, roughly: the array, the key and the nodes.
+  static size_t Cost(const Key& key, const std::string& bars) { return bars.size() + 2 * key.product.size() + 256; }
+
+  void ResetTo(int64_t commit) {  // REQUIRES: mu_ held
+    index_.clear();
+    lru_.clear();
+    bytes_ = 0;
+    commit_ = commit;
+  }
+
+  const size_t max_entries_;
+  const size_t max_bytes_;
+  std::mutex mu_;
+  int64_t commit_ = -1;                  // GUARDED_BY(mu_)
+  Lru lru_;                              // GUARDED_BY(mu_)
+  std::map<Key, Lru::iterator> index_;   // GUARDED_BY(mu_); keys point into lru_
+  size_t bytes_ = 0;                     // GUARDED_BY(mu_)
+};
+
+int64_t SteadyMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace
@@ -262,33 +352,47 @@ class ApiServer::Impl {
     so.threads = options_.sql_threads;
     ASSIGN_OR_RETURN(sql_, LakeSql::Open(store_, so));
     commit_seq_.store(sql_->snapshot().seq);
-    last_check_ = std::chrono::steady_clock::now();
+    last_check_micros_.store(SteadyMicros());
 
+    // httplib gives each connection to one pool thread until the client
+    // closes it, stays idle for the keep-alive timeout or has sent the
+    // keep-alive maximum of requests; so `threads` is the number of
+    // keep-alive clients served at once (see ApiServerOptions::threads).
     const int threads = std::max(1, options_.threads);
     server_.new_task_queue = [threads] {
       return new httplib::ThreadPool(static_cast<size_t>(threads));  // httplib takes ownership
     };
     server_.set_keep_alive_timeout(2);
+    server_.set_keep_alive_max_count(100);
+    // httplib writes the headers and the body separately: with Nagle's
+    // algorithm the body's last segment then waits for the client's delayed
+    // ACK, 40 ms on Linux.
+    server_.set_tcp_nodelay(true);
     server_.set_payload_max_length(options_.max_body_bytes);
     // SO_REUSEADDR only, not httplib's default SO_REUSEPORT (see simulator.cc).
-    server_.set_socket_options([](socket_t sock) {
+    server_.set_socket_options([this](socket_t sock) {
       const int yes = 1;
       setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+      listen_sock_ = sock;  // the last socket httplib tries is the one it keeps
     });
     server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) { CountRequest(req, res); });
     server_.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req,
                                                                           httplib::Response& res) {
-      if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;  // ours, already JSON
-      if (res.status == 404) {
-        SetError(res, 404,
-                 fmt::format("no endpoint {} {}; see /api/v1/products, /api/v1/bars, /api/v1/trades, "
-                             "/api/v1/status, POST /api/v1/sql, /healthz, /metrics",
-                             req.method, req.path));
-      } else if (res.status == 413) {
-        SetError(res, 413, fmt::format("request body is over the limit of {} bytes", options_.max_body_bytes));
-      } else {
-        SetError(res, res.status, fmt::format("HTTP {}", res.status));
+      if (!res.body.empty() || res.has_header("Content-Type")) {
+        return httplib::Server::HandlerResponse::Unhandled;  // ours, already JSON
       }
+      std::string message;
+      if (res.status == 404) {
+        message = fmt::format("no endpoint {} {}; see /api/v1/products, /api/v1/bars, /api/v1/trades, "
+                              "/api/v1/status, POST /api/v1/sql, /api/v1/schedule, /healthz, /metrics, "
+                              "and the dashboard at /",
+                              req.method, req.path);
+      } else if (res.status == 413) {
+        message = fmt::format("request body is over the limit of {} bytes", options_.max_body_bytes);
+      } else {
+        message = fmt::format("HTTP {}", res.status);
+      }
+      res.set_content(ErrorJson(message), "application/json");  // small: httplib's own way is fine
       return httplib::Server::HandlerResponse::Handled;
     }));
 
@@ -296,13 +400,19 @@ class ApiServer::Impl {
       res.set_content("ok\n", "text/plain");
     });
     server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(MetricsText(), "text/plain; version=0.0.4");
+      SetBody(res, 200, std::make_shared<const std::string>(MetricsText()), "text/plain; version=0.0.4");
     });
+    for (const char* path : {"/", "/index.html", R"(/assets/.+)"}) {
+      server_.Get(path, [this](const httplib::Request& req, httplib::Response& res) { Dashboard(req, res); });
+    }
     Route("GET", "/api/v1/products", &Impl::Products);
     Route("GET", "/api/v1/bars", &Impl::Bars);
     Route("GET", "/api/v1/trades", &Impl::Trades);
     Route("GET", "/api/v1/status", &Impl::StatusEndpoint);
     Route("POST", "/api/v1/sql", &Impl::Sql);
+    Route("GET", "/api/v1/schedule", &Impl::Schedule);
+    Route("POST", "/api/v1/schedule/pause", &Impl::Pause);
+    Route("POST", "/api/v1/schedule/resume", &Impl::Resume);
 
     if (options_.port == 0) {
       port_ = server_.bind_to_any_port(options_.bind);
@@ -313,6 +423,14 @@ class ApiServer::Impl {
       return Unavailable(fmt::format(
           "cannot listen on {}:{} (address in use or not local?); pick another --port or --bind, or --port 0",
           options_.bind, options_.port));
+    }
+    // httplib 0.11 listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG,
+    // compiled into Debian's shared library): dozens of clients connecting
+    // at once overflow it, and the kernel drops connections that clients
+    // retry only a second later. Listening again on the bound socket raises
+    // the backlog (Linux keeps the socket and updates it).
+    if (listen_sock_ != INVALID_SOCKET && ::listen(listen_sock_, SOMAXCONN) != 0) {
+      spdlog::warn("serve: cannot raise the listen backlog: {}", std::strerror(errno));
     }
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -343,7 +461,7 @@ class ApiServer::Impl {
       lake.unlock();
     }
     const TimestampMicros now = options_.clock();
-    std::lock_guard<std::mutex> lock(metrics_mu_);
+    std::unique_lock<std::mutex> lock(metrics_mu_);
     std::string out;
     out +=
         "# HELP tradelake_http_requests_total HTTP requests answered, by endpoint (or \"other\") and status code.\n"
@@ -372,16 +490,30 @@ class ApiServer::Impl {
       out += fmt::format("tradelake_freshness_seconds{{product=\"{}\"}} {}\n", product,
                          JsonNumber(static_cast<double>(now - t) / static_cast<double>(kMicrosPerSecond)));
     }
+    out +=
+        "# HELP tradelake_bars_cache_total /api/v1/bars answers found in (hit) or added to (miss) the answer "
+        "cache.\n"
+        "# TYPE tradelake_bars_cache_total counter\n";
+    out += fmt::format("tradelake_bars_cache_total{{result=\"hit\"}} {}\n", bars_hits_.load());
+    out += fmt::format("tradelake_bars_cache_total{{result=\"miss\"}} {}\n", bars_misses_.load());
+    lock.unlock();
+    if (options_.pipeline.present() && options_.pipeline.metrics_text) {
+      std::string more = options_.pipeline.metrics_text();
+      if (!more.empty() && more.back() != '\n') more += '\n';
+      out += more;
+    }
     return out;
   }
 
  private:
-  using Method = void (Impl::*)(const httplib::Request&, httplib::Response&);
+  // A handler, given the caller's role (kServeRoles).
+  using Method = void (Impl::*)(const httplib::Request&, httplib::Response&, std::string_view role);
 
   void Route(std::string_view method, std::string_view path, Method handler) {
     auto h = [this, path, handler](const httplib::Request& req, httplib::Response& res) {
-      if (!Authorize(req, res, path)) return;
-      (this->*handler)(req, res);
+      const std::optional<std::string> role = Authorize(req, res, path);
+      if (!role) return;
+      (this->*handler)(req, res, *role);
     };
     const std::string p(path);
     if (method == "POST") {
@@ -391,20 +523,22 @@ class ApiServer::Impl {
     }
   }
 
-  // OK, or the 401/403 answer is set and false returned.
-  bool Authorize(const httplib::Request& req, httplib::Response& res, std::string_view path) const {
+  // The caller's role ("admin" in open mode), or nullopt with the 401/403
+  // answer set.
+  std::optional<std::string> Authorize(const httplib::Request& req, httplib::Response& res,
+                                       std::string_view path) const {
     if (options_.tokens.empty()) {
-      if (IsLoopback(req.remote_addr)) return true;
+      if (IsLoopback(req.remote_addr)) return "admin";
       SetError(res, 403,
                "no tokens are configured, so this server answers only 127.0.0.1; start it with --token-hash "
                "ROLE:SHA256HEX to serve other clients");
-      return false;
+      return std::nullopt;
     }
     const std::string header = req.get_header_value("Authorization");
-    auto unauthorized = [&](std::string_view message, std::string_view challenge) {
+    auto unauthorized = [&](std::string_view message, std::string_view challenge) -> std::optional<std::string> {
       res.set_header("WWW-Authenticate", std::string(challenge));
       SetError(res, 401, message);
-      return false;
+      return std::nullopt;
     };
     if (header.empty()) {
       return unauthorized(fmt::format("{} needs a token: send Authorization: Bearer <token>", path),
@@ -440,14 +574,13 @@ class ApiServer::Impl {
         if (e.path == path) allowed = std::string(e.roles);
       }
       SetError(res, 403, fmt::format("role {} may not use {} (allowed: {})", role, path, allowed));
-      return false;
+      return std::nullopt;
     }
-    return true;
+    return role;
   }
 
   void CountRequest(const httplib::Request& req, const httplib::Response& res) {
-    const auto it = KnownPaths().find(req.path);
-    std::string path = it == KnownPaths().end() ? "other" : *it;
+    std::string path = PathLabel(req.path);
     std::lock_guard<std::mutex> lock(metrics_mu_);
     ++requests_[{std::move(path), res.status}];
   }
@@ -455,9 +588,9 @@ class ApiServer::Impl {
   // Re-reads the catalog when a newer commit exists, at most every
   // refresh_interval. REQUIRES: lake_mu_ held.
   void MaybeRefresh() {
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last_check_ < std::chrono::microseconds(options_.refresh_interval_micros)) return;
-    last_check_ = now;
+    const int64_t now = SteadyMicros();
+    if (now - last_check_micros_.load() < options_.refresh_interval_micros) return;
+    last_check_micros_.store(now);
     auto commits = store_->List(kCommitPrefix);
     if (!commits.ok()) {
       spdlog::warn("serve: cannot list {}: {}", kCommitPrefix, commits.status().ToString());
@@ -478,6 +611,16 @@ class ApiServer::Impl {
     }
     commit_seq_.store(sql_->snapshot().seq);
     spdlog::info("serve: now serving catalog commit {}", sql_->snapshot().seq);
+  }
+
+  // MaybeRefresh for a request that may not need the lake (a bars cache
+  // hit): when a check is due, it checks only if the lake is free; if a
+  // statement holds it, that statement's request checked when it began, and
+  // the next request after it checks again.
+  void MaybeRefreshWithoutWaiting() {
+    if (SteadyMicros() - last_check_micros_.load() < options_.refresh_interval_micros) return;
+    std::unique_lock<std::mutex> lake(lake_mu_, std::try_to_lock);
+    if (lake.owns_lock()) MaybeRefresh();
   }
 
   // One statement on the lake, counted in the metrics. REQUIRES: lake_mu_ held.
@@ -554,7 +697,7 @@ class ApiServer::Impl {
 
   // ------------------------------------------------------------- endpoints
 
-  void Products(const httplib::Request&, httplib::Response& res) {
+  void Products(const httplib::Request&, httplib::Response& res, std::string_view) {
     std::lock_guard<std::mutex> lake(lake_mu_);
     MaybeRefresh();
     const Snapshot& snap = sql_->snapshot();
@@ -589,57 +732,84 @@ class ApiServer::Impl {
     SetJson(res, 200, std::move(out));
   }
 
-  void Bars(const httplib::Request& req, httplib::Response& res) {
-    auto product = ProductParam(req);
-    if (!product.ok()) return SetStatusError(res, product.status());
-    const std::string interval = req.has_param("interval") ? req.get_param_value("interval") : "1h";
-    std::string_view table;
-    int64_t default_span = 0, max_span = 0;
-    if (interval == "1m") {
-      table = kGoldBars1m;
-      default_span = kMicrosPerDay;
-      max_span = 31 * kMicrosPerDay;
-    } else if (interval == "1h") {
-      table = kGoldHourly;
-      default_span = 7 * kMicrosPerDay;
-      max_span = 1826 * kMicrosPerDay;
-    } else if (interval == "1d") {
-      table = kGoldDaily;
-      default_span = 365 * kMicrosPerDay;
-      max_span = 36525 * kMicrosPerDay;
-    } else {
-      return SetError(res, 400,
-                      fmt::format("parameter interval: {} is not one of 1m, 1h, 1d", QuoteForMessage(interval)));
-    }
-    auto range = ParseRange(req, options_.clock(), default_span, max_span, fmt::format("interval={}", interval));
-    if (!range.ok()) return SetStatusError(res, range.status());
+  void Bars(const httplib::Request& req, httplib::Response& res, std::string_view) {
+    auto q = ParseBarsQuery(ParamsOf(req), options_.clock());
+    if (!q.ok()) return SetStatusError(res, q.status());
+    auto bars = options_.bars_cache_entries == 0 ? UncachedBars(*q) : CachedBars(*q);
+    if (!bars.ok()) return SetStatusError(res, bars.status());
+    std::string out;
+    out.reserve((*bars)->size() + 200);
+    out += "{\"product\":";
+    AppendJsonString(&out, q->product);
+    out += ",\"interval\":";
+    AppendJsonString(&out, q->interval.name);
+    out += ",\"from\":";
+    AppendJsonString(&out, FormatRfc3339Trimmed(q->range.from));
+    out += ",\"to\":";
+    AppendJsonString(&out, FormatRfc3339Trimmed(q->range.to));
+    out += ",\"bars\":";
+    out += **bars;
+    out += '}';
+    SetJson(res, 200, std::move(out));
+  }
 
+  // The "bars" array of q from the cache, or computed and cached.
+  Result<BarsCache::Value> CachedBars(const BarsQuery& q) {
+    MaybeRefreshWithoutWaiting();
+    BarsCache::Key key{commit_seq_.load(), q.product, q.interval.name, q.aligned.from, q.aligned.to};
+    if (BarsCache::Value bars = bars_cache_.Find(key)) {
+      bars_hits_.fetch_add(1);
+      return bars;
+    }
     std::lock_guard<std::mutex> lake(lake_mu_);
     MaybeRefresh();
-    if (!HasProduct(sql_->snapshot(), table, *product)) {
-      return SetError(res, 404,
-                      fmt::format("product {} has no data in {}; GET /api/v1/products lists the products", *product,
+    key.commit = sql_->snapshot().seq;
+    // Requests that missed together wait for the lake here: the first to get
+    // it computes the answer, the others find it.
+    if (BarsCache::Value bars = bars_cache_.Find(key)) {
+      bars_hits_.fetch_add(1);
+      return bars;
+    }
+    bars_misses_.fetch_add(1);
+    // The aligned range selects the same bars as the asked one
+    // (api_params.cc), so the answer is right for every request of the key.
+    ASSIGN_OR_RETURN(std::string computed, ComputeBars(q, q.aligned));
+    auto bars = std::make_shared<const std::string>(std::move(computed));
+    bars_cache_.Insert(std::move(key), bars);
+    return BarsCache::Value(std::move(bars));
+  }
+
+  // The "bars" array of q read for its range exactly as asked (no cache).
+  Result<BarsCache::Value> UncachedBars(const BarsQuery& q) {
+    std::lock_guard<std::mutex> lake(lake_mu_);
+    MaybeRefresh();
+    ASSIGN_OR_RETURN(std::string computed, ComputeBars(q, q.range));
+    return BarsCache::Value(std::make_shared<const std::string>(std::move(computed)));
+  }
+
+  // The "bars" array of q's product and interval with period_start in
+  // `range`, read from the lake; NotFound for a product without bars.
+  // REQUIRES: lake_mu_ held.
+  Result<std::string> ComputeBars(const BarsQuery& q, TimeRange range) {
+    std::string_view table = kGoldHourly;
+    if (q.interval.name == "1m") table = kGoldBars1m;
+    if (q.interval.name == "1d") table = kGoldDaily;
+    if (!HasProduct(sql_->snapshot(), table, q.product)) {
+      return NotFound(fmt::format("product {} has no data in {}; GET /api/v1/products lists the products", q.product,
                                   table));
     }
-    auto r = Run(fmt::format(
-        "SELECT epoch_us(period_start), open, high, low, close, total_volume, quote_volume, vwap, trade_count, "
-        "buy_volume, sell_volume FROM {} WHERE product_id = '{}' AND period_start >= {} AND period_start < {} "
-        "ORDER BY period_start",
-        table, *product, TimestampLiteral(range->from), TimestampLiteral(range->to)));
-    if (!r.ok()) return SetStatusError(res, r.status());
-    const QueryResult& q = r->rows;
-    std::string out = "{\"product\":";
-    AppendJsonString(&out, *product);
-    out += ",\"interval\":";
-    AppendJsonString(&out, interval);
-    out += ",\"from\":";
-    AppendJsonString(&out, FormatRfc3339Trimmed(range->from));
-    out += ",\"to\":";
-    AppendJsonString(&out, FormatRfc3339Trimmed(range->to));
-    out += ",\"bars\":[";
+    ASSIGN_OR_RETURN(StatementResult r,
+                     Run(fmt::format("SELECT epoch_us(period_start), open, high, low, close, total_volume, "
+                                     "quote_volume, vwap, trade_count, buy_volume, sell_volume FROM {} WHERE "
+                                     "product_id = '{}' AND period_start >= {} AND period_start < {} "
+                                     "ORDER BY period_start",
+                                     table, q.product, TimestampLiteral(range.from),
+                                     TimestampLiteral(range.to))));
+    const QueryResult& rows = r.rows;
     static constexpr std::string_view kNames[] = {"time",   "open",         "high", "low",    "close",      "volume",
                                                   "quote_volume", "vwap", "trades", "buy_volume", "sell_volume"};
-    for (uint64_t row = 0; row < q.row_count(); ++row) {
+    std::string out = "[";
+    for (uint64_t row = 0; row < rows.row_count(); ++row) {
       if (row > 0) out += ',';
       out += '{';
       for (uint64_t col = 0; col < std::size(kNames); ++col) {
@@ -647,56 +817,44 @@ class ApiServer::Impl {
         AppendJsonString(&out, kNames[col]);
         out += ':';
         if (col == 0) {
-          AppendTime(&out, q, row, col);
+          AppendTime(&out, rows, row, col);
         } else if (col == 8) {
-          AppendInt(&out, q, row, col);
+          AppendInt(&out, rows, row, col);
         } else {
-          AppendDecimal(&out, q, row, col);
+          AppendDecimal(&out, rows, row, col);
         }
       }
       out += '}';
     }
-    out += "]}";
-    SetJson(res, 200, std::move(out));
+    out += ']';
+    return out;
   }
 
-  void Trades(const httplib::Request& req, httplib::Response& res) {
-    auto product = ProductParam(req);
-    if (!product.ok()) return SetStatusError(res, product.status());
-    int64_t limit = kDefaultTradesLimit;
-    if (req.has_param("limit")) {
-      auto l = ParseInt(req.get_param_value("limit"));
-      if (!l || *l < 1 || *l > kMaxTradesLimit) {
-        return SetError(res, 400,
-                        fmt::format("parameter limit: {} is not a whole number from 1 to {}",
-                                    QuoteForMessage(req.get_param_value("limit")), kMaxTradesLimit));
-      }
-      limit = *l;
-    }
-    auto range = ParseRange(req, options_.clock(), kMicrosPerDay, 36525 * kMicrosPerDay, "trades");
-    if (!range.ok()) return SetStatusError(res, range.status());
+  void Trades(const httplib::Request& req, httplib::Response& res, std::string_view) {
+    auto tq = ParseTradesQuery(ParamsOf(req), options_.clock());
+    if (!tq.ok()) return SetStatusError(res, tq.status());
 
     std::lock_guard<std::mutex> lake(lake_mu_);
     MaybeRefresh();
-    if (!HasProduct(sql_->snapshot(), kSilverTrades, *product)) {
+    if (!HasProduct(sql_->snapshot(), kSilverTrades, tq->product)) {
       return SetError(res, 404,
                       fmt::format("product {} has no trades in silver.trades; GET /api/v1/products lists the products",
-                                  *product));
+                                  tq->product));
     }
     auto r = Run(fmt::format(
         "SELECT trade_id, epoch_us(trade_time), price, size, side, taker_side FROM silver.trades "
         "WHERE product_id = '{}' AND trade_time >= {} AND trade_time < {} "
         "ORDER BY trade_time DESC, trade_id DESC LIMIT {}",
-        *product, TimestampLiteral(range->from), TimestampLiteral(range->to), limit));
+        tq->product, TimestampLiteral(tq->range.from), TimestampLiteral(tq->range.to), tq->limit));
     if (!r.ok()) return SetStatusError(res, r.status());
     const QueryResult& q = r->rows;
     std::string out = "{\"product\":";
-    AppendJsonString(&out, *product);
+    AppendJsonString(&out, tq->product);
     out += ",\"from\":";
-    AppendJsonString(&out, FormatRfc3339Trimmed(range->from));
+    AppendJsonString(&out, FormatRfc3339Trimmed(tq->range.from));
     out += ",\"to\":";
-    AppendJsonString(&out, FormatRfc3339Trimmed(range->to));
-    out += fmt::format(",\"limit\":{},\"trades\":[", limit);
+    AppendJsonString(&out, FormatRfc3339Trimmed(tq->range.to));
+    out += fmt::format(",\"limit\":{},\"trades\":[", tq->limit);
     for (uint64_t row = 0; row < q.row_count(); ++row) {
       if (row > 0) out += ',';
       out += "{\"trade_id\":";
@@ -717,7 +875,10 @@ class ApiServer::Impl {
     SetJson(res, 200, std::move(out));
   }
 
-  void StatusEndpoint(const httplib::Request&, httplib::Response& res) {
+  void StatusEndpoint(const httplib::Request&, httplib::Response& res, std::string_view) {
+    // Asked before taking the lake: the pipeline's state is its own.
+    std::string pipeline = options_.pipeline.present() ? options_.pipeline.status_json() : "";
+    if (pipeline.find_first_not_of(" \t\r\n") == std::string::npos) pipeline = "null";
     std::lock_guard<std::mutex> lake(lake_mu_);
     MaybeRefresh();
     UpdateLastTrades();
@@ -773,36 +934,22 @@ class ApiServer::Impl {
       AppendJsonString(&out, t.name);
       out += fmt::format(",\"partitions\":{},\"files\":{},\"bytes\":{}}}", t.partitions, t.files, t.bytes);
     }
-    out += "]}";
+    out += "],\"pipeline\":";
+    out += pipeline;
+    out += '}';
     SetJson(res, 200, std::move(out));
   }
 
-  void Sql(const httplib::Request& req, httplib::Response& res) {
+  void Sql(const httplib::Request& req, httplib::Response& res, std::string_view) {
     if (req.body.size() > options_.max_body_bytes) {
       return SetError(res, 413, fmt::format("request body is over the limit of {} bytes", options_.max_body_bytes));
     }
-    std::string sql;
-    const size_t start = req.body.find_first_not_of(" \t\r\n");
-    const bool json = req.get_header_value("Content-Type").find("application/json") != std::string::npos ||
-                      (start != std::string::npos && req.body[start] == '{');
-    if (json) {
-      simdjson::dom::parser parser;
-      simdjson::dom::element doc;
-      std::string_view text;
-      if (parser.parse(req.body).get(doc) != simdjson::SUCCESS || doc["sql"].get_string().get(text) != simdjson::SUCCESS) {
-        return SetError(res, 400, "the body is not the SQL text nor JSON {\"sql\": \"...\"}");
-      }
-      sql = std::string(text);
-    } else {
-      sql = req.body;
-    }
-    if (sql.find_first_not_of(" \t\r\n;") == std::string::npos) {
-      return SetError(res, 400, "no SQL statement in the body; POST the statement (text/plain) or {\"sql\": \"...\"}");
-    }
+    auto sql = ParseSqlBody(req.body, req.get_header_value("Content-Type"));
+    if (!sql.ok()) return SetStatusError(res, sql.status());
 
     std::lock_guard<std::mutex> lake(lake_mu_);
     MaybeRefresh();
-    auto r = Run(sql);
+    auto r = Run(*sql);
     if (!r.ok()) return SetStatusError(res, r.status());
     const QueryResult& q = r->rows;
     std::string out = "{\"statement_type\":";
@@ -836,16 +983,59 @@ class ApiServer::Impl {
     SetJson(res, 200, std::move(out));
   }
 
+  void Schedule(const httplib::Request&, httplib::Response& res, std::string_view) {
+    if (!options_.pipeline.present() || !options_.pipeline.schedule_json) return SetError(res, 404, kNoPipeline);
+    SetJson(res, 200, options_.pipeline.schedule_json());
+  }
+
+  void Pause(const httplib::Request&, httplib::Response& res, std::string_view role) { SetPaused(res, true, role); }
+  void Resume(const httplib::Request&, httplib::Response& res, std::string_view role) { SetPaused(res, false, role); }
+
+  void SetPaused(httplib::Response& res, bool paused, std::string_view role) {
+    if (!options_.pipeline.present() || !options_.pipeline.set_paused) return SetError(res, 404, kNoPipeline);
+    auto schedule = options_.pipeline.set_paused(paused, role);
+    if (!schedule.ok()) return SetStatusError(res, schedule.status());
+    SetJson(res, 200, std::move(schedule).value());
+  }
+
+  // The dashboard's files hold no data, so they need no token.
+  void Dashboard(const httplib::Request& req, httplib::Response& res) {
+    res.set_header("X-Content-Type-Options", "nosniff");
+    const DashboardAsset* asset = FindDashboardAsset(req.path);
+    if (asset == nullptr) {
+      return SetError(res, 404, fmt::format("no dashboard file {}; the dashboard is at /", req.path));
+    }
+    if (req.path.starts_with("/assets/")) {
+      res.set_header("Cache-Control", "max-age=3600");
+    } else {
+      // The page names its assets without a version: revalidate it always.
+      res.set_header("Cache-Control", "no-cache");
+      res.set_header("Content-Security-Policy", std::string(kDashboardCsp));
+      res.set_header("Referrer-Policy", "no-referrer");
+    }
+    // Static bytes: sent from where they are, never copied or compressed (SetBody).
+    const std::string_view content = asset->content;
+    res.status = 200;
+    if (content.empty()) return res.set_content("", std::string(asset->content_type));
+    res.set_content_provider(content.size(), std::string(asset->content_type),
+                             [content](size_t offset, size_t length, httplib::DataSink& sink) {
+                               return sink.write(content.data() + offset, std::min(length, content.size() - offset));
+                             });
+  }
+
   ObjectStore* store_;
   const ApiServerOptions options_;
   httplib::Server server_;
   int port_ = -1;
+  socket_t listen_sock_ = INVALID_SOCKET;  // server_'s listening socket, set while binding
   std::mutex stop_mu_;
   std::thread thread_;  // runs server_.listen_after_bind()
 
   std::mutex lake_mu_;
   std::unique_ptr<LakeSql> sql_;  // GUARDED_BY(lake_mu_); Interrupt() from any thread
-  std::chrono::steady_clock::time_point last_check_;  // GUARDED_BY(lake_mu_)
+  // Steady-clock micros of the last catalog check; written under lake_mu_,
+  // read anywhere (MaybeRefreshWithoutWaiting).
+  std::atomic<int64_t> last_check_micros_{0};
   int64_t last_trade_seq_ = -1;                       // GUARDED_BY(lake_mu_)
   std::map<std::string, TimestampMicros> last_trade_;  // GUARDED_BY(lake_mu_)
 
@@ -858,7 +1048,11 @@ class ApiServer::Impl {
   }();                                                          // GUARDED_BY(metrics_mu_)
   int64_t bytes_scanned_ = 0;                                   // GUARDED_BY(metrics_mu_)
   std::map<std::string, TimestampMicros> last_trade_metric_;    // GUARDED_BY(metrics_mu_)
-  std::atomic<int64_t> commit_seq_{0};
+  std::atomic<int64_t> commit_seq_{0};  // sql_->snapshot().seq, readable without lake_mu_
+
+  BarsCache bars_cache_{options_.bars_cache_entries, kBarsCacheBytes};
+  std::atomic<int64_t> bars_hits_{0};
+  std::atomic<int64_t> bars_misses_{0};
 };
 
 ApiServer::ApiServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -17,7 +17,13 @@
 //        meaning "that long ago" (core/time.h ParseTimeOrAgo). Defaults: to =
 //        now, from = to - 1 day (1m), 7 days (1h), 365 days (1d). Longest
 //        range: 31 days of 1m, 5 years (1826 days) of 1h, 100 years of 1d;
-//        longer -> 400.
+//        longer -> 400. Times outside 0001-01-01 .. 9999-12-31 -> 400.
+//        Answers are cached: the "bars" array is kept per (catalog commit,
+//        product, interval, from and to rounded up to the interval), which
+//        selects the same bars (serve/api_params.h AlignRangeUp); a new
+//        commit drops the older entries; at most bars_cache_entries (512)
+//        entries and 64 MB, least recently used out. A hit runs no statement
+//        and waits for none.
 //   GET  /api/v1/trades?product=&from=&to=&limit=
 //        {"product", "from", "to", "limit", "trades": [{"trade_id", "time",
 //        "price", "size", "side", "taker_side"}]}, Silver rows with
@@ -27,8 +33,10 @@
 //        {"now", "catalog": {"commit", "committed_at"}, "products":
 //        [{"product", "last_trade_time", "freshness_seconds", "silver_rows",
 //        "records", "rejected", "id_gaps"}], "tables": [{"name",
-//        "partitions", "files", "bytes"}]}; quality counters summed over the
-//        product's partitions in the snapshot.
+//        "partitions", "files", "bytes"}], "pipeline": {...} | null};
+//        quality counters summed over the product's partitions in the
+//        snapshot; "pipeline" is PipelineHooks::status_json as rendered by
+//        `tradelake run`, null for `tradelake serve`.
 //   POST /api/v1/sql   body: the SQL text, or JSON {"sql": "..."}
 //        {"statement_type", "columns": [{"name", "type"}], "rows": [[...]],
 //        "truncated": bool, "scan": {"files_read", "files_total",
@@ -39,16 +47,28 @@
 //   GET  /api/v1/schedule                the ingest schedule of `tradelake run`:
 //        {"paused": bool, "changed_at": T|null, "by": "..."}
 //   POST /api/v1/schedule/pause, POST /api/v1/schedule/resume
-//        pause or resume it (body ignored); answers the new schedule. A
-//        server without a pipeline (`tradelake serve`) answers these 404
-//        {"error": "this server runs no pipeline; ..."}.
+//        pause or resume it (body ignored); answers the new schedule, with
+//        "by" the caller's role ("admin" in open mode); if the pipeline
+//        refuses, the usual error with its status's code. A server without
+//        a pipeline (`tradelake serve`) answers these three 404 {"error":
+//        "this server runs no pipeline; start one with `tradelake run`"}
+//        (after the token check, so callers without a token learn nothing).
 //   GET  /, /index.html, /assets/<file>  the dashboard (serve/dashboard_assets.h),
 //        static files compiled into the binary, no auth (they hold no data;
-//        the page asks for a token when the API wants one).
+//        the page asks for a token when the API wants one). The page is
+//        "Cache-Control: no-cache" with a Content-Security-Policy allowing
+//        only its own origin's scripts, styles and fetches (no inline
+//        script); assets "max-age=3600"; all "X-Content-Type-Options:
+//        nosniff". An unknown /assets/<file> -> 404 JSON.
 //   GET  /healthz      200 "ok" (text/plain), no auth.
 //   GET  /metrics      Prometheus text format 0.0.4, no auth (it holds no
 //                      data, only counts; keep it off public networks).
 //   Anything else      404 {"error": ...}.
+// Answers are never compressed (no Content-Encoding, whatever the client's
+// Accept-Encoding): cpp-httplib would compress each answer anew, with
+// brotli at its slowest quality for clients offering "br" (browsers do),
+// ~0.5 s of CPU for one day of 1m bars. Put a caching proxy in front for
+// compression over slow links.
 // Values: decimals are JSON strings in canonical form ("65000.01", no
 // trailing zeros: etl/dec18.h Dec18ToString), times RFC 3339 UTC with the
 // fraction trimmed ("2024-05-01T12:00:44.39Z"), counts JSON integers. In
@@ -72,11 +92,15 @@
 //
 // Catalog freshness: at most every refresh_interval_micros, a request lists
 // _catalog/commits/ (cheap: the newest commit key) and, if a newer commit
-// exists, the LakeSql re-reads the catalog before answering.
+// exists, the LakeSql re-reads the catalog before answering. A bars cache
+// hit checks only if the lake is free; while a statement holds it, the hit
+// is answered from the commit being served (that statement's request
+// checked when it began).
 //
 // Metrics (names are a stable contract; add, never rename):
 //   tradelake_http_requests_total{path,code}    counter: answered requests;
-//       path is an endpoint of the list above or "other"
+//       path is an endpoint of the list above, "dashboard" (/, /index.html,
+//       /assets/*) or "other"
 //   tradelake_sql_bytes_scanned_total           counter: bytes_read of every
 //       statement the server ran on the lake (all endpoints)
 //   tradelake_sql_statements_total{outcome}     counter: statements run, by
@@ -86,10 +110,16 @@
 //       snapshot being served
 //   tradelake_freshness_seconds{product}        gauge: now - last trade time
 //       in Silver, per product
+//   tradelake_bars_cache_total{result}          counter: /api/v1/bars
+//       requests with valid parameters answered from the cache ("hit") or
+//       by a statement ("miss", whether it succeeded or not); neither when
+//       bars_cache_entries is 0
+//   followed by PipelineHooks::metrics_text when the server runs a pipeline.
 //
-// Threads: handlers run on a pool of HTTP threads; statements on the lake
-// run one at a time (LakeSql is single-threaded; guarded by a mutex). All
-// public methods are thread-safe.
+// Threads: handlers run on a pool of `threads` HTTP threads; statements on
+// the lake run one at a time (LakeSql is single-threaded; guarded by a
+// mutex); bars cache hits take only the cache's own mutex. All public
+// methods are thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -109,7 +139,7 @@ namespace tradelake {
 inline constexpr std::string_view kServeRoles[] = {"analyst", "etl", "ingest", "deployer", "admin"};
 
 // Which roles may use which endpoint (exact paths). Endpoints not listed
-// here (/healthz, /metrics) need no token.
+// here (/healthz, /metrics, the dashboard's files) need no token.
 struct EndpointRoles {
   std::string_view method;
   std::string_view path;
@@ -166,7 +196,20 @@ struct ApiServerOptions {
   std::vector<TokenHash> tokens;   // empty: loopback clients only, as admin
   int64_t max_scan_bytes = 0;      // per statement; 0: no limit
   size_t max_body_bytes = 64 * 1024;
-  int threads = 8;                 // HTTP worker threads
+  // HTTP worker threads. cpp-httplib hands each connection to one thread
+  // until the client closes it, it is idle for the keep-alive timeout (2 s)
+  // or it has carried 100 requests; other connections wait in the queue
+  // meanwhile. So this is how many keep-alive clients are served at once:
+  // 64 dashboards or load-test connections must not queue behind 8 workers
+  // (with 8, the 9th client waits until one of the first 8 goes idle or
+  // reaches 100 requests). Idle threads cost only their stacks. The
+  // listening socket's backlog is raised to SOMAXCONN (httplib's is 5) and
+  // TCP_NODELAY is on, so many clients connecting at once are not dropped
+  // and answers do not wait for delayed ACKs.
+  int threads = 64;
+  // Most /api/v1/bars answers kept (see the endpoint). 0: no cache, and
+  // every request queries its from/to exactly as given.
+  size_t bars_cache_entries = 512;
   int64_t refresh_interval_micros = kMicrosPerSecond;
   uint64_t max_sql_rows = 100'000;  // /api/v1/sql rows beyond are cut ("truncated": true)
   std::string cache_dir;           // LakeSql's cache for a remote lake

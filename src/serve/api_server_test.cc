@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -23,6 +24,7 @@
 #include "etl/gold.h"
 #include "etl/rows.h"
 #include "etl/table_io.h"
+#include "serve/dashboard_assets.h"
 #include "store/lake.h"
 #include "store/object_store.h"
 
@@ -33,6 +35,15 @@ namespace fs = std::filesystem;
 
 constexpr std::string_view kAnalystToken = "analyst-secret-token";
 constexpr std::string_view kIngestToken = "ingest-secret-token";
+
+// The token of each role in the role tests: "<role>-secret-token".
+std::vector<TokenHash> EveryRoleToken() {
+  std::vector<TokenHash> tokens;
+  for (std::string_view role : kServeRoles) {
+    tokens.push_back({std::string(role), Sha256Hex(fmt::format("{}-secret-token", role))});
+  }
+  return tokens;
+}
 
 // A fresh temporary folder, removed with everything in it at scope exit.
 class TempDir {
@@ -198,9 +209,13 @@ class ApiServerTest : public ::testing::Test {
     ApiServerOptions o;
     o.tokens = std::move(tokens);
     o.max_scan_bytes = max_scan;
+    return StartWith(std::move(o));
+  }
+  // A server on the suite's lake with `o` and the pinned clock.
+  static std::unique_ptr<ApiServer> StartWith(ApiServerOptions o) {
     o.sql_threads = 2;
     o.clock = [] { return T("2024-05-02T13:00:00Z"); };
-    auto s = ApiServer::Start(store_, o);
+    auto s = ApiServer::Start(store_, std::move(o));
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     return s.ok() ? std::move(s).value() : nullptr;
   }
@@ -243,6 +258,16 @@ class ApiServerTest : public ::testing::Test {
     EXPECT_FALSE(message.empty());
     EXPECT_EQ(Get("/healthz", "").status, 200);
     return message;
+  }
+
+  // The value of one sample line `series value` of a /metrics text, or -1.
+  static double Sample(const std::string& text, const std::string& series) {
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.starts_with(series + " ")) return std::stod(line.substr(series.size() + 1));
+    }
+    return -1;
   }
 
   static TempDir* dir_;
@@ -474,14 +499,7 @@ TEST_F(ApiServerTest, WithoutTokensLoopbackClientsAreServed) {
 
 // Every sample line is `name{labels} value`.
 TEST_F(ApiServerTest, MetricsAreParseableAndCountersIncrease) {
-  auto sample = [](const std::string& text, const std::string& series) -> double {
-    std::istringstream in(text);
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.starts_with(series + " ")) return std::stod(line.substr(series.size() + 1));
-    }
-    return -1;
-  };
+  const auto sample = &ApiServerTest::Sample;
   const std::string healthz = "tradelake_http_requests_total{path=\"/healthz\",code=\"200\"}";
   const std::string ok_statements = "tradelake_sql_statements_total{outcome=\"ok\"}";
   EXPECT_EQ(Get("/healthz", "").status, 200);
@@ -570,6 +588,390 @@ TEST(ApiServerRefresh, ServesANewCommitWithoutRestart) {
   ASSERT_TRUE(bars);
   EXPECT_EQ(bars->status, 200) << bars->body;
   EXPECT_NE((*server)->MetricsText().find("tradelake_catalog_commit 2"), std::string::npos);
+}
+
+
+// ------------------------------------------------------------ the pipeline
+
+// A stand-in for `tradelake run`'s pipeline: a schedule that records who
+// paused or resumed it, or refuses with `refuse`.
+class FakePipeline {
+ public:
+  PipelineHooks Hooks() {
+    PipelineHooks h;
+    h.status_json = [] { return std::string(R"({"state":"running","runs":3})"); };
+    h.schedule_json = [this] { return ScheduleJson(); };
+    h.set_paused = [this](bool paused, std::string_view by) -> Result<std::string> {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!refuse_.ok()) return refuse_;
+        paused_ = paused;
+        by_ = std::string(by);
+      }
+      return ScheduleJson();
+    };
+    h.metrics_text = [] {
+      return std::string(
+          "# HELP tradelake_pipeline_runs_total Pipeline runs.\n"
+          "# TYPE tradelake_pipeline_runs_total counter\n"
+          "tradelake_pipeline_runs_total 3\n");
+    };
+    return h;
+  }
+  void Refuse(Status s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    refuse_ = std::move(s);
+  }
+
+ private:
+  std::string ScheduleJson() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return fmt::format(R"({{"paused":{},"changed_at":null,"by":"{}"}})", paused_, by_);
+  }
+
+  std::mutex mu_;
+  bool paused_ = false;
+  std::string by_;
+  Status refuse_;
+};
+
+TEST_F(ApiServerTest, WithoutAPipelineTheScheduleIs404AndStatusShowsNull) {
+  for (auto [method, path] : {std::pair{"GET", "/api/v1/schedule"}, std::pair{"POST", "/api/v1/schedule/pause"},
+                              std::pair{"POST", "/api/v1/schedule/resume"}}) {
+    const bool post = std::string_view(method) == "POST";
+    // The token check comes first: a caller without a token learns nothing.
+    Answer none = post ? Post(server_, path, "", "text/plain", "") : Get(path, "");
+    ExpectError(none, 401);
+    Answer a = post ? Post(server_, path, "", "text/plain", kIngestToken) : Get(path, kIngestToken);
+    EXPECT_EQ(ExpectError(a, 404), "this server runs no pipeline; start one with `tradelake run`") << path;
+  }
+  Answer status = Get("/api/v1/status");
+  ASSERT_EQ(status.status, 200) << status.body;
+  auto j = Parse(status.body);
+  EXPECT_TRUE(j->IsNull("/pipeline"));
+  EXPECT_EQ(j->Int("/catalog/commit"), 1);
+  EXPECT_EQ(Get("/metrics", "").body.find("tradelake_pipeline"), std::string::npos);
+}
+
+TEST_F(ApiServerTest, IngestAndAdminPauseAndResumeTheSchedule) {
+  FakePipeline pipeline;
+  ApiServerOptions o;
+  o.tokens = EveryRoleToken();
+  o.pipeline = pipeline.Hooks();
+  auto server = StartWith(std::move(o));
+  ASSERT_NE(server, nullptr);
+
+  Answer before = Get(server.get(), "/api/v1/schedule", "analyst-secret-token");
+  ASSERT_EQ(before.status, 200) << before.body;
+  EXPECT_EQ(before.body, R"({"paused":false,"changed_at":null,"by":""})");
+
+  Answer paused = Post(server.get(), "/api/v1/schedule/pause", "", "text/plain", "ingest-secret-token");
+  ASSERT_EQ(paused.status, 200) << paused.body;
+  EXPECT_EQ(paused.body, R"({"paused":true,"changed_at":null,"by":"ingest"})");
+  EXPECT_EQ(Get(server.get(), "/api/v1/schedule", "etl-secret-token").body, paused.body);
+
+  Answer resumed = Post(server.get(), "/api/v1/schedule/resume", "ignored", "text/plain", "admin-secret-token");
+  ASSERT_EQ(resumed.status, 200) << resumed.body;
+  EXPECT_EQ(resumed.body, R"({"paused":false,"changed_at":null,"by":"admin"})");
+
+  // Wrong role, no token, unknown token, wrong method.
+  const std::string denied =
+      ExpectError(Post(server.get(), "/api/v1/schedule/pause", "", "text/plain", "analyst-secret-token"), 403);
+  EXPECT_NE(denied.find("ingest,admin"), std::string::npos) << denied;
+  Answer none = Post(server.get(), "/api/v1/schedule/pause", "", "text/plain", "");
+  EXPECT_EQ(none.status, 401);
+  EXPECT_NE(none.headers.find("WWW-Authenticate"), none.headers.end());
+  ExpectError(Post(server.get(), "/api/v1/schedule/resume", "", "text/plain", "not-a-token"), 401);
+  ExpectError(Get(server.get(), "/api/v1/schedule/pause", "admin-secret-token"), 404);
+  EXPECT_EQ(Get(server.get(), "/api/v1/schedule", "analyst-secret-token").body, resumed.body);  // unchanged
+
+  // The pipeline's refusal is the answer, with its status's code.
+  pipeline.Refuse(FailedPrecondition("the pipeline is stopping"));
+  EXPECT_EQ(ExpectError(Post(server.get(), "/api/v1/schedule/pause", "", "text/plain", "admin-secret-token"), 400),
+            "the pipeline is stopping");
+  pipeline.Refuse(Unavailable("the scheduler is busy; try again"));
+  ExpectError(Post(server.get(), "/api/v1/schedule/resume", "", "text/plain", "ingest-secret-token"), 503);
+}
+
+TEST_F(ApiServerTest, ScheduleRolesAreExactlyTheEndpointTable) {
+  FakePipeline pipeline;
+  ApiServerOptions o;
+  o.tokens = EveryRoleToken();
+  o.pipeline = pipeline.Hooks();
+  auto server = StartWith(std::move(o));
+  ASSERT_NE(server, nullptr);
+  int checked = 0;
+  for (const EndpointRoles& e : kEndpointRoles) {
+    if (!e.path.starts_with("/api/v1/schedule")) continue;
+    for (std::string_view role : kServeRoles) {
+      const std::string token = fmt::format("{}-secret-token", role);
+      const std::string path(e.path);
+      Answer a =
+          e.method == "POST" ? Post(server.get(), path, "", "text/plain", token) : Get(server.get(), path, token);
+      EXPECT_EQ(a.status, RoleMayUse(role, e.path) ? 200 : 403) << role << " " << e.path << ": " << a.body;
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 15);
+}
+
+TEST_F(ApiServerTest, OpenModePausesAsAdmin) {
+  FakePipeline pipeline;
+  ApiServerOptions o;
+  o.pipeline = pipeline.Hooks();
+  auto server = StartWith(std::move(o));
+  ASSERT_NE(server, nullptr);
+  Answer a = Post(server.get(), "/api/v1/schedule/pause", "", "text/plain", "");
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_EQ(Parse(a.body)->Str("/by"), "admin");
+}
+
+TEST_F(ApiServerTest, StatusAndMetricsCarryThePipeline) {
+  FakePipeline pipeline;
+  ApiServerOptions o;
+  o.tokens = EveryRoleToken();
+  o.pipeline = pipeline.Hooks();
+  auto server = StartWith(std::move(o));
+  ASSERT_NE(server, nullptr);
+  Answer status = Get(server.get(), "/api/v1/status", "ingest-secret-token");
+  ASSERT_EQ(status.status, 200) << status.body;
+  auto j = Parse(status.body);
+  EXPECT_EQ(j->Str("/pipeline/state"), "running");
+  EXPECT_EQ(j->Int("/pipeline/runs"), 3);
+  EXPECT_EQ(j->Int("/catalog/commit"), 1);  // the lake's part is all there too
+  EXPECT_EQ(j->Size("/products"), 2u);
+
+  const std::string metrics = Get(server.get(), "/metrics", "").body;
+  EXPECT_EQ(Sample(metrics, "tradelake_pipeline_runs_total"), 3);
+  EXPECT_GE(Sample(metrics, "tradelake_catalog_commit"), 1);
+  EXPECT_NE(metrics.find("# TYPE tradelake_pipeline_runs_total counter\n"), std::string::npos);
+  EXPECT_EQ(Sample(server->MetricsText(), "tradelake_pipeline_runs_total"), 3);
+}
+
+// ------------------------------------------------------------ the dashboard
+
+TEST_F(ApiServerTest, DashboardIsServedWithoutATokenAndWithSafeHeaders) {
+  const DashboardAsset* page = FindDashboardAsset("/");
+  ASSERT_NE(page, nullptr);
+  const std::string requests = "tradelake_http_requests_total{path=\"dashboard\",code=\"200\"}";
+  const double before = std::max(0.0, Sample(Get("/metrics", "").body, requests));
+  for (const char* path : {"/", "/index.html"}) {
+    Answer a = Get(path, "");
+    ASSERT_EQ(a.status, 200) << path << ": " << a.body;
+    EXPECT_EQ(a.body, page->content) << path;
+    auto header = [&](const char* name) {
+      auto it = a.headers.find(name);
+      return it == a.headers.end() ? std::string() : it->second;
+    };
+    EXPECT_EQ(header("Content-Type"), page->content_type);
+    EXPECT_EQ(header("Cache-Control"), "no-cache");
+    EXPECT_EQ(header("X-Content-Type-Options"), "nosniff");
+    const std::string csp = header("Content-Security-Policy");
+    EXPECT_NE(csp.find("default-src 'none'"), std::string::npos) << csp;
+    EXPECT_NE(csp.find("script-src 'self'"), std::string::npos) << csp;
+    EXPECT_NE(csp.find("style-src 'self'"), std::string::npos) << csp;
+    EXPECT_NE(csp.find("connect-src 'self'"), std::string::npos) << csp;
+    EXPECT_EQ(csp.find("unsafe"), std::string::npos) << csp;
+  }
+
+  const DashboardAsset* charts = FindDashboardAsset("/assets/lightweight-charts.js");
+  ASSERT_NE(charts, nullptr);
+  Answer js = Get("/assets/lightweight-charts.js", "");
+  ASSERT_EQ(js.status, 200);
+  EXPECT_EQ(js.body.size(), charts->content.size());
+  EXPECT_TRUE(js.body == charts->content);
+  EXPECT_EQ(js.headers.find("Content-Type")->second, charts->content_type);
+  EXPECT_EQ(js.headers.find("Cache-Control")->second, "max-age=3600");
+  EXPECT_EQ(js.headers.find("X-Content-Type-Options")->second, "nosniff");
+
+  EXPECT_NE(ExpectError(Get("/assets/no-such-file.js", ""), 404).find("/assets/no-such-file.js"), std::string::npos);
+  ExpectError(Get("/assets/", ""), 404);
+  ExpectError(Get("/assets/../api_server.h", ""), 404);
+
+  const std::string metrics = Get("/metrics", "").body;
+  EXPECT_EQ(Sample(metrics, requests), before + 3);
+  EXPECT_GE(Sample(metrics, "tradelake_http_requests_total{path=\"dashboard\",code=\"404\"}"), 1);
+}
+
+// ------------------------------------------------------------ the bars cache
+
+// The "bars" array of a bars answer, as text.
+std::string BarsOf(const std::string& body) {
+  const size_t start = body.find(",\"bars\":");
+  return start == std::string::npos ? "" : body.substr(start + 8, body.size() - start - 9);
+}
+
+TEST_F(ApiServerTest, RepeatedAndSameIntervalBarRequestsAreCacheHits) {
+  auto server = Start({{"analyst", Sha256Hex(kAnalystToken)}}, 0);
+  ASSERT_NE(server, nullptr);
+  const std::string hit = "tradelake_bars_cache_total{result=\"hit\"}";
+  const std::string miss = "tradelake_bars_cache_total{result=\"miss\"}";
+  const std::string m0 = server->MetricsText();
+  EXPECT_EQ(Sample(m0, hit), 0);
+  EXPECT_EQ(Sample(m0, miss), 0);
+  EXPECT_NE(m0.find("# TYPE tradelake_bars_cache_total counter"), std::string::npos);
+
+  const std::string path =
+      "/api/v1/bars?product=BTC-USD&interval=1m&from=2024-05-01T10:00:30Z&to=2024-05-01T10:02:00.5Z";
+  Answer first = Get(server.get(), path);
+  ASSERT_EQ(first.status, 200) << first.body;
+  Answer second = Get(server.get(), path);
+  EXPECT_EQ(second.body, first.body);
+  // Another request inside the same minutes: the same entry, its own from/to.
+  Answer third =
+      Get(server.get(), "/api/v1/bars?product=BTC-USD&interval=1m&from=2024-05-01T10:00:59Z&to=2024-05-01T10:02:59Z");
+  ASSERT_EQ(third.status, 200) << third.body;
+  EXPECT_EQ(BarsOf(third.body), BarsOf(first.body));
+  EXPECT_EQ(Parse(third.body)->Str("/from"), "2024-05-01T10:00:59Z");
+  auto j = Parse(first.body);
+  EXPECT_EQ(j->Str("/from"), "2024-05-01T10:00:30Z");
+  EXPECT_EQ(j->Str("/to"), "2024-05-01T10:02:00.5Z");
+  ASSERT_EQ(j->Size("/bars"), 1u);  // 10:00 starts before from; 10:01 is in; 10:02 starts before to
+  EXPECT_EQ(j->Str("/bars/0/time"), "2024-05-01T10:01:00Z");
+
+  // Bad parameters and unknown products are neither hits nor cached.
+  ExpectError(Get(server.get(), "/api/v1/bars?product=BTC-USD&interval=5m"), 400);
+  ExpectError(Get(server.get(), "/api/v1/bars?product=FOO-USD&interval=1m"), 404);
+  ExpectError(Get(server.get(), "/api/v1/bars?product=FOO-USD&interval=1m"), 404);
+
+  const std::string m1 = server->MetricsText();
+  EXPECT_EQ(Sample(m1, hit), 2);
+  EXPECT_EQ(Sample(m1, miss), 3);  // the first request and the two unknown products
+  const std::string ok = "tradelake_sql_statements_total{outcome=\"ok\"}";
+  EXPECT_EQ(Sample(m1, ok), Sample(m0, ok) + 1);  // the hits ran nothing
+}
+
+// httplib would compress every answer anew, with brotli at its slowest
+// quality for clients offering "br"; the server sends them as they are.
+TEST_F(ApiServerTest, AnswersAreNeverCompressed) {
+  const std::string bars = "/api/v1/bars?product=BTC-USD&interval=1m&from=2024-05-01&to=2024-05-02";
+  const std::string plain = Get(bars).body;
+  ASSERT_FALSE(plain.empty());
+  for (const char* path : {"/api/v1/bars?product=BTC-USD&interval=1m&from=2024-05-01&to=2024-05-02",
+                           "/assets/lightweight-charts.js", "/metrics", "/api/v1/status"}) {
+    httplib::Client client("127.0.0.1", server_->port());
+    client.set_decompress(false);
+    auto res = client.Get(path, {{"Authorization", fmt::format("Bearer {}", kAnalystToken)},
+                                 {"Accept-Encoding", "gzip, deflate, br"}});
+    ASSERT_TRUE(res) << path;
+    EXPECT_EQ(res->status, 200) << path;
+    EXPECT_FALSE(res->has_header("Content-Encoding")) << path << ": " << res->get_header_value("Content-Encoding");
+    EXPECT_EQ(res->get_header_value("Content-Length"), std::to_string(res->body.size())) << path;
+    if (std::string_view(path) == bars) {
+      EXPECT_EQ(res->body, plain);
+    }
+  }
+}
+
+TEST_F(ApiServerTest, ConcurrentMissesOfOneKeyRunOneStatement) {
+  auto server = Start({{"analyst", Sha256Hex(kAnalystToken)}}, 0);
+  ASSERT_NE(server, nullptr);
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      if (Get(server.get(), "/api/v1/bars?product=BTC-USD&interval=1h&from=2024-05-01&to=2024-05-03").status == 200) {
+        ok.fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok.load(), 8);
+  const std::string m = server->MetricsText();
+  // The first to get the lake computes; the others, waiting for it, find the answer.
+  EXPECT_EQ(Sample(m, "tradelake_bars_cache_total{result=\"miss\"}"), 1);
+  EXPECT_EQ(Sample(m, "tradelake_bars_cache_total{result=\"hit\"}"), 7);
+}
+
+TEST_F(ApiServerTest, CachedBarsEqualUncachedBarsForUnalignedRanges) {
+  auto cached = Start({{"analyst", Sha256Hex(kAnalystToken)}}, 0);
+  ApiServerOptions o;
+  o.tokens = {{"analyst", Sha256Hex(kAnalystToken)}};
+  o.bars_cache_entries = 0;
+  auto uncached = StartWith(std::move(o));
+  ASSERT_NE(cached, nullptr);
+  ASSERT_NE(uncached, nullptr);
+  const std::vector<std::string> queries = {
+      "product=BTC-USD&interval=1m&from=2024-05-01T10:00:00.000001Z&to=2024-05-01T10:01:00.000001Z",
+      "product=BTC-USD&interval=1m&from=2024-05-01T09:59:59.999999Z&to=2024-05-01T10:00:59.999999Z",
+      "product=BTC-USD&interval=1m&from=2024-05-01T10:00:30Z&to=2024-05-01T10:00:45Z",
+      "product=BTC-USD&interval=1h&from=2024-05-01T10:00:00.5Z&to=2024-05-02T09:00:00.000001Z",
+      "product=BTC-USD&interval=1h&from=2024-05-01T09:59:59Z&to=2024-05-02T08:59:59Z",
+      "product=BTC-USD&interval=1h&from=2024-05-01T10:59:59Z&to=2024-05-02T00:00:00Z",
+      "product=BTC-USD&interval=1d&from=2024-04-30T23:59:59Z&to=2024-05-02T00:00:01Z",
+      "product=BTC-USD&interval=1d&from=2024-05-01T00:00:01Z&to=2024-05-03T00:00:00Z",
+      "product=ETH-USD&interval=1m&from=2024-05-02T11:59:30Z&to=2024-05-02T12:00:30.5Z",
+      "product=ETH-USD&interval=1h&from=5h&to=1h",
+  };
+  int bars = 0;
+  for (const std::string& q : queries) {
+    Answer expected = Get(uncached.get(), "/api/v1/bars?" + q);
+    ASSERT_EQ(expected.status, 200) << q << ": " << expected.body;
+    bars += static_cast<int>(Parse(expected.body)->Size("/bars"));
+    for (int round = 0; round < 2; ++round) {  // a miss, then a hit
+      Answer a = Get(cached.get(), "/api/v1/bars?" + q);
+      EXPECT_EQ(a.status, 200);
+      EXPECT_EQ(a.body, expected.body) << q << " round " << round;
+    }
+  }
+  EXPECT_GT(bars, 5);  // the ranges do cut through bars
+  EXPECT_GE(Sample(cached->MetricsText(), "tradelake_bars_cache_total{result=\"hit\"}"), 10);
+  EXPECT_EQ(Sample(uncached->MetricsText(), "tradelake_bars_cache_total{result=\"hit\"}"), 0);
+}
+
+TEST(ApiServerBarsCache, ANewCommitIsAMissWithTheNewBars) {
+  TempDir dir;
+  BuildLake(dir.path());
+  auto store = OpenLakeAs(dir.path(), "analyst");
+  ASSERT_TRUE(store.ok());
+  ApiServerOptions o;
+  o.refresh_interval_micros = 0;
+  o.sql_threads = 1;
+  auto server = ApiServer::Start(store->get(), o);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  httplib::Client client("127.0.0.1", (*server)->port());
+  client.set_read_timeout(60);
+  const char* path = "/api/v1/bars?product=BTC-USD&interval=1d&from=2024-05-01&to=2024-05-04";
+  auto count = [&](std::string_view result) {
+    const std::string series = fmt::format("tradelake_bars_cache_total{{result=\"{}\"}} ", result);
+    const std::string text = (*server)->MetricsText();
+    const size_t at = text.find(series);
+    return at == std::string::npos ? -1 : std::stoll(text.substr(at + series.size()));
+  };
+  auto first = client.Get(path);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->status, 200) << first->body;
+  EXPECT_EQ(Parse(first->body)->Size("/bars"), 2u);
+  auto again = client.Get(path);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->body, first->body);
+  EXPECT_EQ(count("hit"), 1);
+  EXPECT_EQ(count("miss"), 1);
+
+  auto writer = OpenLocalStore(dir.path());
+  ASSERT_TRUE(writer.ok());
+  auto current = LoadCurrentSnapshot(writer->get());
+  ASSERT_TRUE(current.ok());
+  Snapshot next = *current;
+  next.seq = 2;
+  next.committed_at = T("2024-05-03T13:30:00Z");
+  AddPartition(writer->get(), &next, "BTC-USD", "2024-05-03",
+               {Trade("BTC-USD", 8, "2024-05-03T01:00:00Z", "105", "2", "buy")}, {});
+  ASSERT_TRUE(CommitSnapshot(writer->get(), next).ok());
+
+  auto after = client.Get(path);
+  ASSERT_TRUE(after);
+  ASSERT_EQ(after->status, 200) << after->body;
+  auto j = Parse(after->body);
+  ASSERT_EQ(j->Size("/bars"), 3u);
+  EXPECT_EQ(j->Str("/bars/2/time"), "2024-05-03T00:00:00Z");
+  EXPECT_EQ(j->Str("/bars/2/close"), "105");
+  EXPECT_EQ(count("miss"), 2);
+  EXPECT_EQ(count("hit"), 1);
+  auto after_again = client.Get(path);
+  ASSERT_TRUE(after_again);
+  EXPECT_EQ(after_again->body, after->body);
+  EXPECT_EQ(count("hit"), 2);
 }
 
 }  // namespace
