@@ -56,10 +56,11 @@
 //   GET  /, /index.html, /assets/<file>  the dashboard (serve/dashboard_assets.h),
 //        static files compiled into the binary, no auth (they hold no data;
 //        the page asks for a token when the API wants one). The page is
-//        "Cache-Control: no-cache" with a Content-Security-Policy allowing
-//        only its own origin's scripts, styles and fetches (no inline
-//        script); assets "max-age=3600"; all "X-Content-Type-Options:
-//        nosniff". An unknown /assets/<file> -> 404 JSON.
+//        served with a Content-Security-Policy allowing only its own
+//        origin's scripts, styles and fetches (no inline script); every
+//        file "Cache-Control: no-cache" with an ETag of its bytes (304 for
+//        a matching If-None-Match, so an upgraded binary is picked up at
+//        once) and "X-Content-Type-Options: nosniff". An unknown /assets/<file> -> 404 JSON.
 //   GET  /healthz      200 "ok" (text/plain), no auth.
 //   GET  /metrics      Prometheus text format 0.0.4, no auth (it holds no
 //                      data, only counts; keep it off public networks).

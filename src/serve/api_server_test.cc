@@ -781,15 +781,29 @@ TEST_F(ApiServerTest, DashboardIsServedWithoutATokenAndWithSafeHeaders) {
   EXPECT_EQ(js.body.size(), charts->content.size());
   EXPECT_TRUE(js.body == charts->content);
   EXPECT_EQ(js.headers.find("Content-Type")->second, charts->content_type);
-  EXPECT_EQ(js.headers.find("Cache-Control")->second, "max-age=3600");
+  EXPECT_EQ(js.headers.find("Cache-Control")->second, "no-cache");
   EXPECT_EQ(js.headers.find("X-Content-Type-Options")->second, "nosniff");
+  // Revalidation: the same bytes answer 304 with no body; another ETag gets the file.
+  const std::string etag = js.headers.find("ETag")->second;
+  ASSERT_FALSE(etag.empty());
+  {
+    httplib::Client client("127.0.0.1", server_->port());
+    auto same = client.Get("/assets/lightweight-charts.js", {{"If-None-Match", etag}});
+    ASSERT_TRUE(same);
+    EXPECT_EQ(same->status, 304);
+    EXPECT_TRUE(same->body.empty());
+    auto other = client.Get("/assets/lightweight-charts.js", {{"If-None-Match", "\"0\""}});
+    ASSERT_TRUE(other);
+    EXPECT_EQ(other->status, 200);
+    EXPECT_EQ(other->body.size(), charts->content.size());
+  }
 
   EXPECT_NE(ExpectError(Get("/assets/no-such-file.js", ""), 404).find("/assets/no-such-file.js"), std::string::npos);
   ExpectError(Get("/assets/", ""), 404);
   ExpectError(Get("/assets/../api_server.h", ""), 404);
 
   const std::string metrics = Get("/metrics", "").body;
-  EXPECT_EQ(Sample(metrics, requests), before + 3);
+  EXPECT_EQ(Sample(metrics, requests), before + 4);  // 200s: page, index, asset, asset again (not the 304)
   EXPECT_GE(Sample(metrics, "tradelake_http_requests_total{path=\"dashboard\",code=\"404\"}"), 1);
 }
 
