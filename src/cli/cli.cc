@@ -17,6 +17,7 @@
 #include "cli/sql_commands.h"
 #include "core/exit_codes.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "core/time.h"
 #include "etl/catalog.h"
 #include "etl/dec18.h"
@@ -59,21 +60,6 @@ Result<std::unique_ptr<ObjectStore>> OpenLake(const std::string& uri, std::strin
 int Fail(const Status& s) {
   std::fprintf(stderr, "tradelake: %s\n", s.ToString().c_str());
   return s.ExitCode();
-}
-
-std::vector<std::string> SplitList(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t end = s.find(',', start);
-    if (end == std::string::npos) end = s.size();
-    std::string item = s.substr(start, end - start);
-    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
-    while (!item.empty() && item.back() == ' ') item.pop_back();
-    if (!item.empty()) out.push_back(item);
-    start = end + 1;
-  }
-  return out;
 }
 
 std::string Thousands(int64_t v) {
@@ -121,7 +107,7 @@ void PrintEtlReport(const EtlReport& r);
 
 int RunIngestCommand(const IngestFlags& f, const GlobalFlags& g) {
   IngestOptions o;
-  o.products = SplitList(f.products);
+  o.products = SplitCommaList(f.products);
   if (o.products.empty()) return Fail(InvalidArgument("no products; pass --products BTC-USD,ETH-USD"));
   o.exchange.base_url = f.exchange_url;
   while (!o.exchange.base_url.empty() && o.exchange.base_url.back() == '/') o.exchange.base_url.pop_back();
@@ -199,7 +185,7 @@ struct VerifyFlags {
 int RunVerifyCommand(const VerifyFlags& f) {
   auto store = OpenLake(f.lake, "ingest");
   if (!store.ok()) return Fail(store.status());
-  std::vector<std::string> products = SplitList(f.products);
+  std::vector<std::string> products = SplitCommaList(f.products);
   if (products.empty()) {
     auto listed = ListBronzeProducts(store->get());
     if (!listed.ok()) return Fail(listed.status());
@@ -248,7 +234,7 @@ struct SimulateFlags {
 };
 
 int RunSimulateCommand(SimulateFlags& f) {
-  f.o.products = SplitList(f.products);
+  f.o.products = SplitCommaList(f.products);
   auto h = ParseDuration(f.history);
   if (!h.ok()) return Fail(h.status().WithContext("--history"));
   f.o.history_micros = *h;
@@ -258,7 +244,7 @@ int RunSimulateCommand(SimulateFlags& f) {
     f.o.now = *t;
   }
   f.o.rate_limit = !f.no_rate_limit;
-  for (const auto& r : SplitList(f.holes)) {
+  for (const auto& r : SplitCommaList(f.holes)) {
     const size_t dash = r.find('-');
     try {
       const int64_t a = std::stoll(r.substr(0, dash));
@@ -359,7 +345,7 @@ int RunDqCommand(const DqFlags& f) {
     std::printf("no ETL commit in %s yet; run `tradelake etl`\n", (*store)->Describe().c_str());
     return kExitOk;
   }
-  const auto wanted = SplitList(f.products);
+  const auto wanted = SplitCommaList(f.products);
   std::printf("data quality as of commit %lld (%s)\n", static_cast<long long>(snap->seq),
               FormatRfc3339Micros(snap->committed_at).c_str());
   std::printf("%-10s %-10s %11s %11s %10s %9s %11s %8s  %s\n", "product", "date", "records", "inserted",

@@ -31,21 +31,6 @@ int Fail(const Status& s) {
   return s.ExitCode();
 }
 
-std::vector<std::string> SplitProducts(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t end = s.find(',', start);
-    if (end == std::string::npos) end = s.size();
-    std::string item = s.substr(start, end - start);
-    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
-    while (!item.empty() && item.back() == ' ') item.pop_back();
-    if (!item.empty()) out.push_back(item);
-    start = end + 1;
-  }
-  return out;
-}
-
 Result<int64_t> Millis(const std::string& text, std::string_view flag) {
   auto micros = ParseDuration(text);
   if (!micros.ok()) return micros.status().WithContext(flag);
@@ -244,7 +229,7 @@ std::optional<int> RunCommand::RunIfParsed(CLI::App* app) {
 
   // ---------------------------------------------------------------- run
   PipelineOptions p;
-  p.ingest.products = SplitProducts(f.products);
+  p.ingest.products = SplitCommaList(f.products);
   if (p.ingest.products.empty()) return Fail(InvalidArgument("no products; pass --products BTC-USD,ETH-USD"));
   p.ingest.exchange.base_url = f.exchange_url;
   while (!p.ingest.exchange.base_url.empty() && p.ingest.exchange.base_url.back() == '/') {

@@ -1,9 +1,10 @@
 // Small text helpers shared by every part: quoting untrusted input in error
-// messages, and writing JSON strings. Pure and thread-safe.
+// messages, writing JSON strings, splitting comma lists. Pure and thread-safe.
 #pragma once
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tradelake {
 
@@ -15,5 +16,9 @@ std::string QuoteForMessage(std::string_view text);
 // Appends `s` as a JSON string literal (with quotes): '"', '\' and control
 // characters escaped; other bytes, UTF-8 included, copied as they are.
 void AppendJsonString(std::string* out, std::string_view s);
+
+// "BTC-USD, ETH-USD,,SOL-USD" -> {"BTC-USD", "ETH-USD", "SOL-USD"}: split on
+// ',', spaces around items trimmed, empty items dropped.
+std::vector<std::string> SplitCommaList(std::string_view s);
 
 }  // namespace tradelake

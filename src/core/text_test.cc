@@ -18,5 +18,12 @@ TEST(AppendJsonString, EscapesWhatJsonRequires) {
   EXPECT_EQ(out, "\"q\\\"b\\\\n\\nt\\t\\u0001 caf\xc3\xa9\"");
 }
 
+TEST(SplitCommaList, TrimsAndDropsEmptyItems) {
+  EXPECT_EQ(SplitCommaList("BTC-USD, ETH-USD,,SOL-USD "), (std::vector<std::string>{"BTC-USD", "ETH-USD", "SOL-USD"}));
+  EXPECT_TRUE(SplitCommaList("").empty());
+  EXPECT_TRUE(SplitCommaList(" , ,").empty());
+  EXPECT_EQ(SplitCommaList("a"), std::vector<std::string>{"a"});
+}
+
 }  // namespace
 }  // namespace tradelake
