@@ -38,12 +38,6 @@
 // is reported, not failed.
 //
 // Usage: freshness_bench [--seconds S (300)] [--grace S (60)] [--keep]
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -64,31 +58,13 @@
 #include <httplib.h>
 #include <simdjson.h>
 
-#include "../tests/e2e_util.h"
+#include "bench_util.h"
 #include "core/time.h"
 
 namespace tradelake {
 namespace {
 
-namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
-
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-// ---------------------------------------------------------------- stopping
-// SIGINT/SIGTERM/SIGHUP only set this flag; every wait and loop checks it,
-// so the bench always leaves through the code that stops its children and
-// removes its folder.
-std::atomic<bool> g_stop{false};
-extern "C" void OnStopSignal(int) { g_stop.store(true); }
-
-void InstallStopHandlers() {
-  struct sigaction sa {};
-  sa.sa_handler = OnStopSignal;
-  sigemptyset(&sa.sa_mask);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-}
+using namespace bench;  // the helpers shared with serve_load_bench (bench_util.h)
 
 // Sleeps until `t`, returning early (false) if a stop signal came.
 bool SleepUntil(Clock::time_point t) {
@@ -97,109 +73,6 @@ bool SleepUntil(Clock::time_point t) {
     std::this_thread::sleep_for(std::min<Clock::duration>(t - Clock::now(), std::chrono::milliseconds(20)));
   }
   return !g_stop.load();
-}
-
-// ---------------------------------------------------------------- children
-// The tradelake binary as a child that dies with this process even if the
-// bench itself is killed (PR_SET_PDEATHSIG), stdout/stderr to files.
-pid_t SpawnTradelake(const std::vector<std::string>& args, const fs::path& out, const fs::path& err) {
-  std::vector<std::string> full = {TRADELAKE_BINARY};
-  full.insert(full.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : full) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const std::string out_s = out.string(), err_s = err.string();
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid != 0) return pid;  // parent (or -1)
-  // Child: async-signal-safe calls only until exec.
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != parent) ::_exit(127);
-  const int in = ::open("/dev/null", O_RDONLY);
-  const int o = ::open(out_s.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  const int e = ::open(err_s.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (in < 0 || o < 0 || e < 0) ::_exit(127);
-  ::dup2(in, 0);
-  ::dup2(o, 1);
-  ::dup2(e, 2);
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) ::sigaction(sig, &dfl, nullptr);
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  ::execv(argv[0], argv.data());
-  ::_exit(127);
-}
-
-// Exit code of a child (-signal if a signal ended it), or nullopt if it is
-// still running after `timeout` (or a stop signal came first).
-std::optional<int> WaitChild(pid_t pid, Clock::duration timeout, bool stop_on_signal = true) {
-  const auto until = Clock::now() + timeout;
-  while (true) {
-    int status = 0;
-    const pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) {
-      if (WIFEXITED(status)) return WEXITSTATUS(status);
-      if (WIFSIGNALED(status)) return -WTERMSIG(status);
-      return -1000;
-    }
-    if (r < 0) return -1000;
-    if (Clock::now() >= until || (stop_on_signal && g_stop.load())) return std::nullopt;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-}
-
-// Every child this bench started; the destructor ends those still running
-// (SIGTERM, then SIGKILL after `grace`), by pid, one at a time.
-class Children {
- public:
-  ~Children() {
-    for (pid_t pid : std::vector<pid_t>(pids_)) Stop(pid);
-  }
-  void Add(pid_t pid) {
-    if (pid > 0) pids_.push_back(pid);
-  }
-  // Stops `pid` and reaps it: its exit code.
-  int Stop(pid_t pid, Clock::duration grace = std::chrono::seconds(30)) {
-    auto it = std::find(pids_.begin(), pids_.end(), pid);
-    if (it == pids_.end()) return -1000;
-    pids_.erase(it);
-    ::kill(pid, SIGTERM);
-    if (auto code = WaitChild(pid, grace, false)) return *code;
-    ::kill(pid, SIGKILL);
-    return WaitChild(pid, std::chrono::seconds(10), false).value_or(-1000);
-  }
-
- private:
-  std::vector<pid_t> pids_;
-};
-
-bool Exited(pid_t pid) {
-  siginfo_t info{};  // WNOWAIT: not reaped here, so the pid stays ours until Children reaps it
-  return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
-}
-
-// Waits for a --ready-file and returns its first line (the URL); "" if the
-// child exited, the timeout passed or a stop signal came.
-std::string WaitReadyFile(const fs::path& file, pid_t pid, Clock::duration timeout) {
-  const auto until = Clock::now() + timeout;
-  while (Clock::now() < until && !g_stop.load()) {
-    if (fs::exists(file)) {
-      std::string url = e2e::ReadFile(file);
-      while (!url.empty() && (url.back() == '\n' || url.back() == '\r' || url.back() == ' ')) url.pop_back();
-      if (!url.empty()) return url;
-    }
-    if (Exited(pid)) return "";
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return "";
-}
-
-std::string Tail(const fs::path& file, size_t max = 2000) {
-  std::string s = e2e::ReadFile(file);
-  if (s.size() > max) s = "..." + s.substr(s.size() - max);
-  return s;
 }
 
 // ---------------------------------------------------------------- the simulator's trades
@@ -348,24 +221,6 @@ struct EtlRun {
   int64_t records = 0;
 };
 
-double Percentile(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  const size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
-  return sorted[std::min(sorted.size() - 1, rank == 0 ? 0 : rank - 1)];
-}
-
-// `run --help`'s defaults ("--poll-interval TEXT=1s"), when status has no settings.
-std::string HelpDefault(const std::string& help, const std::string& flag) {
-  const size_t at = help.find(flag + " ");
-  if (at == std::string::npos) return "";
-  const size_t eq = help.find('=', at);
-  const size_t nl = help.find('\n', at);
-  if (eq == std::string::npos || eq > nl) return "";
-  size_t end = eq + 1;
-  while (end < help.size() && !std::isspace(static_cast<unsigned char>(help[end]))) ++end;
-  return help.substr(eq + 1, end - eq - 1);
-}
-
 struct Options {
   double seconds = 300;
   double grace = 60;
@@ -382,12 +237,11 @@ int Run(const Options& opt, const fs::path& dir, Children& children) {
   const std::string product_list = "BTC-USD,ETH-USD";
 
   // ---- the simulator (default history, rate and rate limit)
-  const pid_t sim = SpawnTradelake({"simulate", "--port", "0", "--products", product_list, "--seed", "11",
-                                    "--ready-file", (dir / "sim.url").string()},
-                                   dir / "simulate.out", dir / "simulate.err");
+  pid_t sim = -1;
+  const std::string sim_url =
+      StartWithReadyFile(children, {"simulate", "--port", "0", "--products", product_list, "--seed", "11"}, dir,
+                         "simulate", "sim.url", std::chrono::seconds(60), &sim);
   if (sim < 0) return 1;
-  children.Add(sim);
-  const std::string sim_url = WaitReadyFile(dir / "sim.url", sim, std::chrono::seconds(60));
   if (sim_url.empty()) {
     std::fprintf(stderr, "freshness_bench: the simulator did not start:\n%s\n", Tail(dir / "simulate.err").c_str());
     return 1;
@@ -421,15 +275,14 @@ int Run(const Options& opt, const fs::path& dir, Children& children) {
 
   // ---- tradelake run, default settings
   const std::string lake = (dir / "lake").string();
-  const std::vector<std::string> run_args = {"run",   "--lake",         lake, "--products",   product_list,
-                                             "--exchange-url", sim_url, "--port", "0", "--ready-file",
-                                             (dir / "run.url").string()};
+  const std::vector<std::string> run_args = {"run",          "--lake", lake,    "--products", product_list,
+                                             "--exchange-url", sim_url, "--port", "0"};
   const TimestampMicros run_started = NowMicros();
   const auto run_started_steady = Clock::now();
-  const pid_t run = SpawnTradelake(run_args, dir / "run.out", dir / "run.err");
+  pid_t run = -1;
+  const std::string api =
+      StartWithReadyFile(children, run_args, dir, "run", "run.url", std::chrono::seconds(120), &run);
   if (run < 0) return 1;
-  children.Add(run);
-  const std::string api = WaitReadyFile(dir / "run.url", run, std::chrono::seconds(120));
   if (api.empty()) {
     std::fprintf(stderr, "freshness_bench: `tradelake run` did not write its --ready-file:\n%s%s\n",
                  Tail(dir / "run.out").c_str(), Tail(dir / "run.err").c_str());
@@ -713,19 +566,9 @@ int Run(const Options& opt, const fs::path& dir, Children& children) {
 
   // Settings: as `run` reports them, else its --help defaults.
   if (settings.raw.empty()) {
-    const pid_t help = SpawnTradelake({"run", "--help"}, dir / "run-help.txt", dir / "run-help.err");
-    std::optional<int> help_code;
-    if (help > 0) {
-      help_code = WaitChild(help, std::chrono::seconds(10), false);
-      if (!help_code) {
-        ::kill(help, SIGKILL);
-        WaitChild(help, std::chrono::seconds(10), false);
-      }
-    }
-    if (help_code.value_or(-1) == 0) {
-      const std::string h = e2e::ReadFile(dir / "run-help.txt");
+    if (const std::optional<std::string> h = TradelakeHelp(dir, "run")) {
       auto secs = [&](const std::string& flag) {
-        auto d = ParseDuration(HelpDefault(h, flag));
+        auto d = ParseDuration(HelpDefault(*h, flag));
         return d.ok() ? static_cast<double>(*d) / 1e6 : -1.0;
       };
       settings.source = "`tradelake run --help` defaults (status had no \"pipeline\".\"settings\")";
@@ -810,46 +653,13 @@ int Run(const Options& opt, const fs::path& dir, Children& children) {
 
 int Main(int argc, char** argv) {
   Options opt;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    const bool has_value = i + 1 < argc;
-    if (arg == "--keep") {
-      opt.keep = true;
-    } else if (arg == "--seconds" && has_value) {
-      opt.seconds = std::atof(argv[++i]);
-    } else if (arg == "--grace" && has_value) {
-      opt.grace = std::atof(argv[++i]);
-    } else {
-      return Usage("unknown or incomplete argument " + arg);
-    }
-  }
+  const std::string bad =
+      ParseOptions(argc, argv, {{"--keep", &opt.keep}, {"--seconds", &opt.seconds}, {"--grace", &opt.grace}});
+  if (!bad.empty()) return Usage("unknown or incomplete argument " + bad);
   if (!(opt.seconds > 0) || opt.seconds > 3600) return Usage("--seconds must be in (0, 3600]");
   if (!(opt.grace >= 0) || opt.grace > 600) return Usage("--grace must be in [0, 600]");
-  InstallStopHandlers();
-
-  const fs::path dir = fs::temp_directory_path() / fmt::format("tradelake-freshness-bench-{}", ::getpid());
-  std::error_code ec;
-  fs::remove_all(dir, ec);
-  fs::create_directories(dir, ec);
-  if (ec) {
-    std::fprintf(stderr, "freshness_bench: cannot create %s: %s\n", dir.c_str(), ec.message().c_str());
-    return 1;
-  }
-  int code = 1;
-  {
-    Children children;  // declared inside: every child is stopped before the folder goes
-    code = Run(opt, dir, children);
-  }
-  if (g_stop.load()) {
-    std::fprintf(stderr, "freshness_bench: interrupted\n");
-    code = 130;
-  }
-  if (opt.keep) {
-    std::printf("kept %s\n", dir.c_str());
-  } else {
-    fs::remove_all(dir, ec);
-  }
-  return code;
+  return RunInFreshDir("freshness_bench", opt.keep, std::chrono::seconds(30),
+                       [&](const fs::path& dir, Children& children) { return Run(opt, dir, children); });
 }
 
 }  // namespace

@@ -50,11 +50,7 @@
 // Usage: serve_load_bench [--seconds S (20)] [--warmup S (2)]
 //                         [--connections N (64)] [--serve-threads N]
 //                         [--lake DIR (an existing lake: no setup)] [--keep]
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -79,146 +75,15 @@
 #include <httplib.h>
 #include <simdjson.h>
 
-#include "../tests/e2e_util.h"
+#include "bench_util.h"
 #include "core/time.h"
 
 namespace tradelake {
 namespace {
 
-namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
+using namespace bench;  // the helpers shared with freshness_bench (bench_util.h)
 
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-// ---------------------------------------------------------------- stopping
-// SIGINT/SIGTERM/SIGHUP only set this flag; every wait and loop checks it,
-// so the bench always leaves through the code that stops its children and
-// removes its folder.
-std::atomic<bool> g_stop{false};
-extern "C" void OnStopSignal(int) { g_stop.store(true); }
-
-void InstallStopHandlers() {
-  struct sigaction sa {};
-  sa.sa_handler = OnStopSignal;
-  sigemptyset(&sa.sa_mask);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-}
-
-// ---------------------------------------------------------------- children
-// A program (`full[0]`, a path) as a child that dies with this process even
-// if the bench itself is killed (PR_SET_PDEATHSIG), stdout/stderr to files.
-pid_t SpawnProcess(std::vector<std::string> full, const fs::path& out, const fs::path& err) {
-  std::vector<char*> argv;
-  for (auto& a : full) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const std::string out_s = out.string(), err_s = err.string();
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid != 0) return pid;  // parent (or -1)
-  // Child: async-signal-safe calls only until exec.
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != parent) ::_exit(127);
-  const int in = ::open("/dev/null", O_RDONLY);
-  const int o = ::open(out_s.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  const int e = ::open(err_s.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (in < 0 || o < 0 || e < 0) ::_exit(127);
-  ::dup2(in, 0);
-  ::dup2(o, 1);
-  ::dup2(e, 2);
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) ::sigaction(sig, &dfl, nullptr);
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  ::execv(argv[0], argv.data());
-  ::_exit(127);
-}
-
-// The tradelake binary as such a child.
-pid_t SpawnTradelake(const std::vector<std::string>& args, const fs::path& out, const fs::path& err) {
-  std::vector<std::string> full = {TRADELAKE_BINARY};
-  full.insert(full.end(), args.begin(), args.end());
-  return SpawnProcess(std::move(full), out, err);
-}
-
-// Exit code of a child (-signal if a signal ended it), or nullopt if it is
-// still running after `timeout` or a stop signal came first. `usage`, if
-// given, receives the child's resource usage once it is reaped.
-std::optional<int> WaitChild(pid_t pid, Clock::duration timeout, bool stop_on_signal = true,
-                             struct rusage* usage = nullptr) {
-  const auto until = Clock::now() + timeout;
-  while (true) {
-    int status = 0;
-    const pid_t r = ::wait4(pid, &status, WNOHANG, usage);
-    if (r == pid) {
-      if (WIFEXITED(status)) return WEXITSTATUS(status);
-      if (WIFSIGNALED(status)) return -WTERMSIG(status);
-      return -1000;
-    }
-    if (r < 0) return -1000;
-    if (Clock::now() >= until || (stop_on_signal && g_stop.load())) return std::nullopt;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-}
-
-// Every child this bench started; the destructor ends those still running
-// (SIGTERM, then SIGKILL after 10 s), by pid, one at a time.
-class Children {
- public:
-  ~Children() {
-    for (pid_t pid : pids_) Stop(pid);
-  }
-  void Add(pid_t pid) {
-    if (pid > 0) pids_.push_back(pid);
-  }
-  // Stops `pid` and reaps it: its exit code.
-  int Stop(pid_t pid) {
-    auto it = std::find(pids_.begin(), pids_.end(), pid);
-    if (it == pids_.end()) return -1000;
-    pids_.erase(it);
-    ::kill(pid, SIGTERM);
-    if (auto code = WaitChild(pid, std::chrono::seconds(10), false)) return *code;
-    ::kill(pid, SIGKILL);
-    return WaitChild(pid, std::chrono::seconds(10), false).value_or(-1000);
-  }
-  // Reaps `pid` once it exits by itself; nullopt on timeout or stop signal
-  // (it stays registered, so the destructor ends it).
-  std::optional<int> Wait(pid_t pid, Clock::duration timeout, struct rusage* usage = nullptr) {
-    auto code = WaitChild(pid, timeout, true, usage);
-    if (code) pids_.erase(std::remove(pids_.begin(), pids_.end(), pid), pids_.end());
-    return code;
-  }
-
- private:
-  std::vector<pid_t> pids_;
-};
-
-// Waits for a --ready-file and returns its first line (the URL); "" if the
-// child exited, the timeout passed or a stop signal came.
-std::string WaitReadyFile(const fs::path& file, pid_t pid, Clock::duration timeout) {
-  const auto until = Clock::now() + timeout;
-  while (Clock::now() < until && !g_stop.load()) {
-    if (fs::exists(file)) {
-      std::string url = e2e::ReadFile(file);
-      while (!url.empty() && (url.back() == '\n' || url.back() == '\r' || url.back() == ' ')) url.pop_back();
-      if (!url.empty()) return url;
-    }
-    // Exited? (WNOWAIT: not reaped here, so the pid stays ours until Children reaps it.)
-    siginfo_t info {};
-    if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid) return "";
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return "";
-}
-
-std::string Tail(const fs::path& file, size_t max = 2000) {
-  std::string s = e2e::ReadFile(file);
-  if (s.size() > max) s = "..." + s.substr(s.size() - max);
-  return s;
-}
 
 // ---------------------------------------------------------------- /proc
 int64_t RssKiB(pid_t pid) {
@@ -308,12 +173,6 @@ struct LoadResult {
   double client_cpu = 0;                                      // this process's CPU seconds in the window
   Clock::time_point measure_from, end;
 };
-
-double Percentile(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  const size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
-  return sorted[std::min(sorted.size() - 1, rank == 0 ? 0 : rank - 1)];
-}
 
 // `connections` threads, each with its own keep-alive httplib::Client,
 // request `path` back to back for warmup + seconds; latencies of requests
@@ -742,20 +601,9 @@ int Usage(const std::string& why) {
 
 // serve's default --threads, as its --help states it ("--threads INT=8").
 std::string ServeDefaultThreads(const fs::path& dir) {
-  const pid_t pid = SpawnTradelake({"serve", "--help"}, dir / "serve-help.txt", dir / "serve-help.err");
-  if (pid < 0 || WaitChild(pid, std::chrono::seconds(10)).value_or(-1) != 0) {
-    if (pid > 0) {
-      ::kill(pid, SIGKILL);
-      WaitChild(pid, std::chrono::seconds(5), false);
-    }
-    return "?";
-  }
-  const std::string help = e2e::ReadFile(dir / "serve-help.txt");
-  const size_t at = help.find("--threads INT=");
-  if (at == std::string::npos) return "?";
-  size_t end = at + 14;
-  while (end < help.size() && std::isdigit(static_cast<unsigned char>(help[end]))) ++end;
-  return help.substr(at + 14, end - at - 14);
+  const std::optional<std::string> help = TradelakeHelp(dir, "serve");
+  const std::string threads = help ? HelpDefault(*help, "--threads") : "";
+  return threads.empty() ? "?" : threads;
 }
 
 // Runs a tradelake command to completion (bounded), recording its wall time.
@@ -793,14 +641,13 @@ int Run(const Options& opt, const fs::path& dir, Children& children) {
     const TimestampMicros today = DayNumber(NowMicros()) * kMicrosPerDay;
     const TimestampMicros sim_now = today + kMicrosPerHour;
     day = FormatDate(today - kMicrosPerDay);
-    const fs::path sim_ready = dir / "sim.url";
-    const pid_t sim = SpawnTradelake({"simulate", "--port", "0", "--products", "BTC-USD,ETH-USD", "--seed", "11",
-                                      "--history", "26h", "--now", FormatRfc3339Trimmed(sim_now), "--no-rate-limit",
-                                      "--ready-file", sim_ready.string()},
-                                     dir / "simulate.out", dir / "simulate.err");
+    pid_t sim = -1;
+    const std::string sim_url =
+        StartWithReadyFile(children,
+                           {"simulate", "--port", "0", "--products", "BTC-USD,ETH-USD", "--seed", "11", "--history",
+                            "26h", "--now", FormatRfc3339Trimmed(sim_now), "--no-rate-limit"},
+                           dir, "simulate", "sim.url", std::chrono::seconds(60), &sim);
     if (sim < 0) return Usage("cannot start " + std::string(TRADELAKE_BINARY));
-    children.Add(sim);
-    const std::string sim_url = WaitReadyFile(sim_ready, sim, std::chrono::seconds(60));
     if (sim_url.empty()) {
       std::fprintf(stderr, "serve_load_bench: the simulator did not start:\n%s\n", Tail(dir / "simulate.err").c_str());
       return 1;
@@ -842,8 +689,7 @@ int Run(const Options& opt, const fs::path& dir, Children& children) {
 
   // ---- serve
   const std::string threads_default = ServeDefaultThreads(dir);
-  std::vector<std::string> serve_args = {"serve", "--lake", lake, "--port", "0", "--ready-file",
-                                         (dir / "serve.url").string()};
+  std::vector<std::string> serve_args = {"serve", "--lake", lake, "--port", "0"};
   std::string threads_line;
   if (opt.serve_threads > 0) {
     serve_args.push_back("--threads");
@@ -852,10 +698,10 @@ int Run(const Options& opt, const fs::path& dir, Children& children) {
   } else {
     threads_line = fmt::format("--threads {} (serve's default, not passed)", threads_default);
   }
-  const pid_t server = SpawnTradelake(serve_args, dir / "serve.out", dir / "serve.err");
+  pid_t server = -1;
+  const std::string url =
+      StartWithReadyFile(children, serve_args, dir, "serve", "serve.url", std::chrono::seconds(60), &server);
   if (server < 0) return 1;
-  children.Add(server);
-  const std::string url = WaitReadyFile(dir / "serve.url", server, std::chrono::seconds(60));
   if (url.empty()) {
     std::fprintf(stderr, "serve_load_bench: `tradelake serve` did not start:\n%s\n", Tail(dir / "serve.err").c_str());
     return 1;
@@ -1144,54 +990,20 @@ int Run(const Options& opt, const fs::path& dir, Children& children) {
 
 int Main(int argc, char** argv) {
   Options opt;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    const bool has_value = i + 1 < argc;
-    if (arg == "--keep") {
-      opt.keep = true;
-    } else if (arg == "--seconds" && has_value) {
-      opt.seconds = std::atof(argv[++i]);
-    } else if (arg == "--warmup" && has_value) {
-      opt.warmup = std::atof(argv[++i]);
-    } else if (arg == "--connections" && has_value) {
-      opt.connections = std::atoi(argv[++i]);
-    } else if (arg == "--serve-threads" && has_value) {
-      opt.serve_threads = std::atoi(argv[++i]);
-    } else if (arg == "--lake" && has_value) {
-      opt.lake = argv[++i];
-    } else {
-      return Usage("unknown or incomplete argument " + arg);
-    }
-  }
+  const std::string bad = ParseOptions(argc, argv,
+                                       {{"--keep", &opt.keep},
+                                        {"--seconds", &opt.seconds},
+                                        {"--warmup", &opt.warmup},
+                                        {"--connections", &opt.connections},
+                                        {"--serve-threads", &opt.serve_threads},
+                                        {"--lake", &opt.lake}});
+  if (!bad.empty()) return Usage("unknown or incomplete argument " + bad);
   if (!(opt.seconds > 0) || opt.seconds > 3600) return Usage("--seconds must be in (0, 3600]");
   if (opt.warmup < 0 || opt.warmup > 600) return Usage("--warmup must be in [0, 600]");
   if (opt.connections < 1 || opt.connections > 1024) return Usage("--connections must be in 1..1024");
   if (opt.serve_threads < 0) return Usage("--serve-threads must be positive");
-  InstallStopHandlers();
-
-  const fs::path dir = fs::temp_directory_path() / fmt::format("tradelake-serve-load-bench-{}", ::getpid());
-  std::error_code ec;
-  fs::remove_all(dir, ec);
-  fs::create_directories(dir, ec);
-  if (ec) {
-    std::fprintf(stderr, "serve_load_bench: cannot create %s: %s\n", dir.c_str(), ec.message().c_str());
-    return 1;
-  }
-  int code = 1;
-  {
-    Children children;  // declared inside: every child is stopped before the folder goes
-    code = Run(opt, dir, children);
-  }
-  if (g_stop.load()) {
-    std::fprintf(stderr, "serve_load_bench: interrupted\n");
-    code = 130;
-  }
-  if (opt.keep) {
-    std::printf("kept %s\n", dir.c_str());
-  } else {
-    fs::remove_all(dir, ec);
-  }
-  return code;
+  return RunInFreshDir("serve_load_bench", opt.keep, std::chrono::seconds(10),
+                       [&](const fs::path& dir, Children& children) { return Run(opt, dir, children); });
 }
 
 }  // namespace
