@@ -572,7 +572,7 @@ int RunCli(int argc, char** argv) {
   simulate->footer(
       "Same API shapes as api.exchange.coinbase.com: /products, /products/{id}/trades\n"
       "(after, before, limit, CB-AFTER/CB-BEFORE), /products/{id}/candles. Deterministic per\n"
-      "--seed; keeps printing new trades in real time. Fault flags take a probability 0..1.\n\n"
+      "--seed; keeps making new trades in real time. Fault flags take a probability 0..1.\n\n"
       "Example:\n  tradelake simulate --port 8089 --products BTC-USD,ETH-USD --seed 42 --history 6h");
   simulate->add_option("--port", sf.o.port, "port (0: any free port)")->capture_default_str();
   simulate->add_option("--bind", sf.o.bind, "address to bind")->capture_default_str();

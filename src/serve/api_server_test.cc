@@ -551,32 +551,60 @@ TEST_F(ApiServerTest, ConcurrentBarRequestsAllSucceed) {
   EXPECT_EQ(ok.load(), 8 * 50);
 }
 
+// A server over a freshly built lake (BuildLake) that re-reads the catalog
+// on every request, and a writer that commits one more partition under it.
+class RefreshingLake {
+ public:
+  void Start() {
+    BuildLake(dir_.path());
+    auto store = OpenLakeAs(dir_.path(), "analyst");
+    ASSERT_TRUE(store.ok());
+    store_ = std::move(store).value();
+    ApiServerOptions o;
+    o.refresh_interval_micros = 0;
+    o.sql_threads = 1;
+    auto server = ApiServer::Start(store_.get(), o);
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(server).value();
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+    client_->set_read_timeout(60);
+  }
+
+  // Commits seq 2: the current snapshot plus one partition holding `trade`.
+  void CommitOneMore(const std::string& product, const std::string& date, const SilverTrade& trade,
+                     std::string_view committed_at) {
+    auto writer = OpenLocalStore(dir_.path());
+    ASSERT_TRUE(writer.ok());
+    auto current = LoadCurrentSnapshot(writer->get());
+    ASSERT_TRUE(current.ok());
+    Snapshot next = *current;
+    next.seq = 2;
+    next.committed_at = T(committed_at);
+    AddPartition(writer->get(), &next, product, date, {trade}, {});
+    ASSERT_TRUE(CommitSnapshot(writer->get(), next).ok());
+  }
+
+  ApiServer* server() { return server_.get(); }
+  httplib::Client& client() { return *client_; }
+
+ private:
+  TempDir dir_;
+  std::unique_ptr<ObjectStore> store_;
+  std::unique_ptr<ApiServer> server_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
 TEST(ApiServerRefresh, ServesANewCommitWithoutRestart) {
-  TempDir dir;
-  BuildLake(dir.path());
-  auto store = OpenLakeAs(dir.path(), "analyst");
-  ASSERT_TRUE(store.ok());
-  ApiServerOptions o;
-  o.refresh_interval_micros = 0;
-  o.sql_threads = 1;
-  auto server = ApiServer::Start(store->get(), o);
-  ASSERT_TRUE(server.ok()) << server.status().ToString();
-  httplib::Client client("127.0.0.1", (*server)->port());
-  client.set_read_timeout(60);
+  RefreshingLake lake;
+  ASSERT_NO_FATAL_FAILURE(lake.Start());
+  httplib::Client& client = lake.client();
   auto before = client.Get("/api/v1/products");
   ASSERT_TRUE(before);
   EXPECT_EQ(Parse(before->body)->Int("/commit"), 1);
 
-  auto writer = OpenLocalStore(dir.path());
-  ASSERT_TRUE(writer.ok());
-  auto current = LoadCurrentSnapshot(writer->get());
-  ASSERT_TRUE(current.ok());
-  Snapshot next = *current;
-  next.seq = 2;
-  next.committed_at = T("2024-05-02T13:30:00Z");
-  AddPartition(writer->get(), &next, "SOL-USD", "2024-05-02",
-               {Trade("SOL-USD", 100, "2024-05-02T13:00:00Z", "150", "3", "buy")}, {});
-  ASSERT_TRUE(CommitSnapshot(writer->get(), next).ok());
+  ASSERT_NO_FATAL_FAILURE(lake.CommitOneMore("SOL-USD", "2024-05-02",
+                                             Trade("SOL-USD", 100, "2024-05-02T13:00:00Z", "150", "3", "buy"),
+                                             "2024-05-02T13:30:00Z"));
 
   auto after = client.Get("/api/v1/products");
   ASSERT_TRUE(after);
@@ -587,7 +615,7 @@ TEST(ApiServerRefresh, ServesANewCommitWithoutRestart) {
   auto bars = client.Get("/api/v1/bars?product=SOL-USD&interval=1d&from=2024-05-01&to=2024-05-03");
   ASSERT_TRUE(bars);
   EXPECT_EQ(bars->status, 200) << bars->body;
-  EXPECT_NE((*server)->MetricsText().find("tradelake_catalog_commit 2"), std::string::npos);
+  EXPECT_NE(lake.server()->MetricsText().find("tradelake_catalog_commit 2"), std::string::npos);
 }
 
 
@@ -653,12 +681,21 @@ TEST_F(ApiServerTest, WithoutAPipelineTheScheduleIs404AndStatusShowsNull) {
   EXPECT_EQ(Get("/metrics", "").body.find("tradelake_pipeline"), std::string::npos);
 }
 
-TEST_F(ApiServerTest, IngestAndAdminPauseAndResumeTheSchedule) {
+// Tests of the pipeline hooks, on the suite's lake.
+class ApiServerPipelineTest : public ApiServerTest {
+ protected:
+  // A server with a token for every role and `pipeline`'s hooks.
+  static std::unique_ptr<ApiServer> StartWithPipeline(FakePipeline* pipeline) {
+    ApiServerOptions o;
+    o.tokens = EveryRoleToken();
+    o.pipeline = pipeline->Hooks();
+    return StartWith(std::move(o));
+  }
+};
+
+TEST_F(ApiServerPipelineTest, IngestAndAdminPauseAndResumeTheSchedule) {
   FakePipeline pipeline;
-  ApiServerOptions o;
-  o.tokens = EveryRoleToken();
-  o.pipeline = pipeline.Hooks();
-  auto server = StartWith(std::move(o));
+  auto server = StartWithPipeline(&pipeline);
   ASSERT_NE(server, nullptr);
 
   Answer before = Get(server.get(), "/api/v1/schedule", "analyst-secret-token");
@@ -693,12 +730,9 @@ TEST_F(ApiServerTest, IngestAndAdminPauseAndResumeTheSchedule) {
   ExpectError(Post(server.get(), "/api/v1/schedule/resume", "", "text/plain", "ingest-secret-token"), 503);
 }
 
-TEST_F(ApiServerTest, ScheduleRolesAreExactlyTheEndpointTable) {
+TEST_F(ApiServerPipelineTest, ScheduleRolesAreExactlyTheEndpointTable) {
   FakePipeline pipeline;
-  ApiServerOptions o;
-  o.tokens = EveryRoleToken();
-  o.pipeline = pipeline.Hooks();
-  auto server = StartWith(std::move(o));
+  auto server = StartWithPipeline(&pipeline);
   ASSERT_NE(server, nullptr);
   int checked = 0;
   for (const EndpointRoles& e : kEndpointRoles) {
@@ -726,12 +760,9 @@ TEST_F(ApiServerTest, OpenModePausesAsAdmin) {
   EXPECT_EQ(Parse(a.body)->Str("/by"), "admin");
 }
 
-TEST_F(ApiServerTest, StatusAndMetricsCarryThePipeline) {
+TEST_F(ApiServerPipelineTest, StatusAndMetricsCarryThePipeline) {
   FakePipeline pipeline;
-  ApiServerOptions o;
-  o.tokens = EveryRoleToken();
-  o.pipeline = pipeline.Hooks();
-  auto server = StartWith(std::move(o));
+  auto server = StartWithPipeline(&pipeline);
   ASSERT_NE(server, nullptr);
   Answer status = Get(server.get(), "/api/v1/status", "ingest-secret-token");
   ASSERT_EQ(status.status, 200) << status.body;
@@ -934,21 +965,14 @@ TEST_F(ApiServerTest, CachedBarsEqualUncachedBarsForUnalignedRanges) {
 }
 
 TEST(ApiServerBarsCache, ANewCommitIsAMissWithTheNewBars) {
-  TempDir dir;
-  BuildLake(dir.path());
-  auto store = OpenLakeAs(dir.path(), "analyst");
-  ASSERT_TRUE(store.ok());
-  ApiServerOptions o;
-  o.refresh_interval_micros = 0;
-  o.sql_threads = 1;
-  auto server = ApiServer::Start(store->get(), o);
-  ASSERT_TRUE(server.ok()) << server.status().ToString();
-  httplib::Client client("127.0.0.1", (*server)->port());
-  client.set_read_timeout(60);
+  RefreshingLake lake;
+  ASSERT_NO_FATAL_FAILURE(lake.Start());
+  httplib::Client& client = lake.client();
+  ApiServer* server = lake.server();
   const char* path = "/api/v1/bars?product=BTC-USD&interval=1d&from=2024-05-01&to=2024-05-04";
   auto count = [&](std::string_view result) {
     const std::string series = fmt::format("tradelake_bars_cache_total{{result=\"{}\"}} ", result);
-    const std::string text = (*server)->MetricsText();
+    const std::string text = server->MetricsText();
     const size_t at = text.find(series);
     return at == std::string::npos ? -1 : std::stoll(text.substr(at + series.size()));
   };
@@ -962,16 +986,9 @@ TEST(ApiServerBarsCache, ANewCommitIsAMissWithTheNewBars) {
   EXPECT_EQ(count("hit"), 1);
   EXPECT_EQ(count("miss"), 1);
 
-  auto writer = OpenLocalStore(dir.path());
-  ASSERT_TRUE(writer.ok());
-  auto current = LoadCurrentSnapshot(writer->get());
-  ASSERT_TRUE(current.ok());
-  Snapshot next = *current;
-  next.seq = 2;
-  next.committed_at = T("2024-05-03T13:30:00Z");
-  AddPartition(writer->get(), &next, "BTC-USD", "2024-05-03",
-               {Trade("BTC-USD", 8, "2024-05-03T01:00:00Z", "105", "2", "buy")}, {});
-  ASSERT_TRUE(CommitSnapshot(writer->get(), next).ok());
+  ASSERT_NO_FATAL_FAILURE(lake.CommitOneMore("BTC-USD", "2024-05-03",
+                                             Trade("BTC-USD", 8, "2024-05-03T01:00:00Z", "105", "2", "buy"),
+                                             "2024-05-03T13:30:00Z"));
 
   auto after = client.Get(path);
   ASSERT_TRUE(after);
