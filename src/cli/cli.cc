@@ -28,10 +28,17 @@
 #include "ingest/ingester.h"
 #include "ingest/verify.h"
 #include "sql/lake_sql.h"
+#include "sql/render.h"
 #include "store/lake.h"
 #include "store/object_store.h"
 
 namespace tradelake {
+
+int FailCommand(const Status& s) {
+  std::fprintf(stderr, "tradelake: %s\n", s.ToString().c_str());
+  return s.ExitCode();
+}
+
 namespace {
 
 // Set by SIGINT/SIGTERM; the only mutable global, because a signal handler
@@ -57,23 +64,11 @@ Result<std::unique_ptr<ObjectStore>> OpenLake(const std::string& uri, std::strin
   return OpenLakeAs(uri, role, g_policies_dir);
 }
 
-int Fail(const Status& s) {
-  std::fprintf(stderr, "tradelake: %s\n", s.ToString().c_str());
-  return s.ExitCode();
-}
 
 std::string Thousands(int64_t v) {
   std::string s = std::to_string(v < 0 ? -v : v);
   for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
   return v < 0 ? "-" + s : s;
-}
-
-std::string HumanBytes(int64_t b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(b);
-  int u = 0;
-  while (v >= 1024 && u < 4) v /= 1024, ++u;
-  return u == 0 ? fmt::format("{} B", b) : fmt::format("{:.1f} {}", v, units[u]);
 }
 
 struct GlobalFlags {
@@ -108,7 +103,7 @@ void PrintEtlReport(const EtlReport& r);
 int RunIngestCommand(const IngestFlags& f, const GlobalFlags& g) {
   IngestOptions o;
   o.products = SplitCommaList(f.products);
-  if (o.products.empty()) return Fail(InvalidArgument("no products; pass --products BTC-USD,ETH-USD"));
+  if (o.products.empty()) return FailCommand(InvalidArgument("no products; pass --products BTC-USD,ETH-USD"));
   o.exchange.base_url = f.exchange_url;
   while (!o.exchange.base_url.empty() && o.exchange.base_url.back() == '/') o.exchange.base_url.pop_back();
   o.exchange.retry.max_attempts = f.max_attempts;
@@ -121,14 +116,14 @@ int RunIngestCommand(const IngestFlags& f, const GlobalFlags& g) {
   o.refetch_attempts = f.refetch_attempts;
   o.follow = f.follow;
   auto poll = ParseDuration(f.poll_interval);
-  if (!poll.ok()) return Fail(poll.status().WithContext("--poll-interval"));
+  if (!poll.ok()) return FailCommand(poll.status().WithContext("--poll-interval"));
   o.poll_interval_ms = *poll / 1000;
   auto flush = ParseDuration(f.flush_interval);
-  if (!flush.ok()) return Fail(flush.status().WithContext("--flush-interval"));
+  if (!flush.ok()) return FailCommand(flush.status().WithContext("--flush-interval"));
   o.flush_interval_ms = *flush / 1000;
   if (!f.since.empty()) {
     auto t = ParseTimeOrAgo(f.since, NowMicros());
-    if (!t.ok()) return Fail(t.status().WithContext("--since"));
+    if (!t.ok()) return FailCommand(t.status().WithContext("--since"));
     o.since = *t;
   }
   if (f.from_trade_id >= 0) o.from_trade_id = f.from_trade_id;
@@ -136,7 +131,7 @@ int RunIngestCommand(const IngestFlags& f, const GlobalFlags& g) {
   o.stop = &g_stop;
 
   auto store = OpenLake(f.lake, "ingest");
-  if (!store.ok()) return Fail(store.status());
+  if (!store.ok()) return FailCommand(store.status());
   InstallStopHandlers();
   spdlog::info("ingesting {} from {} into {}", f.products, o.exchange.base_url, (*store)->Describe());
   IngestReport r = RunIngest(store->get(), o);
@@ -163,14 +158,14 @@ int RunIngestCommand(const IngestFlags& f, const GlobalFlags& g) {
               static_cast<long long>(r.rate_limited), static_cast<long long>(r.server_errors),
               static_cast<long long>(r.transport_errors), static_cast<long long>(r.invalid_bodies));
   std::fflush(stdout);
-  if (!r.status.ok()) return Fail(r.status);
+  if (!r.status.ok()) return FailCommand(r.status);
   if (f.then_etl) {
     EtlOptions eo;
     eo.stop = &g_stop;
     auto etl_store = OpenLake(f.lake, "etl");
-    if (!etl_store.ok()) return Fail(etl_store.status());
+    if (!etl_store.ok()) return FailCommand(etl_store.status());
     auto er = RunEtl(etl_store->get(), eo);
-    if (!er.ok()) return Fail(er.status().WithContext("etl after ingest"));
+    if (!er.ok()) return FailCommand(er.status().WithContext("etl after ingest"));
     PrintEtlReport(*er);
   }
   return kExitOk;
@@ -184,11 +179,11 @@ struct VerifyFlags {
 
 int RunVerifyCommand(const VerifyFlags& f) {
   auto store = OpenLake(f.lake, "ingest");
-  if (!store.ok()) return Fail(store.status());
+  if (!store.ok()) return FailCommand(store.status());
   std::vector<std::string> products = SplitCommaList(f.products);
   if (products.empty()) {
     auto listed = ListBronzeProducts(store->get());
-    if (!listed.ok()) return Fail(listed.status());
+    if (!listed.ok()) return FailCommand(listed.status());
     products = *listed;
   }
   if (products.empty()) {
@@ -200,7 +195,7 @@ int RunVerifyCommand(const VerifyFlags& f) {
               "first trade", "last trade", "check");
   for (const auto& p : products) {
     auto s = VerifyBronze(store->get(), p);
-    if (!s.ok()) return Fail(s.status());
+    if (!s.ok()) return FailCommand(s.status());
     std::string check = "ok: contiguous";
     if (s->reported_gap_trades) check = fmt::format("ok: {} ids in gap reports", s->reported_gap_trades);
     if (!s->ok()) {
@@ -236,11 +231,11 @@ struct SimulateFlags {
 int RunSimulateCommand(SimulateFlags& f) {
   f.o.products = SplitCommaList(f.products);
   auto h = ParseDuration(f.history);
-  if (!h.ok()) return Fail(h.status().WithContext("--history"));
+  if (!h.ok()) return FailCommand(h.status().WithContext("--history"));
   f.o.history_micros = *h;
   if (!f.now.empty()) {
     auto t = ParseRfc3339(f.now);
-    if (!t.ok()) return Fail(t.status().WithContext("--now"));
+    if (!t.ok()) return FailCommand(t.status().WithContext("--now"));
     f.o.now = *t;
   }
   f.o.rate_limit = !f.no_rate_limit;
@@ -251,17 +246,17 @@ int RunSimulateCommand(SimulateFlags& f) {
       const int64_t b = dash == std::string::npos ? a : std::stoll(r.substr(dash + 1));
       f.o.faults.holes.emplace_back(a, b);
     } catch (...) {
-      return Fail(InvalidArgument(fmt::format("--holes: bad range \"{}\" (want FIRST-LAST)", r)));
+      return FailCommand(InvalidArgument(fmt::format("--holes: bad range \"{}\" (want FIRST-LAST)", r)));
     }
   }
   int64_t duration_us = 0;
   if (!f.duration.empty()) {
     auto d = ParseDuration(f.duration);
-    if (!d.ok()) return Fail(d.status().WithContext("--duration"));
+    if (!d.ok()) return FailCommand(d.status().WithContext("--duration"));
     duration_us = *d;
   }
   auto sim = Simulator::Start(f.o);
-  if (!sim.ok()) return Fail(sim.status());
+  if (!sim.ok()) return FailCommand(sim.status());
   InstallStopHandlers();
   std::printf("simulating %s at %s (seed %llu, rate limit %s)\n", f.products.c_str(), (*sim)->url().c_str(),
               static_cast<unsigned long long>(f.o.seed), f.o.rate_limit ? "on" : "off");
@@ -318,14 +313,14 @@ void PrintEtlReport(const EtlReport& r) {
 
 int RunEtlCommand(const EtlFlags& f) {
   auto store = OpenLake(f.lake, "etl");
-  if (!store.ok()) return Fail(store.status());
+  if (!store.ok()) return FailCommand(store.status());
   InstallStopHandlers();
   EtlOptions o;
   o.rebuild = f.rebuild;
   o.threads = f.threads;
   o.stop = &g_stop;
   auto r = RunEtl(store->get(), o);
-  if (!r.ok()) return Fail(r.status());
+  if (!r.ok()) return FailCommand(r.status());
   PrintEtlReport(*r);
   return kExitOk;
 }
@@ -338,9 +333,9 @@ struct DqFlags {
 
 int RunDqCommand(const DqFlags& f) {
   auto store = OpenLake(f.lake, "analyst");
-  if (!store.ok()) return Fail(store.status());
+  if (!store.ok()) return FailCommand(store.status());
   auto snap = LoadCurrentSnapshot(store->get());
-  if (!snap.ok()) return Fail(snap.status());
+  if (!snap.ok()) return FailCommand(snap.status());
   if (snap->seq == 0) {
     std::printf("no ETL commit in %s yet; run `tradelake etl`\n", (*store)->Describe().c_str());
     return kExitOk;
@@ -396,32 +391,32 @@ int RunBarsCommand(const BarsFlags& f) {
   const std::map<std::string, std::string_view> tables = {
       {"1m", kGoldBars1m}, {"1h", kGoldHourly}, {"1d", kGoldDaily}};
   auto table = tables.find(f.interval);
-  if (table == tables.end()) return Fail(InvalidArgument("--interval must be 1m, 1h or 1d"));
+  if (table == tables.end()) return FailCommand(InvalidArgument("--interval must be 1m, 1h or 1d"));
   const TimestampMicros now = NowMicros();
   TimestampMicros from = INT64_MIN, to = INT64_MAX;
   if (!f.from.empty()) {
     auto t = ParseTimeOrAgo(f.from, now);
-    if (!t.ok()) return Fail(t.status().WithContext("--from"));
+    if (!t.ok()) return FailCommand(t.status().WithContext("--from"));
     from = *t;
   }
   if (!f.to.empty()) {
     auto t = ParseTimeOrAgo(f.to, now);
-    if (!t.ok()) return Fail(t.status().WithContext("--to"));
+    if (!t.ok()) return FailCommand(t.status().WithContext("--to"));
     to = *t;
   }
   Status valid = ValidateProductId(f.product);
-  if (!valid.ok()) return Fail(valid.WithContext("--product"));
+  if (!valid.ok()) return FailCommand(valid.WithContext("--product"));
   auto store = OpenLake(f.lake, "analyst");
-  if (!store.ok()) return Fail(store.status());
+  if (!store.ok()) return FailCommand(store.status());
   auto sql = LakeSql::Open(store->get(), SqlOptions{});
-  if (!sql.ok()) return Fail(sql.status());
+  if (!sql.ok()) return FailCommand(sql.status());
   bool product_seen = false;
   const auto& partitions = (*sql)->snapshot().tables;
   if (auto t = partitions.find(std::string(table->second)); t != partitions.end()) {
     for (const auto& [part, keys] : t->second) product_seen |= part.starts_with("product_id=" + f.product + "/");
   }
   if (!product_seen) {
-    return Fail(NotFound(fmt::format("no Gold data for product {} in {}; run `tradelake etl` or check --product",
+    return FailCommand(NotFound(fmt::format("no Gold data for product {} in {}; run `tradelake etl` or check --product",
                                      f.product, (*store)->Describe())));
   }
   // The same pruned, accounted path as `tradelake sql`; the product id is
@@ -440,7 +435,7 @@ int RunBarsCommand(const BarsFlags& f) {
   query += " ORDER BY period_start DESC";
   if (f.limit > 0) query += fmt::format(" LIMIT {}", f.limit);
   auto r = (*sql)->ExecuteOne(query);
-  if (!r.ok()) return Fail(r.status());
+  if (!r.ok()) return FailCommand(r.status());
   const QueryResult& rows = r->rows;
   std::printf("%-20s %12s %12s %12s %12s %16s %16s %8s\n", "period_start (UTC)", "open", "high", "low", "close",
               "volume", "vwap", "trades");
@@ -608,8 +603,8 @@ int RunCli(int argc, char** argv) {
     return rc == 0 ? kExitOk : kExitUsage;
   }
   auto fmt_ = ParseLogFormat(g.log_format);
-  if (!fmt_.ok()) return Fail(fmt_.status());
-  if (Status s = InitLogging(*fmt_, g.log_level); !s.ok()) return Fail(s);
+  if (!fmt_.ok()) return FailCommand(fmt_.status());
+  if (Status s = InitLogging(*fmt_, g.log_level); !s.ok()) return FailCommand(s);
 
   if (auto code = sql_commands.RunIfParsed()) return *code;
   if (auto code = serve_command.RunIfParsed()) return *code;

@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/cli.h"
 #include "cli/serve_command.h"
 #include "core/exit_codes.h"
 #include "core/text.h"
@@ -25,11 +26,6 @@
 
 namespace tradelake {
 namespace {
-
-int Fail(const Status& s) {
-  std::fprintf(stderr, "tradelake: %s\n", s.ToString().c_str());
-  return s.ExitCode();
-}
 
 Result<int64_t> Millis(const std::string& text, std::string_view flag) {
   auto micros = ParseDuration(text);
@@ -191,9 +187,9 @@ std::string RunConfigToml(CLI::App* run) {
 
 int RunSchedule(bool paused, const std::string& lake, const std::string& policies) {
   auto store = OpenLakeAs(lake, "ingest", policies);
-  if (!store.ok()) return Fail(store.status());
+  if (!store.ok()) return FailCommand(store.status());
   Schedule s{paused, NowMicros(), WhoAmI()};
-  if (Status st = SaveSchedule(store->get(), s); !st.ok()) return Fail(st);
+  if (Status st = SaveSchedule(store->get(), s); !st.ok()) return FailCommand(st);
   std::printf("schedule %s: %s\n", paused ? "paused" : "resumed", ScheduleJson(s).c_str());
   std::printf(paused ? "a running `tradelake run` on %s stops fetching within its --schedule-poll (2s by default)\n"
                      : "a running `tradelake run` on %s starts fetching again within its --schedule-poll\n",
@@ -209,9 +205,9 @@ std::optional<int> RunCommand::RunIfParsed(CLI::App* app) {
   if (f.resume->parsed()) return RunSchedule(false, f.schedule_lake, *policies_dir_);
   if (f.show_schedule->parsed()) {
     auto store = OpenLakeAs(f.schedule_lake, "ingest", *policies_dir_);
-    if (!store.ok()) return Fail(store.status());
+    if (!store.ok()) return FailCommand(store.status());
     auto s = LoadSchedule(store->get());
-    if (!s.ok()) return Fail(s.status());
+    if (!s.ok()) return FailCommand(s.status());
     std::printf("%s\n", ScheduleJson(*s).c_str());
     return kExitOk;
   }
@@ -230,7 +226,7 @@ std::optional<int> RunCommand::RunIfParsed(CLI::App* app) {
   // ---------------------------------------------------------------- run
   PipelineOptions p;
   p.ingest.products = SplitCommaList(f.products);
-  if (p.ingest.products.empty()) return Fail(InvalidArgument("no products; pass --products BTC-USD,ETH-USD"));
+  if (p.ingest.products.empty()) return FailCommand(InvalidArgument("no products; pass --products BTC-USD,ETH-USD"));
   p.ingest.exchange.base_url = f.exchange_url;
   while (!p.ingest.exchange.base_url.empty() && p.ingest.exchange.base_url.back() == '/') {
     p.ingest.exchange.base_url.pop_back();
@@ -240,7 +236,7 @@ std::optional<int> RunCommand::RunIfParsed(CLI::App* app) {
   p.ingest.object_max_trades = f.flush_trades;
   if (!f.since.empty()) {
     auto since = ParseTimeOrAgo(f.since, NowMicros());
-    if (!since.ok()) return Fail(since.status().WithContext("--since"));
+    if (!since.ok()) return FailCommand(since.status().WithContext("--since"));
     p.ingest.since = *since;
   }
   struct {
@@ -254,27 +250,27 @@ std::optional<int> RunCommand::RunIfParsed(CLI::App* app) {
                    {&f.schedule_poll, "--schedule-poll", &p.schedule_poll_ms}};
   for (auto& d : durations) {
     auto ms = Millis(*d.text, d.flag);
-    if (!ms.ok()) return Fail(ms.status());
+    if (!ms.ok()) return FailCommand(ms.status());
     *d.out = *ms;
   }
   if (p.etl_max_delay_ms < p.etl_debounce_ms) {
-    return Fail(InvalidArgument("--etl-max-delay must be at least --etl-debounce"));
+    return FailCommand(InvalidArgument("--etl-max-delay must be at least --etl-debounce"));
   }
   p.etl.threads = f.etl_threads;
   auto server_options = ServerOptionsFrom(f.server);
-  if (!server_options.ok()) return Fail(server_options.status());
+  if (!server_options.ok()) return FailCommand(server_options.status());
 
   // The lake as each role: what ingest writes, what the ETL writes, what the API reads.
   auto ingest_store = OpenLakeAs(f.lake, "ingest", *policies_dir_);
-  if (!ingest_store.ok()) return Fail(ingest_store.status());
+  if (!ingest_store.ok()) return FailCommand(ingest_store.status());
   auto etl_store = OpenLakeAs(f.lake, "etl", *policies_dir_);
-  if (!etl_store.ok()) return Fail(etl_store.status());
+  if (!etl_store.ok()) return FailCommand(etl_store.status());
   auto analyst_store = OpenLakeAs(f.lake, "analyst", *policies_dir_);
-  if (!analyst_store.ok()) return Fail(analyst_store.status());
+  if (!analyst_store.ok()) return FailCommand(analyst_store.status());
 
   sigset_t stop_signals = BlockStopSignals();
   auto pipeline = Pipeline::Start(ingest_store->get(), etl_store->get(), p);
-  if (!pipeline.ok()) return Fail(pipeline.status());
+  if (!pipeline.ok()) return FailCommand(pipeline.status());
   Pipeline* pl = pipeline->get();
   server_options->pipeline.status_json = [pl] { return pl->StatusJson(); };
   server_options->pipeline.schedule_json = [pl] { return pl->ScheduleJson(); };
@@ -286,7 +282,7 @@ std::optional<int> RunCommand::RunIfParsed(CLI::App* app) {
   auto server = ApiServer::Start(analyst_store->get(), *server_options);
   if (!server.ok()) {
     pl->Stop();
-    return Fail(server.status());
+    return FailCommand(server.status());
   }
   if ((*server)->open_mode()) {
     std::fprintf(stderr,

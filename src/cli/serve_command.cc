@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/cli.h"
 #include "core/exit_codes.h"
 #include "serve/api_server.h"
 #include "sql/render.h"
@@ -18,15 +19,10 @@
 namespace tradelake {
 namespace {
 
-int Fail(const Status& s) {
-  std::fprintf(stderr, "tradelake: %s\n", s.ToString().c_str());
-  return s.ExitCode();
-}
-
 int HashToken() {
   std::string token(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>{});
   while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
-  if (token.empty()) return Fail(InvalidArgument("--hash-token: no token on stdin (echo -n TOKEN | tradelake serve --hash-token)"));
+  if (token.empty()) return FailCommand(InvalidArgument("--hash-token: no token on stdin (echo -n TOKEN | tradelake serve --hash-token)"));
   std::printf("%s\n", Sha256Hex(token).c_str());
   return kExitOk;
 }
@@ -118,15 +114,15 @@ std::optional<int> ServeCommand::RunIfParsed() {
   if (f.hash_token) return HashToken();
 
   auto o = ServerOptionsFrom(f.server);
-  if (!o.ok()) return Fail(o.status());
+  if (!o.ok()) return FailCommand(o.status());
   auto store = OpenLakeAs(f.lake, "analyst", *policies_dir_);
-  if (!store.ok()) return Fail(store.status());
+  if (!store.ok()) return FailCommand(store.status());
 
   // Block the stop signals in every thread (the server's threads inherit
   // the mask) and wait for them here, so no handler or global is needed.
   sigset_t stop_signals = BlockStopSignals();
   auto server = ApiServer::Start(store->get(), *o);
-  if (!server.ok()) return Fail(server.status());
+  if (!server.ok()) return FailCommand(server.status());
   if ((*server)->open_mode()) {
     std::fprintf(stderr,
                  "tradelake: WARNING: no --token-hash given: the API answers only clients on 127.0.0.1, as admin, "

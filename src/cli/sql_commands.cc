@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/cli.h"
 #include "cli/shell.h"
 #include "sql/athena_ddl.h"
 #include "sql/lake_sql.h"
@@ -21,11 +22,6 @@
 
 namespace tradelake {
 namespace {
-
-int Fail(const Status& s) {
-  std::fprintf(stderr, "tradelake: %s\n", s.ToString().c_str());
-  return s.ExitCode();
-}
 
 }  // namespace
 
@@ -119,21 +115,21 @@ int RunSql(const std::string& policies_dir, const std::string& role, const std::
            const std::string& out, const std::string& max_scan, uint64_t max_rows, bool quiet,
            const std::string& cache_dir) {
   auto format = ParseOutputFormat(format_name);
-  if (!format.ok()) return Fail(format.status());
+  if (!format.ok()) return FailCommand(format.status());
   if (*format == OutputFormat::kParquet && out.empty()) {
-    return Fail(InvalidArgument("--format parquet writes a file: add --out FILE"));
+    return FailCommand(InvalidArgument("--format parquet writes a file: add --out FILE"));
   }
   SqlOptions options;
   options.cache_dir = cache_dir;
   if (!max_scan.empty()) {
     auto bytes = ParseByteSize(max_scan);
-    if (!bytes.ok()) return Fail(bytes.status().WithContext("--max-scan"));
+    if (!bytes.ok()) return FailCommand(bytes.status().WithContext("--max-scan"));
     options.max_scan_bytes = *bytes;
   }
   auto store = OpenLakeAs(lake, role, policies_dir);
-  if (!store.ok()) return Fail(store.status());
+  if (!store.ok()) return FailCommand(store.status());
   auto sql = LakeSql::Open(store->get(), options);
-  if (!sql.ok()) return Fail(sql.status());
+  if (!sql.ok()) return FailCommand(sql.status());
 
   std::string script = query;
   if (script.empty()) {
@@ -145,8 +141,8 @@ int RunSql(const std::string& policies_dir, const std::string& role, const std::
     script.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   }
   auto results = (*sql)->Execute(script);
-  if (!results.ok()) return Fail(results.status());
-  if (results->empty()) return Fail(InvalidArgument("no SQL statement given"));
+  if (!results.ok()) return FailCommand(results.status());
+  if (results->empty()) return FailCommand(InvalidArgument("no SQL statement given"));
   for (size_t i = 0; i < results->size(); ++i) {
     const StatementResult& r = (*results)[i];
     const bool last = i + 1 == results->size();
@@ -162,7 +158,7 @@ int RunSql(const std::string& policies_dir, const std::string& role, const std::
         file << text;
         if (!file) s = IOError(fmt::format("cannot write {}", out));
       }
-      if (!s.ok()) return Fail(s);
+      if (!s.ok()) return FailCommand(s);
     } else {
       const std::string text = *format == OutputFormat::kCsv    ? RenderCsv(r.rows)
                                : *format == OutputFormat::kJson ? RenderJson(r.rows)
@@ -185,9 +181,9 @@ std::optional<int> SqlCommands::RunIfParsed() {
   if (!f.catalog->parsed()) return std::nullopt;
   // repair commits the catalog: the ETL's role; the rest only read it.
   auto store = OpenLakeAs(f.lake, f.repair->parsed() ? "etl" : "analyst", *policies_dir_);
-  if (!store.ok()) return Fail(store.status());
+  if (!store.ok()) return FailCommand(store.status());
   if (f.ddl->parsed()) {
-    if (f.engine != "athena") return Fail(InvalidArgument("--engine: only athena is supported"));
+    if (f.engine != "athena") return FailCommand(InvalidArgument("--engine: only athena is supported"));
     AthenaDdlOptions o;
     o.location = f.location;
     o.database = f.database;
@@ -204,7 +200,7 @@ std::optional<int> SqlCommands::RunIfParsed() {
     if (o.projection && (!products_given || o.first_date.empty())) {
       // Defaults from what the lake holds.
       auto snap = LoadCurrentSnapshot(store->get());
-      if (!snap.ok()) return Fail(snap.status());
+      if (!snap.ok()) return FailCommand(snap.status());
       std::set<std::string> products, dates;
       for (const auto& [table, partitions] : snap->tables) {
         for (const auto& [partition, keys] : partitions) {
@@ -216,30 +212,30 @@ std::optional<int> SqlCommands::RunIfParsed() {
       if (!products_given) o.products.assign(products.begin(), products.end());
       if (o.first_date.empty()) {
         if (dates.empty()) {
-          return Fail(InvalidArgument("the lake has no committed partitions to take --first-date from; pass it"));
+          return FailCommand(InvalidArgument("the lake has no committed partitions to take --first-date from; pass it"));
         }
         o.first_date = *dates.begin();
       }
     }
     auto text = AthenaDdl(o);
-    if (!text.ok()) return Fail(text.status());
+    if (!text.ok()) return FailCommand(text.status());
     std::fputs(text->c_str(), stdout);
     return 0;
   }
   if (f.repair->parsed()) {
     auto report = RepairCatalog(store->get(), f.dry_run);
-    if (!report.ok()) return Fail(report.status());
+    if (!report.ok()) return FailCommand(report.status());
     std::fputs(report->ToString().c_str(), stdout);
     return 0;
   }
   auto sql = LakeSql::Open(store->get(), SqlOptions{});
-  if (!sql.ok()) return Fail(sql.status());
+  if (!sql.ok()) return FailCommand(sql.status());
   if (f.list->parsed()) {
     std::fputs(TablesText(**sql).c_str(), stdout);
     return 0;
   }
   auto text = SchemaText(**sql, f.table);
-  if (!text.ok()) return Fail(text.status());
+  if (!text.ok()) return FailCommand(text.status());
   std::fputs(text->c_str(), stdout);
   for (const auto& t : (*sql)->Tables()) {
     if (t.name != f.table) continue;

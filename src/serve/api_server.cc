@@ -35,8 +35,6 @@
 namespace tradelake {
 namespace {
 
-constexpr std::string_view kCommitPrefix = "_catalog/commits/";
-
 // Memory bound of the /api/v1/bars answer cache (the entry bound is
 // ApiServerOptions::bars_cache_entries): a one-day 1m answer is ~0.4 MB,
 // 31 days of 1m ~13 MB.
@@ -591,18 +589,12 @@ class ApiServer::Impl {
     const int64_t now = SteadyMicros();
     if (now - last_check_micros_.load() < options_.refresh_interval_micros) return;
     last_check_micros_.store(now);
-    auto commits = store_->List(kCommitPrefix);
-    if (!commits.ok()) {
-      spdlog::warn("serve: cannot list {}: {}", kCommitPrefix, commits.status().ToString());
+    auto latest = LatestCommitSeq(store_);
+    if (!latest.ok()) {
+      spdlog::warn("serve: cannot list the catalog's commits: {}", latest.status().ToString());
       return;
     }
-    int64_t newest = 0;
-    for (const auto& c : *commits) {
-      std::string_view name = c.key;
-      name.remove_prefix(std::min(name.size(), kCommitPrefix.size()));
-      const size_t dot = name.find('.');
-      if (auto seq = ParseInt(name.substr(0, dot))) newest = std::max(newest, *seq);
-    }
+    const int64_t newest = *latest;
     if (newest <= sql_->snapshot().seq) return;
     Status s = sql_->Refresh();
     if (!s.ok()) {
