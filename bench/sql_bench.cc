@@ -30,7 +30,7 @@
 
 #include <fmt/format.h>
 
-#include "etl/catalog.h"
+#include "table/catalog.h"
 #include "etl/table_io.h"
 #include "query/duckdb.h"
 #include "sql/lake_sql.h"

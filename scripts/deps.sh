@@ -14,6 +14,7 @@ APT_PACKAGES=(
   libcli11-dev                       # command line
   libedit-dev                        # SQL shell line editing and history
   libfmt-dev libspdlog-dev           # formatting, logging
+  nlohmann-json3-dev                 # JSON writing (Delta log, catalog, landed log)
   libcpp-httplib-dev                 # HTTP server (simulator, API)
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev           # libFuzzer targets

@@ -8,9 +8,9 @@
 #include <set>
 
 #include "e2e_util.h"
-#include "etl/catalog.h"
+#include "table/catalog.h"
 #include "exchange/simulator.h"
-#include "ingest/bronze.h"
+#include "bronze/bronze.h"
 #include "query/duckdb.h"
 #include "store/object_store.h"
 

@@ -42,9 +42,9 @@
 
 #include "core/time.h"
 #include "e2e_util.h"
-#include "etl/catalog.h"
+#include "table/catalog.h"
 #include "exchange/simulator.h"
-#include "ingest/bronze.h"
+#include "bronze/bronze.h"
 #include "query/duckdb.h"
 #include "sql/lake_sql.h"
 #include "sql/render.h"

@@ -19,7 +19,7 @@
 #include "core/log.h"
 #include "core/text.h"
 #include "core/time.h"
-#include "etl/catalog.h"
+#include "table/catalog.h"
 #include "etl/dec18.h"
 #include "etl/etl.h"
 #include "etl/table_io.h"

@@ -16,7 +16,7 @@
 #include "sql/lake_sql.h"
 #include "sql/render.h"
 #include "sql/repair.h"
-#include "etl/catalog.h"
+#include "table/catalog.h"
 #include "store/lake.h"
 #include "store/object_store.h"
 

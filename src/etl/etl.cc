@@ -13,11 +13,11 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "etl/catalog.h"
+#include "table/catalog.h"
 #include "etl/gold.h"
 #include "etl/table_io.h"
 #include "etl/validate.h"
-#include "ingest/bronze.h"
+#include "bronze/bronze.h"
 
 namespace tradelake {
 namespace {

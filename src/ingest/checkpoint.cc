@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
-#include "ingest/bronze.h"
+#include "bronze/bronze.h"
 
 namespace tradelake {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "ingest/bronze.h"
+#include "bronze/bronze.h"
 
 namespace tradelake {
 namespace {

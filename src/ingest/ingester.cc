@@ -14,7 +14,7 @@
 #include <fmt/ranges.h>
 
 #include "core/progress.h"
-#include "ingest/bronze.h"
+#include "bronze/bronze.h"
 #include "ingest/checkpoint.h"
 
 namespace tradelake {

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "etl/catalog.h"
+#include "table/catalog.h"
 #include "exchange/simulator.h"
 #include "ingest/checkpoint.h"
 #include "ingest/verify.h"

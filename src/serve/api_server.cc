@@ -24,7 +24,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/text.h"
-#include "etl/catalog.h"
+#include "table/catalog.h"
 #include "etl/dec18.h"
 #include "exchange/coinbase_client.h"
 #include "serve/api_params.h"

@@ -19,7 +19,7 @@
 #include <fmt/format.h>
 
 #include "core/time.h"
-#include "etl/catalog.h"
+#include "table/catalog.h"
 #include "etl/dec18.h"
 #include "etl/gold.h"
 #include "etl/rows.h"

@@ -14,7 +14,7 @@
 
 #include "core/text.h"
 #include "core/time.h"
-#include "etl/catalog.h"
+#include "table/catalog.h"
 #include "exchange/coinbase_client.h"
 #include "store/object_store.h"
 

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "core/text.h"
-#include "etl/catalog.h"
+#include "table/catalog.h"
 #include "etl/rows.h"
 #include "etl/table_io.h"
 #include "query/duckdb.h"

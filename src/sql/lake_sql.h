@@ -57,7 +57,7 @@
 #include <vector>
 
 #include "core/status.h"
-#include "etl/catalog.h"
+#include "table/catalog.h"
 #include "query/duckdb.h"
 #include "store/object_store.h"
 

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "etl/catalog.h"
+#include "table/catalog.h"
 #include "etl/etl.h"
 #include "exchange/simulator.h"
 #include "ingest/ingester.h"

@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "core/time.h"
-#include "etl/catalog.h"
+#include "table/catalog.h"
 
 namespace tradelake {
 namespace {

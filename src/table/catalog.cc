@@ -1,4 +1,4 @@
-#include "etl/catalog.h"
+#include "table/catalog.h"
 
 #include <algorithm>
 #include <charconv>

@@ -1,4 +1,4 @@
-#include "ingest/bronze.h"
+#include "bronze/bronze.h"
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,149 @@
+// Catalog: what tradelake's own readers treat as committed, across tables.
+//
+// Every table is a Delta Lake table (table/delta_log.h) that Athena, Trino
+// and Spark read on their own. tradelake's readers need more: one consistent
+// version of *all* tables at once, the ETL's bookmark, and the data-quality
+// totals. That is the catalog snapshot, written by each ETL run as one
+// create-only object
+//   _catalog/commits/<seq, 20 digits>.json
+// holding, per table, the Delta version it pins, per product, the next
+// landed-log seq to read (bronze/landed_log.h) and the cumulative counters,
+// and the Delta commits of this run (so a run killed between its catalog
+// commit and its Delta commits is rolled forward by the next run, and
+// readers see the pinned versions even before they are in the log).
+// Its size is proportional to tables + products + one run's new files,
+// never to the lake's age. Only the newest commits are kept.
+//
+// Commit order of an ETL run: Parquet files, then the catalog commit (the
+// commit point), then each table's Delta commit (create-only), then
+// checkpoints. Files a commit replaces stay until `tradelake vacuum`, so
+// readers of older versions keep working.
+//
+// A lake written by the release before Delta (format 1: file lists and the
+// set of processed Bronze keys in every commit) loads as a Snapshot whose
+// `legacy` is set; the next ETL run upgrades it in place.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "core/time.h"
+#include "store/object_store.h"
+#include "table/delta_log.h"
+
+namespace tradelake {
+
+// Tables and the folders that hold them.
+inline constexpr std::string_view kSilverTrades = "silver.trades";
+inline constexpr std::string_view kSilverRejected = "silver.trades_rejected";
+inline constexpr std::string_view kGoldHourly = "gold.trades_hourly";
+inline constexpr std::string_view kGoldDaily = "gold.trades_daily";
+inline constexpr std::string_view kGoldBars1m = "gold.bars_1m";
+// Per ETL run and Bronze partition: records, inserted, duplicates, rejected.
+inline constexpr std::string_view kAuditQuality = "audit.data_quality";
+// The analyst tables (what `sql` shows and the DDL emits).
+std::vector<std::string_view> AllTables();
+// AllTables() plus audit.data_quality: every Delta table the ETL writes.
+std::vector<std::string_view> EtlTables();
+// "silver.trades" -> "silver/trades/" (the Delta table root)
+std::string TableFolder(std::string_view table);
+// Delta partition columns: {"product_id", "date"} for silver.trades,
+// silver.trades_rejected and gold.bars_1m; {"product_id"} for
+// gold.trades_hourly (a file per month), gold.trades_daily (a file per year)
+// and audit.data_quality.
+std::vector<std::string> PartitionColumns(std::string_view table);
+// "product_id=BTC-USD/date=2024-05-01"
+std::string PartitionName(std::string_view product_id, std::string_view date);
+// "product_id=BTC-USD"
+std::string ProductPartitionName(std::string_view product_id);
+
+// Data-quality counters. Invariant per run: records = inserted + duplicates + rejected.
+struct QualityCounters {
+  int64_t records = 0;     // Bronze records read
+  int64_t inserted = 0;    // new Silver rows
+  int64_t duplicates = 0;  // identical copies of a trade already in Silver
+  std::map<std::string, int64_t> rejected;  // by rule
+  int64_t rejected_total() const;
+  void Add(const QualityCounters& other);
+  friend bool operator==(const QualityCounters&, const QualityCounters&) = default;
+};
+
+// The format-1 commit content, kept only to upgrade a lake.
+struct LegacySnapshot {
+  // table -> partition name -> object keys
+  std::map<std::string, std::map<std::string, std::vector<std::string>>> tables;
+  std::set<std::string> bronze_processed;
+  // partition name -> counters
+  std::map<std::string, QualityCounters> quality;
+};
+
+struct Snapshot {
+  int64_t seq = 0;  // 0: nothing committed yet
+  TimestampMicros committed_at = 0;
+  // table -> the Delta version this snapshot pins (absent: table not created)
+  std::map<std::string, int64_t> versions;
+  // product -> the next landed-log seq the ETL has not processed
+  std::map<std::string, int64_t> bookmarks;
+  // product -> counters over every run
+  std::map<std::string, QualityCounters> totals;
+  // table -> the Delta commit this snapshot's run made (as version versions[table])
+  std::map<std::string, DeltaCommit> commits;
+  // Set only for a format-1 commit (a lake from before Delta).
+  std::shared_ptr<const LegacySnapshot> legacy;
+};
+
+// The highest committed snapshot, or an empty one (seq 0). One LIST of the
+// few kept commits and one GET.
+Result<Snapshot> LoadCurrentSnapshot(ObjectStore* store);
+
+// The seq of the newest commit (0 if none), from one listing; cheap enough
+// to ask before deciding to re-read the snapshot.
+Result<int64_t> LatestCommitSeq(ObjectStore* store);
+
+// Commits `snapshot` (its seq must be the current seq + 1). Create-only:
+// FailedPrecondition when another run committed that seq first.
+Status CommitSnapshot(ObjectStore* store, const Snapshot& snapshot);
+
+// Deletes commits older than the newest `keep`.
+Status PruneCommits(ObjectStore* store, int keep);
+
+// Writes the Delta commits `snapshot` pins but the logs do not hold yet
+// (after a run died between its catalog commit and its Delta commits), and
+// checkpoints where due. Idempotent. Needs write access to the tables.
+Status RollForward(ObjectStore* store, const Snapshot& snapshot);
+
+// One consistent view of every table, for readers.
+struct LakeState {
+  Snapshot catalog;
+  std::map<std::string, DeltaTableState> tables;  // table -> state at catalog.versions[table]
+};
+
+// Loads the newest snapshot and each table at the version it pins (a pinned
+// version not yet in the log is built in memory from catalog.commits).
+Result<LakeState> LoadLakeState(ObjectStore* store);
+
+// Moves `state` to the newest snapshot, reading only the Delta log entries
+// after the versions it holds. Returns true if anything changed. On error
+// `state` is unchanged.
+Result<bool> RefreshLakeState(ObjectStore* store, LakeState* state);
+
+// A live data file of a table, as readers need it.
+struct TableFile {
+  std::string key;         // object key
+  std::string product_id;  // partition value
+  std::string date;        // "YYYY-MM-DD" partition value; "" for tables without one
+  int64_t size = 0;
+  DeltaStats stats;
+};
+// The live files of `table` in `state` (empty if the table does not exist),
+// sorted by key. DataLoss for a file outside the table's partitions.
+Result<std::vector<TableFile>> LiveFiles(const LakeState& state, std::string_view table);
+
+}  // namespace tradelake
