@@ -45,6 +45,8 @@ struct SqlCommands::Flags {
   std::string table;
   bool dry_run = false;
   std::string engine = "athena";
+  std::string ddl_format = "delta";
+  std::string trino_catalog = "delta";
   std::string location, database = "tradelake", products, first_date;
   bool no_projection = false;
   std::vector<std::string> tables;
@@ -90,17 +92,35 @@ SqlCommands::SqlCommands(CLI::App* app, const std::string* policies_dir)
       "superseded run) are reported, never added. Partitions whose committed files are\n"
       "gone are removed from the catalog in a new commit.");
   f.repair->add_flag("--dry-run", f.dry_run, "report only, change nothing");
-  f.ddl = f.catalog->add_subcommand("ddl", "CREATE EXTERNAL TABLE statements to query this lake from Athena/Glue");
+  f.ddl = f.catalog->add_subcommand(
+      "ddl", "Statements that make the lake's Delta tables queryable from Athena, Trino or Spark");
   f.ddl->footer(
-      "Products and the first date of the partition projection default to what the\n"
-      "catalog holds. See docs/athena.md (timestamp precision, enum vs injected).\n\n"
-      "Example:\n  tradelake catalog ddl --engine athena --location s3://my-bucket/lake > tradelake.sql");
-  f.ddl->add_option("--engine", f.engine, "athena (Glue Data Catalog types)")->capture_default_str();
+      "Default: Delta Lake tables (Athena: CREATE EXTERNAL TABLE ... TBLPROPERTIES\n"
+      "('table_type'='DELTA'); Trino: CALL <catalog>.system.register_table; Spark: CREATE\n"
+      "TABLE ... USING DELTA LOCATION). Each engine reads the schema, the partitions and\n"
+      "the committed files from the tables' _delta_log/.\n"
+      "--format hive (Athena only) prints the old column-list DDL with partition\n"
+      "projection; it reads every file in the folders, also replaced ones awaiting\n"
+      "`tradelake vacuum`. Its products and first date default to what the lake holds.\n"
+      "See docs/athena.md (engine setup, timestamp precision).\n\n"
+      "Examples:\n"
+      "  tradelake catalog ddl --location s3://my-bucket/lake > athena.sql\n"
+      "  tradelake catalog ddl --engine trino --trino-catalog delta --location s3://my-bucket/lake\n"
+      "  tradelake catalog ddl --engine spark --location s3://my-bucket/lake");
+  f.ddl->add_option("--engine", f.engine, "athena, trino (delta_lake connector) or spark (Delta Lake)")
+      ->check(CLI::IsMember({"athena", "trino", "spark"}))
+      ->capture_default_str();
+  f.ddl->add_option("--format", f.ddl_format, "delta (the Delta log) or hive (Athena partitions over the folders)")
+      ->check(CLI::IsMember({"delta", "hive"}))
+      ->capture_default_str();
   f.ddl->add_option("--location", f.location, "s3://bucket/prefix of the lake")->required();
-  f.ddl->add_option("--database", f.database, "Glue database")->capture_default_str();
-  f.ddl->add_flag("--no-projection", f.no_projection, "plain partitions (then run MSCK REPAIR TABLE after each ETL)");
-  f.ddl->add_option("--products", f.products, "enum projection values, comma-separated ('' : injected)");
-  f.ddl->add_option("--first-date", f.first_date, "first date of the projection range (YYYY-MM-DD)");
+  f.ddl->add_option("--database", f.database, "Glue database / Trino schema / Spark database")->capture_default_str();
+  f.ddl->add_option("--trino-catalog", f.trino_catalog, "trino: the catalog with connector.name=delta_lake")
+      ->capture_default_str();
+  f.ddl->add_flag("--no-projection", f.no_projection,
+                  "hive: plain partitions (then run MSCK REPAIR TABLE after each ETL)");
+  f.ddl->add_option("--products", f.products, "hive: enum projection values, comma-separated ('' : injected)");
+  f.ddl->add_option("--first-date", f.first_date, "hive: first date of the projection range (YYYY-MM-DD)");
   f.ddl->add_option("--table", f.tables, "only these tables (repeatable), e.g. gold.trades_daily");
   for (CLI::App* sub : {f.list, f.describe, f.repair, f.ddl}) {
     sub->add_option("--lake", f.lake, "lake folder, mem:// or s3://bucket/prefix")->capture_default_str();
@@ -183,8 +203,24 @@ std::optional<int> SqlCommands::RunIfParsed() {
   auto store = OpenLakeAs(f.lake, f.repair->parsed() ? "etl" : "analyst", *policies_dir_);
   if (!store.ok()) return FailCommand(store.status());
   if (f.ddl->parsed()) {
-    if (f.engine != "athena") return FailCommand(InvalidArgument("--engine: only athena is supported"));
     AthenaDdlOptions o;
+    auto engine = ParseDdlEngine(f.engine);
+    if (!engine.ok()) return FailCommand(engine.status());
+    auto format = ParseDdlFormat(f.ddl_format);
+    if (!format.ok()) return FailCommand(format.status());
+    o.engine = *engine;
+    o.format = *format;
+    o.trino_catalog = f.trino_catalog;
+    if (o.format == DdlFormat::kDelta) {
+      for (const CLI::Option* hive_only : {f.ddl->get_option("--no-projection"), f.ddl->get_option("--products"),
+                                           f.ddl->get_option("--first-date")}) {
+        if (hive_only->count() > 0) {
+          return FailCommand(InvalidArgument(fmt::format(
+              "{} is for --format hive; Delta tables take their partitions from the Delta log",
+              hive_only->get_name())));
+        }
+      }
+    }
     o.location = f.location;
     o.database = f.database;
     o.projection = !f.no_projection;
@@ -197,7 +233,7 @@ std::optional<int> SqlCommands::RunIfParsed() {
       if (end > start) o.products.push_back(f.products.substr(start, end - start));
       start = end + 1;
     }
-    if (o.projection && (!products_given || o.first_date.empty())) {
+    if (o.format == DdlFormat::kHive && o.projection && (!products_given || o.first_date.empty())) {
       // Defaults from what the lake holds.
       auto snap = LoadCurrentSnapshot(store->get());
       if (!snap.ok()) return FailCommand(snap.status());

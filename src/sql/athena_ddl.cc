@@ -87,6 +87,16 @@ Status CheckDatabase(std::string_view database) {
   return Status::OK();
 }
 
+Status CheckTrinoCatalog(std::string_view catalog) {
+  if (!IsAthenaName(catalog)) {
+    return InvalidArgument(fmt::format(
+        "Trino catalog {} is not a plain catalog name: use 1-{} of a-z, 0-9 and '_', the name of the "
+        "catalog file with connector.name=delta_lake (like delta); check --trino-catalog",
+        QuoteForMessage(catalog), kMaxAthenaName));
+  }
+  return Status::OK();
+}
+
 Status CheckProducts(const std::vector<std::string>& products) {
   std::set<std::string_view> seen;
   for (const std::string& p : products) {
@@ -119,75 +129,102 @@ Status CheckFirstDate(std::string_view date) {
   return Status::OK();
 }
 
+std::string_view EngineName(DdlEngine engine) {
+  switch (engine) {
+    case DdlEngine::kAthena:
+      return "athena";
+    case DdlEngine::kTrino:
+      return "trino";
+    case DdlEngine::kSpark:
+      return "spark";
+  }
+  return "?";
+}
+
 // Everything of `options` but the table list, checked; the normalized
-// location on success.
+// location on success. An empty first_date is checked per table: only
+// tables partitioned by date need it.
 Result<std::string> CheckOptions(const AthenaDdlOptions& options) {
   ASSIGN_OR_RETURN(std::string location, NormalizeS3Location(options.location));
   RETURN_IF_ERROR(CheckDatabase(options.database));
-  if (options.projection) {
-    RETURN_IF_ERROR(CheckProducts(options.products));
-    RETURN_IF_ERROR(CheckFirstDate(options.first_date));
+  if (options.engine == DdlEngine::kTrino) RETURN_IF_ERROR(CheckTrinoCatalog(options.trino_catalog));
+  if (options.format == DdlFormat::kHive) {
+    if (options.engine != DdlEngine::kAthena) {
+      return InvalidArgument(fmt::format(
+          "the hive format is Athena DDL; for {} use the delta format (the default), which reads the "
+          "Delta log", EngineName(options.engine)));
+    }
+    if (options.projection) {
+      RETURN_IF_ERROR(CheckProducts(options.products));
+      if (!options.first_date.empty()) RETURN_IF_ERROR(CheckFirstDate(options.first_date));
+    }
   }
   return location;
 }
 
 // --- lake layout ---------------------------------------------------------------
 
-// The Hive partition keys of the table folders, in folder order, read off
-// PartitionName() so that a change of the lake layout reaches the DDL (or
+// The Hive partition keys of a table's folders, in folder order, read off
+// catalog.h (PartitionColumns, and PartitionName / ProductPartitionName for
+// the folder names) so that a change of the lake layout reaches the DDL (or
 // fails here) instead of drifting from a copy.
 struct PartitionLayout {
-  std::vector<std::string> keys;  // "product_id", "date"
+  std::vector<std::string> keys;  // "product_id"[, "date"]
   std::string product_key;
-  std::string date_key;
+  std::string date_key;            // "" when the table has no date folders
+  std::string location_template;   // "product_id=${product_id}/date=${date}"
 };
 
-Result<PartitionLayout> ReadPartitionLayout() {
-  constexpr std::string_view kProductMark = "{product}";
-  constexpr std::string_view kDateMark = "{date}";
-  const std::string sample = PartitionName(kProductMark, kDateMark);
+Result<PartitionLayout> ReadPartitionLayout(std::string_view table) {
   PartitionLayout layout;
-  size_t start = 0;
-  while (start <= sample.size()) {
-    size_t end = sample.find('/', start);
-    if (end == std::string::npos) end = sample.size();
-    const std::string_view segment = std::string_view(sample).substr(start, end - start);
-    const size_t eq = segment.find('=');
-    const std::string key(segment.substr(0, eq == std::string_view::npos ? 0 : eq));
-    const std::string_view value = eq == std::string_view::npos ? "" : segment.substr(eq + 1);
-    if (!IsAthenaName(key) || (value != kProductMark && value != kDateMark)) {
-      return Internal(fmt::format("partition folder {} is not key=value folders of product and date; "
-                                  "update src/sql/athena_ddl.cc for the new lake layout",
-                                  QuoteForMessage(sample)));
-    }
-    (value == kProductMark ? layout.product_key : layout.date_key) = key;
-    layout.keys.push_back(key);
-    start = end + 1;
+  layout.keys = PartitionColumns(table);
+  const bool valid_names = std::all_of(layout.keys.begin(), layout.keys.end(),
+                                       [](const std::string& k) { return IsAthenaName(k); });
+  if (layout.keys.empty() || layout.keys.size() > 2 || !valid_names ||
+      (layout.keys.size() == 2 && layout.keys[0] == layout.keys[1])) {
+    std::string keys;
+    for (const std::string& k : layout.keys) keys += fmt::format("{}{}", keys.empty() ? "" : ", ", QuoteForMessage(k));
+    return Internal(fmt::format("{} is partitioned by ({}), not by product[, date]; update src/sql/athena_ddl.cc "
+                                "for the new lake layout", table, keys));
   }
-  if (layout.product_key.empty() || layout.date_key.empty() || layout.keys.size() != 2) {
-    return Internal(fmt::format("partition folder {} does not name product and date once each",
-                                QuoteForMessage(sample)));
+  auto placeholder = [](std::string_view key) { return fmt::format("${{{}}}", key); };
+  layout.product_key = layout.keys[0];
+  if (layout.keys.size() == 2) {
+    layout.date_key = layout.keys[1];
+    layout.location_template = PartitionName(placeholder(layout.product_key), placeholder(layout.date_key));
+  } else {
+    layout.location_template = ProductPartitionName(placeholder(layout.product_key));
+  }
+  // The folders must be key=value with the keys in this order.
+  std::string expected;
+  for (const std::string& k : layout.keys) {
+    expected += fmt::format("{}{}={}", expected.empty() ? "" : "/", k, placeholder(k));
+  }
+  if (layout.location_template != expected) {
+    return Internal(fmt::format("{} partition folder {} is not {}; update src/sql/athena_ddl.cc for the new lake "
+                                "layout", table, QuoteForMessage(layout.location_template),
+                                QuoteForMessage(expected)));
   }
   return layout;
 }
 
 Status CheckLakeTable(std::string_view table) {
-  for (std::string_view t : AllTables()) {
+  for (std::string_view t : EtlTables()) {
     if (t == table) return Status::OK();
   }
   std::string known;
-  for (std::string_view t : AllTables()) known += fmt::format("{}{}", known.empty() ? "" : ", ", t);
+  for (std::string_view t : EtlTables()) known += fmt::format("{}{}", known.empty() ? "" : ", ", t);
   return InvalidArgument(
       fmt::format("{} is not a lake table; the tables are {}", QuoteForMessage(table), known));
 }
 
 Result<std::vector<ColumnDef>> LakeSchema(std::string_view table) {
   RETURN_IF_ERROR(CheckLakeTable(table));
-  if (table == kSilverTrades) return SilverTradesSchema();
-  if (table == kSilverRejected) return RejectedSchema();
-  if (table == kGoldHourly || table == kGoldDaily || table == kGoldBars1m) return GoldBarsSchema();
-  return Internal(fmt::format("no schema is known for lake table {}; add it to src/sql/athena_ddl.cc",
-                              table));
+  std::vector<ColumnDef> schema = SchemaOf(table);
+  if (schema.empty()) {
+    return Internal(fmt::format("etl/table_io.h SchemaOf has no schema for lake table {}", table));
+  }
+  return schema;
 }
 
 std::string Trim(std::string_view s) {
@@ -244,8 +281,15 @@ Result<std::string> AthenaType(std::string_view duckdb_type) {
 Result<AthenaTable> DescribeTableWithSchema(std::string_view lake_table,
                                             const std::vector<ColumnDef>& schema,
                                             const AthenaDdlOptions& options) {
-  ASSIGN_OR_RETURN(const std::string location, CheckOptions(options));
-  ASSIGN_OR_RETURN(const PartitionLayout layout, ReadPartitionLayout());
+  AthenaDdlOptions hive = options;
+  hive.format = DdlFormat::kHive;
+  hive.engine = DdlEngine::kAthena;
+  ASSIGN_OR_RETURN(const std::string location, CheckOptions(hive));
+  RETURN_IF_ERROR(CheckLakeTable(lake_table));
+  ASSIGN_OR_RETURN(const PartitionLayout layout, ReadPartitionLayout(lake_table));
+  if (options.projection && !layout.date_key.empty() && options.first_date.empty()) {
+    RETURN_IF_ERROR(CheckFirstDate(options.first_date));  // the error saying it is needed
+  }
 
   AthenaTable table;
   table.lake_table = std::string(lake_table);
@@ -293,14 +337,15 @@ Result<AthenaTable> DescribeTableWithSchema(std::string_view lake_table,
       props.emplace_back(fmt::format("projection.{}.type", p), "enum");
       props.emplace_back(fmt::format("projection.{}.values", p), values);
     }
-    props.emplace_back(fmt::format("projection.{}.type", d), "date");
-    props.emplace_back(fmt::format("projection.{}.range", d), fmt::format("{},NOW", options.first_date));
-    props.emplace_back(fmt::format("projection.{}.format", d), "yyyy-MM-dd");
-    props.emplace_back(fmt::format("projection.{}.interval", d), "1");
-    props.emplace_back(fmt::format("projection.{}.interval.unit", d), "DAYS");
+    if (!d.empty()) {
+      props.emplace_back(fmt::format("projection.{}.type", d), "date");
+      props.emplace_back(fmt::format("projection.{}.range", d), fmt::format("{},NOW", options.first_date));
+      props.emplace_back(fmt::format("projection.{}.format", d), "yyyy-MM-dd");
+      props.emplace_back(fmt::format("projection.{}.interval", d), "1");
+      props.emplace_back(fmt::format("projection.{}.interval.unit", d), "DAYS");
+    }
     props.emplace_back("storage.location.template",
-                       fmt::format("{}{}/", table.location,
-                                   PartitionName(fmt::format("${{{}}}", p), fmt::format("${{{}}}", d))));
+                       fmt::format("{}{}/", table.location, layout.location_template));
   }
   return table;
 }
@@ -381,11 +426,60 @@ std::string CreateTableSql(const AthenaTable& table) {
   return sql;
 }
 
+Result<DdlEngine> ParseDdlEngine(std::string_view name) {
+  for (DdlEngine e : {DdlEngine::kAthena, DdlEngine::kTrino, DdlEngine::kSpark}) {
+    if (name == EngineName(e)) return e;
+  }
+  return InvalidArgument(
+      fmt::format("engine {} is not known: use athena, trino or spark (--engine)", QuoteForMessage(name)));
+}
+
+Result<DdlFormat> ParseDdlFormat(std::string_view name) {
+  if (name == "delta") return DdlFormat::kDelta;
+  if (name == "hive") return DdlFormat::kHive;
+  return InvalidArgument(fmt::format(
+      "format {} is not known: use delta (the tables' Delta log) or hive (Athena partitions over the folders) "
+      "(--format)", QuoteForMessage(name)));
+}
+
+Result<std::string> DeltaTableSql(std::string_view lake_table, const AthenaDdlOptions& options) {
+  ASSIGN_OR_RETURN(const std::string lake, CheckOptions(options));
+  RETURN_IF_ERROR(CheckLakeTable(lake_table));
+  const std::string name = AthenaTableName(lake_table);
+  if (!IsAthenaName(name)) {
+    return InvalidArgument(fmt::format("lake table {} gives no valid table name ({})",
+                                       QuoteForMessage(lake_table), QuoteForMessage(name)));
+  }
+  // TableFolder ends in '/': the folder holding _delta_log/.
+  const std::string folder = fmt::format("{}/{}", lake, TableFolder(lake_table));
+  std::string_view no_slash = folder;
+  if (no_slash.ends_with('/')) no_slash.remove_suffix(1);
+  switch (options.engine) {
+    case DdlEngine::kAthena:
+      // AWS allows nothing but LOCATION and 'table_type' here: the schema
+      // and the partitions come from the log.
+      return fmt::format("CREATE EXTERNAL TABLE {}.{}\nLOCATION {}\nTBLPROPERTIES ('table_type'='DELTA')",
+                         Backticked(options.database), Backticked(name), Quoted(folder));
+    case DdlEngine::kTrino:
+      // The connector refuses CREATE TABLE over an existing Delta table;
+      // register_table reads the schema from the log.
+      return fmt::format(
+          "CALL \"{}\".system.register_table(schema_name => {}, table_name => {}, table_location => {})",
+          options.trino_catalog, Quoted(options.database), Quoted(name), Quoted(no_slash));
+    case DdlEngine::kSpark:
+      // Name and LOCATION only: Delta takes schema, partitioning and
+      // properties from the existing log (any other clause must match it).
+      return fmt::format("CREATE TABLE IF NOT EXISTS {}.{}\nUSING DELTA\nLOCATION {}", Backticked(options.database),
+                         Backticked(name), Quoted(no_slash));
+  }
+  return Internal("unknown DDL engine");
+}
+
 Result<std::vector<AthenaStatement>> AthenaDdlStatements(const AthenaDdlOptions& options) {
   RETURN_IF_ERROR(CheckOptions(options).status());
   std::vector<std::string> tables = options.tables;
   if (tables.empty()) {
-    for (std::string_view t : AllTables()) tables.emplace_back(t);
+    for (std::string_view t : EtlTables()) tables.emplace_back(t);
   }
   std::set<std::string_view> seen;
   for (const std::string& t : tables) {
@@ -394,8 +488,20 @@ Result<std::vector<AthenaStatement>> AthenaDdlStatements(const AthenaDdlOptions&
   }
 
   std::vector<AthenaStatement> statements;
-  statements.push_back({"", fmt::format("CREATE DATABASE IF NOT EXISTS {}", Backticked(options.database))});
+  if (options.engine == DdlEngine::kTrino) {
+    // Without a schema location: tables keep the location they are
+    // registered with, and dropping one leaves its files alone.
+    statements.push_back({"", fmt::format("CREATE SCHEMA IF NOT EXISTS \"{}\".\"{}\"", options.trino_catalog,
+                                          options.database)});
+  } else {
+    statements.push_back({"", fmt::format("CREATE DATABASE IF NOT EXISTS {}", Backticked(options.database))});
+  }
   for (const std::string& t : tables) {
+    if (options.format == DdlFormat::kDelta) {
+      ASSIGN_OR_RETURN(std::string sql, DeltaTableSql(t, options));
+      statements.push_back({t, std::move(sql)});
+      continue;
+    }
     ASSIGN_OR_RETURN(const AthenaTable table, DescribeAthenaTable(t, options));
     statements.push_back({t, CreateTableSql(table)});
     if (!options.projection) {

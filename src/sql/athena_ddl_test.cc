@@ -23,7 +23,8 @@
 #include "query/duckdb.h"
 
 // Golden files: tests/golden/athena/*.sql in the source tree hold the exact
-// DDL for three option sets. When the output changes on purpose (a column
+// DDL for six option sets: the Delta form per engine (delta_*.sql) and the
+// Hive form of Athena (projection_*.sql, plain.sql). When the output changes on purpose (a column
 // added to a schema in etl/table_io.h, a new table property), regenerate them
 // and review the diff:
 //   TRADELAKE_UPDATE_GOLDEN=1 build/release/tl_sql_tests --gtest_filter='AthenaDdlGolden*'
@@ -67,8 +68,16 @@ void ExpectMatchesGolden(const std::string& actual, const std::string& file) {
       << "; if the change is intended, rerun with TRADELAKE_UPDATE_GOLDEN=1 and review the diff";
 }
 
+AthenaDdlOptions DeltaOptions(DdlEngine engine) {
+  AthenaDdlOptions o;
+  o.engine = engine;
+  o.location = "s3://tradelake-demo/lake";
+  return o;
+}
+
 AthenaDdlOptions EnumOptions() {
   AthenaDdlOptions o;
+  o.format = DdlFormat::kHive;
   o.location = "s3://tradelake-demo/lake";
   o.products = {"BTC-USD", "ETH-USD"};
   o.first_date = "2024-01-01";
@@ -83,15 +92,14 @@ AthenaDdlOptions InjectedOptions() {
 
 AthenaDdlOptions PlainOptions() {
   AthenaDdlOptions o;
+  o.format = DdlFormat::kHive;
   o.location = "s3://tradelake-demo/lake/";
   o.projection = false;
   return o;
 }
 
-std::vector<ColumnDef> SchemaOf(std::string_view table) {
-  if (table == kSilverTrades) return SilverTradesSchema();
-  if (table == kSilverRejected) return RejectedSchema();
-  return GoldBarsSchema();
+bool Contains(const std::vector<std::string>& v, std::string_view x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
 }
 
 size_t Count(std::string_view text, std::string_view needle) {
@@ -133,10 +141,131 @@ TEST(AthenaDdlGolden, PlainTablesWithMsckRepair) {
   ExpectMatchesGolden(*ddl, "plain.sql");
 }
 
+TEST(AthenaDdlGolden, DeltaTablesForAthena) {
+  Result<std::string> ddl = AthenaDdl(DeltaOptions(DdlEngine::kAthena));
+  ASSERT_TRUE(ddl.ok()) << ddl.status().ToString();
+  ExpectMatchesGolden(*ddl, "delta_athena.sql");
+}
+
+TEST(AthenaDdlGolden, DeltaTablesRegisteredInTrino) {
+  Result<std::string> ddl = AthenaDdl(DeltaOptions(DdlEngine::kTrino));
+  ASSERT_TRUE(ddl.ok()) << ddl.status().ToString();
+  ExpectMatchesGolden(*ddl, "delta_trino.sql");
+}
+
+TEST(AthenaDdlGolden, DeltaTablesForSpark) {
+  Result<std::string> ddl = AthenaDdl(DeltaOptions(DdlEngine::kSpark));
+  ASSERT_TRUE(ddl.ok()) << ddl.status().ToString();
+  ExpectMatchesGolden(*ddl, "delta_spark.sql");
+}
+
+// --- the Delta form ----------------------------------------------------------------
+
+TEST(AthenaDdlDelta, IsTheDefaultAndNamesOnlyTheTableAndItsDeltaFolder) {
+  AthenaDdlOptions o;
+  o.location = "s3://tradelake-demo/lake/";
+  Result<std::vector<AthenaStatement>> statements = AthenaDdlStatements(o);
+  ASSERT_TRUE(statements.ok()) << statements.status().ToString();
+  ASSERT_EQ(statements->size(), 1 + EtlTables().size());
+  EXPECT_EQ(statements->front().sql, "CREATE DATABASE IF NOT EXISTS `tradelake`");
+  for (size_t i = 0; i < EtlTables().size(); ++i) {
+    const std::string_view lake_table = EtlTables()[i];
+    const AthenaStatement& s = (*statements)[1 + i];
+    EXPECT_EQ(s.lake_table, lake_table);
+    // AWS: nothing but LOCATION and table_type; the log gives the rest.
+    EXPECT_EQ(s.sql, "CREATE EXTERNAL TABLE `tradelake`.`" + AthenaTableName(lake_table) +
+                         "`\nLOCATION 's3://tradelake-demo/lake/" + TableFolder(lake_table) +
+                         "'\nTBLPROPERTIES ('table_type'='DELTA')");
+  }
+}
+
+TEST(AthenaDdlDelta, CoversEveryTableTheEtlWritesIncludingTheAudit) {
+  Result<std::string> ddl = AthenaDdl(DeltaOptions(DdlEngine::kAthena));
+  ASSERT_TRUE(ddl.ok()) << ddl.status().ToString();
+  for (std::string_view t : EtlTables()) EXPECT_THAT(*ddl, HasSubstr("`" + AthenaTableName(t) + "`")) << t;
+  EXPECT_THAT(*ddl, HasSubstr("`tradelake`.`audit_data_quality`\nLOCATION 's3://tradelake-demo/lake/audit/data_quality/'"));
+}
+
+TEST(AthenaDdlDelta, TrinoRegistersEachTableInTheChosenCatalogAndSchema) {
+  AthenaDdlOptions o = DeltaOptions(DdlEngine::kTrino);
+  o.trino_catalog = "lake_delta";
+  o.database = "crypto";
+  o.tables = {"gold.trades_daily"};
+  Result<std::vector<AthenaStatement>> statements = AthenaDdlStatements(o);
+  ASSERT_TRUE(statements.ok()) << statements.status().ToString();
+  ASSERT_EQ(statements->size(), 2u);
+  EXPECT_EQ((*statements)[0].sql, "CREATE SCHEMA IF NOT EXISTS \"lake_delta\".\"crypto\"");
+  EXPECT_EQ((*statements)[1].sql,
+            "CALL \"lake_delta\".system.register_table(schema_name => 'crypto', table_name => "
+            "'gold_trades_daily', table_location => 's3://tradelake-demo/lake/gold/trades_daily')");
+}
+
+TEST(AthenaDdlDelta, SparkCreatesTablesByLocationOnly) {
+  AthenaDdlOptions o = DeltaOptions(DdlEngine::kSpark);
+  o.tables = {"silver.trades"};
+  Result<std::vector<AthenaStatement>> statements = AthenaDdlStatements(o);
+  ASSERT_TRUE(statements.ok()) << statements.status().ToString();
+  ASSERT_EQ(statements->size(), 2u);
+  EXPECT_EQ((*statements)[0].sql, "CREATE DATABASE IF NOT EXISTS `tradelake`");
+  EXPECT_EQ((*statements)[1].sql,
+            "CREATE TABLE IF NOT EXISTS `tradelake`.`silver_trades`\nUSING DELTA\n"
+            "LOCATION 's3://tradelake-demo/lake/silver/trades'");
+}
+
+TEST(AthenaDdlDelta, IgnoresTheHiveOnlyOptions) {
+  for (DdlEngine engine : {DdlEngine::kAthena, DdlEngine::kTrino, DdlEngine::kSpark}) {
+    AthenaDdlOptions o = DeltaOptions(engine);
+    o.first_date = "";             // projection would need it
+    o.products = {"BTC-USD'"};     // projection would reject it
+    Result<std::string> ddl = AthenaDdl(o);
+    ASSERT_TRUE(ddl.ok()) << ddl.status().ToString();
+    EXPECT_THAT(*ddl, Not(HasSubstr("projection")));
+    EXPECT_THAT(*ddl, Not(HasSubstr("BTC-USD")));
+  }
+}
+
+TEST(AthenaDdlDelta, TheHiveFormIsForAthenaOnly) {
+  for (DdlEngine engine : {DdlEngine::kTrino, DdlEngine::kSpark}) {
+    AthenaDdlOptions o = EnumOptions();
+    o.engine = engine;
+    ExpectInvalidArgument(o, "hive format");
+  }
+}
+
+TEST(AthenaDdlDelta, RejectsATrinoCatalogThatIsNoPlainName) {
+  for (std::string_view bad : {"", "Delta", "my-delta", "a\"b", "x.y"}) {
+    AthenaDdlOptions o = DeltaOptions(DdlEngine::kTrino);
+    o.trino_catalog = std::string(bad);
+    ExpectInvalidArgument(o, "--trino-catalog");
+  }
+  // Only Trino uses it.
+  AthenaDdlOptions o = DeltaOptions(DdlEngine::kSpark);
+  o.trino_catalog = "";
+  EXPECT_TRUE(AthenaDdl(o).ok());
+}
+
+TEST(AthenaDdlDelta, ParsesTheCliSpellings) {
+  EXPECT_EQ(ParseDdlEngine("athena").value_or(DdlEngine::kSpark), DdlEngine::kAthena);
+  EXPECT_EQ(ParseDdlEngine("trino").value_or(DdlEngine::kAthena), DdlEngine::kTrino);
+  EXPECT_EQ(ParseDdlEngine("spark").value_or(DdlEngine::kAthena), DdlEngine::kSpark);
+  EXPECT_EQ(ParseDdlFormat("delta").value_or(DdlFormat::kHive), DdlFormat::kDelta);
+  EXPECT_EQ(ParseDdlFormat("hive").value_or(DdlFormat::kDelta), DdlFormat::kHive);
+  for (std::string_view bad : {"", "Athena", "presto", "glue"}) {
+    Result<DdlEngine> e = ParseDdlEngine(bad);
+    ASSERT_FALSE(e.ok()) << bad;
+    EXPECT_THAT(e.status().message(), HasSubstr("athena, trino or spark"));
+  }
+  for (std::string_view bad : {"", "Delta", "iceberg", "parquet"}) {
+    Result<DdlFormat> f = ParseDdlFormat(bad);
+    ASSERT_FALSE(f.ok()) << bad;
+    EXPECT_THAT(f.status().message(), HasSubstr("delta"));
+  }
+}
+
 // --- tables and columns --------------------------------------------------------
 
 TEST(AthenaDdl, EveryTableHasEachSchemaColumnExactlyOnce) {
-  for (std::string_view lake_table : AllTables()) {
+  for (std::string_view lake_table : EtlTables()) {
     SCOPED_TRACE(lake_table);
     Result<AthenaTable> table = DescribeAthenaTable(lake_table, EnumOptions());
     ASSERT_TRUE(table.ok()) << table.status().ToString();
@@ -158,21 +287,25 @@ TEST(AthenaDdl, EveryTableHasEachSchemaColumnExactlyOnce) {
   }
 }
 
-TEST(AthenaDdl, PartitionColumnsComeFromFoldersAndAreNotInTheColumnList) {
-  for (std::string_view lake_table : AllTables()) {
+TEST(AthenaDdl, PartitionColumnsComeFromTheDeltaPartitionsAndAreNotInTheColumnList) {
+  for (std::string_view lake_table : EtlTables()) {
     SCOPED_TRACE(lake_table);
     Result<AthenaTable> table = DescribeAthenaTable(lake_table, EnumOptions());
     ASSERT_TRUE(table.ok()) << table.status().ToString();
-    EXPECT_THAT(table->partitions, ElementsAre(AthenaColumn{"product_id", "string"}, AthenaColumn{"date", "string"}));
-    EXPECT_THAT(Names(table->columns), Not(::testing::Contains("product_id")));
-    EXPECT_THAT(Names(table->columns), Not(::testing::Contains("date")));
+    const std::vector<std::string> keys = PartitionColumns(lake_table);
+    std::vector<AthenaColumn> expected;
+    for (const std::string& k : keys) expected.push_back({k, "string"});
+    EXPECT_EQ(table->partitions, expected);
+    for (const std::string& k : keys) EXPECT_THAT(Names(table->columns), Not(::testing::Contains(k)));
     // The other columns keep the file's order.
     std::vector<std::string> file_order;
     for (const ColumnDef& c : SchemaOf(lake_table)) {
-      if (c.name != "product_id" && c.name != "date") file_order.push_back(c.name);
+      if (!Contains(keys, c.name)) file_order.push_back(c.name);
     }
     EXPECT_EQ(Names(table->columns), file_order);
   }
+  EXPECT_EQ(PartitionColumns(kSilverTrades), (std::vector<std::string>{"product_id", "date"}));
+  EXPECT_EQ(PartitionColumns(kGoldHourly), (std::vector<std::string>{"product_id"}));
   // silver.trades_rejected keeps `date` inside its files too; still one `date`.
   Result<AthenaTable> rejected = DescribeAthenaTable(kSilverRejected, EnumOptions());
   ASSERT_TRUE(rejected.ok());
@@ -191,6 +324,10 @@ TEST(AthenaDdl, TablesAreNamedWithoutDotsInTheChosenDatabase) {
   }
   EXPECT_THAT(names, ElementsAre("silver_trades", "silver_trades_rejected", "gold_trades_hourly",
                                  "gold_trades_daily", "gold_bars_1m"));
+  Result<AthenaTable> audit = DescribeAthenaTable(kAuditQuality, o);
+  ASSERT_TRUE(audit.ok()) << audit.status().ToString();
+  EXPECT_EQ(audit->name, "audit_data_quality");
+  EXPECT_EQ(audit->location, "s3://tradelake-demo/lake/audit/data_quality/");
   Result<AthenaTable> bars = DescribeAthenaTable(kGoldBars1m, o);
   ASSERT_TRUE(bars.ok());
   EXPECT_THAT(CreateTableSql(*bars), HasSubstr("CREATE EXTERNAL TABLE IF NOT EXISTS `crypto_lake`.`gold_bars_1m` ("));
@@ -206,6 +343,35 @@ TEST(AthenaDdl, ColumnTypesAreExactAthenaTypes) {
                           AthenaColumn{"side", "string"}, AthenaColumn{"taker_side", "string"},
                           AthenaColumn{"trade_time", "timestamp"}, AthenaColumn{"ingested_at", "timestamp"},
                           AthenaColumn{"bronze_object", "string"}));
+}
+
+TEST(AthenaDdl, GoldTablesEndWithAnExactPriceSum) {
+  for (std::string_view lake_table : {kGoldHourly, kGoldDaily, kGoldBars1m}) {
+    Result<AthenaTable> table = DescribeAthenaTable(lake_table, EnumOptions());
+    ASSERT_TRUE(table.ok()) << table.status().ToString();
+    ASSERT_FALSE(table->columns.empty());
+    EXPECT_EQ(table->columns.back(), (AthenaColumn{"price_sum", "decimal(38,18)"})) << lake_table;
+  }
+}
+
+TEST(AthenaDdl, MonthlyAndYearlyGoldFilesAreProjectedByProductOnly) {
+  AthenaDdlOptions o = EnumOptions();
+  o.first_date = "";  // no date folders, so no date range is needed
+  o.tables = {"gold.trades_hourly", "gold.trades_daily", "audit.data_quality"};
+  Result<std::vector<AthenaStatement>> statements = AthenaDdlStatements(o);
+  ASSERT_TRUE(statements.ok()) << statements.status().ToString();
+  for (const std::string& t : o.tables) {
+    Result<AthenaTable> table = DescribeAthenaTable(t, o);
+    ASSERT_TRUE(table.ok()) << table.status().ToString();
+    const std::string sql = CreateTableSql(*table);
+    EXPECT_THAT(sql, HasSubstr("'projection.product_id.type'='enum'"));
+    EXPECT_THAT(sql, Not(HasSubstr("projection.date")));
+    EXPECT_THAT(sql, HasSubstr("'storage.location.template'='s3://tradelake-demo/lake/" + TableFolder(t) +
+                               "product_id=${product_id}/'"));
+  }
+  // A table with date folders still needs the range.
+  o.tables.push_back("gold.bars_1m");
+  ExpectInvalidArgument(o, "--first-date");
 }
 
 TEST(AthenaDdl, AColumnAddedToASchemaAppearsInTheDdl) {
@@ -262,11 +428,12 @@ TEST(AthenaType, MapsDuckDbTypesToHiveDdlTypes) {
 // --- statements ------------------------------------------------------------------
 
 TEST(AthenaDdl, StatementsHaveNoCommentsSemicolonsOrBlankLines) {
-  for (const AthenaDdlOptions& o : {EnumOptions(), InjectedOptions(), PlainOptions()}) {
+  for (const AthenaDdlOptions& o : {EnumOptions(), InjectedOptions(), PlainOptions(), DeltaOptions(DdlEngine::kAthena),
+                                    DeltaOptions(DdlEngine::kTrino), DeltaOptions(DdlEngine::kSpark)}) {
     Result<std::vector<AthenaStatement>> statements = AthenaDdlStatements(o);
     ASSERT_TRUE(statements.ok()) << statements.status().ToString();
     ASSERT_FALSE(statements->empty());
-    EXPECT_EQ(statements->front().sql, "CREATE DATABASE IF NOT EXISTS `tradelake`");
+    EXPECT_THAT(statements->front().sql, HasSubstr("IF NOT EXISTS"));
     for (const AthenaStatement& s : *statements) {
       EXPECT_THAT(s.sql, Not(HasSubstr("--")));
       EXPECT_THAT(s.sql, Not(HasSubstr("/*")));
@@ -285,15 +452,15 @@ TEST(AthenaDdl, StatementsHaveNoCommentsSemicolonsOrBlankLines) {
 TEST(AthenaDdl, PlainVariantRepairsEachTableAndHasNoProjection) {
   Result<std::vector<AthenaStatement>> statements = AthenaDdlStatements(PlainOptions());
   ASSERT_TRUE(statements.ok()) << statements.status().ToString();
-  ASSERT_EQ(statements->size(), 1 + 2 * AllTables().size());
-  for (size_t i = 0; i < AllTables().size(); ++i) {
+  ASSERT_EQ(statements->size(), 1 + 2 * EtlTables().size());
+  for (size_t i = 0; i < EtlTables().size(); ++i) {
     const AthenaStatement& create = (*statements)[1 + 2 * i];
     const AthenaStatement& repair = (*statements)[2 + 2 * i];
-    EXPECT_EQ(create.lake_table, AllTables()[i]);
+    EXPECT_EQ(create.lake_table, EtlTables()[i]);
     EXPECT_THAT(create.sql, Not(HasSubstr("projection")));
     EXPECT_THAT(create.sql, Not(HasSubstr("storage.location.template")));
     EXPECT_THAT(create.sql, HasSubstr("'parquet.compression'='ZSTD'"));
-    EXPECT_EQ(repair.sql, "MSCK REPAIR TABLE `tradelake`.`" + AthenaTableName(AllTables()[i]) + "`");
+    EXPECT_EQ(repair.sql, "MSCK REPAIR TABLE `tradelake`.`" + AthenaTableName(EtlTables()[i]) + "`");
   }
 }
 
@@ -400,13 +567,19 @@ TEST(AthenaDdl, ColumnTypesMatchTheParquetFilesTradelakeWrites) {
   ASSERT_TRUE(dir.ok());
   RejectedRecord rejected;
   rejected.date = "2024-05-01";
+  QualityRow quality;
+  quality.product_id = "BTC-USD";
+  quality.date = "2024-05-01";
+  quality.rejected_by_rule = "{}";
   ASSERT_TRUE(WriteSilverTrades({SilverTrade{}}, dir.Path("silver.parquet")).ok());
   ASSERT_TRUE(WriteRejected({rejected}, dir.Path("rejected.parquet")).ok());
   ASSERT_TRUE(WriteGoldBars({GoldBar{}}, dir.Path("gold.parquet")).ok());
-  for (std::string_view lake_table : AllTables()) {
+  ASSERT_TRUE(WriteQualityRows({quality}, dir.Path("quality.parquet")).ok());
+  for (std::string_view lake_table : EtlTables()) {
     SCOPED_TRACE(lake_table);
     const std::string file = lake_table == kSilverTrades     ? "silver.parquet"
                              : lake_table == kSilverRejected ? "rejected.parquet"
+                             : lake_table == kAuditQuality   ? "quality.parquet"
                                                              : "gold.parquet";
     const std::map<std::string, ParquetColumn> cols = ParquetColumns(dir.Path(file));
     ASSERT_FALSE(cols.empty());
@@ -417,10 +590,13 @@ TEST(AthenaDdl, ColumnTypesMatchTheParquetFilesTradelakeWrites) {
       ASSERT_NE(it, cols.end()) << c.name << " is not in " << file;
       EXPECT_TRUE(ReadsAs(it->second, c.type)) << c.name;
     }
-    // product_id is in every file too (Athena takes the folder's value);
-    // every other file column is in the DDL.
-    EXPECT_EQ(cols.size(), table->columns.size() + (lake_table == kSilverRejected ? 2 : 1));
-    ASSERT_TRUE(cols.contains("product_id"));
+    // Every other column of the file is a partition key (Athena takes the
+    // folder's value).
+    const std::vector<std::string> keys = PartitionColumns(lake_table);
+    for (const auto& [name, col] : cols) {
+      const bool in_ddl = Contains(Names(table->columns), name);
+      EXPECT_TRUE(in_ddl || Contains(keys, name)) << name << " of " << file << " is not in the DDL";
+    }
   }
 }
 
@@ -476,10 +652,12 @@ TEST(AthenaLocation, RejectsWhatIsNotAnS3BucketAndPrefix) {
     Result<std::string> loc = NormalizeS3Location(bad);
     EXPECT_FALSE(loc.ok()) << QuoteForMessage(bad) << " -> " << loc.value_or("");
     EXPECT_EQ(loc.status().code(), StatusCode::kInvalidArgument) << bad;
-    AthenaDdlOptions o = EnumOptions();
-    o.location = std::string(bad);
-    Result<std::string> ddl = AthenaDdl(o);
-    EXPECT_EQ(ddl.status().code(), StatusCode::kInvalidArgument) << bad;
+    for (AthenaDdlOptions o : {EnumOptions(), DeltaOptions(DdlEngine::kAthena), DeltaOptions(DdlEngine::kTrino),
+                               DeltaOptions(DdlEngine::kSpark)}) {
+      o.location = std::string(bad);
+      Result<std::string> ddl = AthenaDdl(o);
+      EXPECT_EQ(ddl.status().code(), StatusCode::kInvalidArgument) << bad;
+    }
   }
   AthenaDdlOptions o = EnumOptions();
   o.location = "http://tradelake-demo/lake";
