@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include "bronze/bronze.h"
 
 namespace tradelake {
@@ -12,7 +14,7 @@ TEST(Checkpoint, SavesAndLoadsEveryField) {
   auto none = LoadCheckpoint(store.get(), "BTC-USD");
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->has_value());
-  Checkpoint cp{"BTC-USD", 100, 250, 1'714'521'600'123'456, Backfill{10, 40}, 5};
+  Checkpoint cp{"BTC-USD", 100, 250, 1'714'521'600'123'456, Backfill{10, 40, 1'714'000'000'000'000}, 5, 17};
   ASSERT_TRUE(SaveCheckpoint(store.get(), cp).ok());
   auto got = LoadCheckpoint(store.get(), "BTC-USD");
   ASSERT_TRUE(got.ok() && got->has_value());
@@ -23,6 +25,31 @@ TEST(Checkpoint, SavesAndLoadsEveryField) {
   ASSERT_TRUE(c.backfill.has_value());
   EXPECT_EQ(c.backfill->from, 10);
   EXPECT_EQ(c.backfill->next, 40);
+  EXPECT_EQ(c.backfill->landed_time, 1'714'000'000'000'000);
+  EXPECT_EQ(c.landed_next_seq, 17);
+}
+
+TEST(Checkpoint, ACheckpointFromBeforeTheLandedLogLoadsWithoutItsNewFields) {
+  auto store = NewMemoryStore();
+  ASSERT_TRUE(store->Put(CheckpointKey("BTC-USD"),
+                         R"({"product_id":"BTC-USD","low":100,"high":250,"high_time_us":5,)"
+                         R"("backfill":{"from":10,"next":40},"updated_at_us":7})",
+                         WriteMode::kOverwrite)
+                  .ok());
+  auto got = LoadCheckpoint(store.get(), "BTC-USD");
+  ASSERT_TRUE(got.ok() && got->has_value()) << got.status().ToString();
+  EXPECT_FALSE((*got)->landed_next_seq.has_value());
+  ASSERT_TRUE((*got)->backfill.has_value());
+  EXPECT_FALSE((*got)->backfill->landed_time.has_value());
+  EXPECT_EQ((*got)->high, 250);
+}
+
+TEST(Checkpoint, GapReportsAreValidJsonWhateverTheirText) {
+  auto store = NewMemoryStore();
+  ASSERT_TRUE(WriteGapReport(store.get(), {"BTC-USD", 3, 4, "said \"no\"", "/p?a=\\", 2, 0}).ok());
+  auto data = store->Get(GapReportPrefix("BTC-USD") + "3-4.json");
+  ASSERT_TRUE(data.ok());
+  EXPECT_NE(data->find(R"("reason":"said \"no\"")"), std::string::npos) << *data;
 }
 
 TEST(Checkpoint, CorruptFileIsDataLossWithAFix) {
@@ -49,6 +76,76 @@ TEST(Checkpoint, RecoveryAdvancesOverObjectsAndGapReportsOnly) {
   EXPECT_EQ(AdvanceOverLanded(*ranges, 401), 401);
   EXPECT_EQ(AdvanceOverLanded(*ranges, 500), 601);
   EXPECT_EQ(AdvanceOverLanded(*ranges, 50), 50);
+}
+
+// Records every List prefix, so tests can prove what recovery lists.
+class ListRecordingStore final : public ObjectStore {
+ public:
+  explicit ListRecordingStore(ObjectStore* base) : base_(base) {}
+  std::vector<std::string> lists;
+  Status Put(std::string_view k, std::string_view d, WriteMode m) override { return base_->Put(k, d, m); }
+  Result<std::string> Get(std::string_view k) override { return base_->Get(k); }
+  Result<ObjectInfo> Head(std::string_view k) override { return base_->Head(k); }
+  Result<std::vector<ObjectInfo>> List(std::string_view prefix) override {
+    lists.emplace_back(prefix);
+    return base_->List(prefix);
+  }
+  Status Delete(std::string_view k) override { return base_->Delete(k); }
+  std::string Describe() const override { return "recording"; }
+
+ private:
+  ObjectStore* base_;
+};
+
+TEST(Checkpoint, RecoveryListsOnlyTheDatesFromTheCheckpointOn) {
+  auto base = NewMemoryStore();
+  for (auto [date, a, b] : {std::tuple{"2020-01-01", 1, 99}, {"2024-04-30", 100, 199}, {"2024-05-01", 200, 299},
+                            {"2024-05-02", 300, 399}}) {
+    ASSERT_TRUE(base->Put(BronzeObjectKey("BTC-USD", date, a, b), "x", WriteMode::kCreateOnly).ok());
+  }
+  ListRecordingStore store(base.get());
+  auto since = ParseRfc3339("2024-05-01T12:00:00Z");
+  auto now = ParseRfc3339("2024-05-02T08:00:00Z");
+  ASSERT_TRUE(since.ok() && now.ok());
+  auto ranges = ListLandedRangesSince(&store, "BTC-USD", *since, *now);
+  ASSERT_TRUE(ranges.ok()) << ranges.status().ToString();
+  const std::string p = BronzeProductPrefix("BTC-USD");
+  EXPECT_EQ(store.lists, (std::vector<std::string>{p + "date=2024-04-30/", p + "date=2024-05-01/",
+                                                   p + "date=2024-05-02/", p + "date=2024-05-03/"}));
+  ASSERT_EQ(ranges->size(), 3u);
+  EXPECT_EQ((*ranges)[0].first_id, 100);
+  EXPECT_EQ((*ranges)[2].key, BronzeObjectKey("BTC-USD", "2024-05-02", 300, 399));
+
+  // A long absence lists months, and whole years as one.
+  store.lists.clear();
+  auto long_ago = ParseRfc3339("2021-11-20T00:00:00Z");
+  ASSERT_TRUE(ListLandedRangesSince(&store, "BTC-USD", *long_ago, *now).ok());
+  EXPECT_EQ(store.lists,
+            (std::vector<std::string>{p + "date=2021-11-", p + "date=2021-12-", p + "date=2022-", p + "date=2023-",
+                                      p + "date=2024-01-", p + "date=2024-02-", p + "date=2024-03-",
+                                      p + "date=2024-04-", p + "date=2024-05-"}));
+}
+
+TEST(Checkpoint, GapReportsAreFoundByTheirFirstIdWithoutListingThemAll) {
+  auto base = NewMemoryStore();
+  ASSERT_TRUE(base->Put(BronzeObjectKey("BTC-USD", "2024-05-01", 100, 199), "x", WriteMode::kCreateOnly).ok());
+  ASSERT_TRUE(base->Put(BronzeObjectKey("BTC-USD", "2024-05-01", 206, 300), "x", WriteMode::kCreateOnly).ok());
+  for (auto [a, b] : {std::pair{200, 205}, {2000, 2005}, {20, 30}}) {
+    ASSERT_TRUE(WriteGapReport(base.get(), {"BTC-USD", a, b, "test", "/r", 5, 0}).ok());
+  }
+  ListRecordingStore store(base.get());
+  auto all = ListLandedRanges(base.get(), "BTC-USD");
+  ASSERT_TRUE(all.ok());
+  std::vector<LandedRange> objects;
+  for (const auto& r : *all) {
+    if (!r.is_gap) objects.push_back(r);
+  }
+  store.lists.clear();
+  auto next = AdvanceOverLandedAndGaps(&store, "BTC-USD", objects, 100);
+  ASSERT_TRUE(next.ok()) << next.status().ToString();
+  EXPECT_EQ(*next, 301);
+  const std::string g = GapReportPrefix("BTC-USD");
+  EXPECT_EQ(store.lists, (std::vector<std::string>{g + "200-", g + "301-"}));
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 
 #include "core/progress.h"
 #include "bronze/bronze.h"
+#include "bronze/landed_log.h"
 #include "ingest/checkpoint.h"
 
 namespace tradelake {
@@ -102,6 +103,20 @@ class ProductIngester {
   Status Flush(const AdvanceFn& advance);
   Status SaveCheckpointNow();
 
+  // Closes the lag between the checkpoint and Bronze after a crash: advances
+  // cp_ over objects and gap reports landed after it, and announces in the
+  // landed log every object found there that the log does not hold yet.
+  // `loaded` is the checkpoint as read (nullopt if there was none);
+  // `fresh_backfill` is true when cp_.backfill was created by this run.
+  Status Recover(const std::optional<Checkpoint>& loaded, bool fresh_backfill, bool* changed);
+  // Appends an entry for a durable object and remembers its key.
+  Status Announce(const std::string& key, int64_t first, int64_t last, int64_t records, int64_t bytes);
+  // Announces `key` unless this run, another writer since our bookmark, or
+  // recovery already did.
+  Status EnsureAnnounced(const std::string& key, int64_t first, int64_t last, int64_t records, int64_t bytes);
+  // Adds the log entries from next_seq_ on to announced_ and moves next_seq_ past them.
+  Status CatchUpWithLog();
+
   ObjectStore* store_;
   const IngestOptions& options_;
   CoinbaseClient client_;
@@ -110,6 +125,10 @@ class ProductIngester {
   std::string product_;
   Checkpoint cp_;
   PendingObject pending_;
+  // The landed-log seq to append at next (saved as cp_.landed_next_seq).
+  int64_t next_seq_ = 0;
+  // Objects announced at seqs >= the loaded checkpoint's landed_next_seq.
+  std::set<std::string> announced_;
 };
 
 Result<std::optional<std::pair<int64_t, std::optional<TimestampMicros>>>> ProductIngester::Probe(
@@ -166,7 +185,6 @@ Result<int64_t> ProductIngester::FindFirstIdAtOrAfter(TimestampMicros since) {
 
 Result<int64_t> ProductIngester::Prepare() {
   ASSIGN_OR_RETURN(auto loaded, LoadCheckpoint(store_, product_));
-  ASSIGN_OR_RETURN(auto ranges, ListLandedRanges(store_, product_));
 
   std::optional<int64_t> start;
   if (options_.from_trade_id) {
@@ -179,6 +197,7 @@ Result<int64_t> ProductIngester::Prepare() {
   }
 
   bool changed = false;
+  bool fresh_backfill = false;
   if (!loaded) {
     int64_t begin = 0;
     if (start) {
@@ -197,36 +216,19 @@ Result<int64_t> ProductIngester::Prepare() {
     cp_.high = begin - 1;
     changed = true;
   } else {
-    cp_ = std::move(*loaded);
+    cp_ = *loaded;
     if (start && *start < cp_.low) {
       if (cp_.backfill && *start < cp_.backfill->from) {
         spdlog::warn("{}: a backfill from trade {} is still pending; it resumes first, run again to go back to {}",
                      product_, cp_.backfill->from, *start);
       } else if (!cp_.backfill) {
-        cp_.backfill = Backfill{*start, *start};
+        cp_.backfill = Backfill{*start, *start, std::nullopt};
+        fresh_backfill = true;
         changed = true;
       }
     }
   }
-  // Recovery: objects that landed after the checkpoint was last saved.
-  const int64_t recovered_high = AdvanceOverLanded(ranges, cp_.high + 1) - 1;
-  if (recovered_high != cp_.high) {
-    spdlog::info("{}: recovered trades {}..{} already in Bronze", product_, cp_.high + 1, recovered_high);
-    cp_.high = recovered_high;
-    changed = true;
-  }
-  if (cp_.backfill) {
-    const int64_t n = std::min(AdvanceOverLanded(ranges, cp_.backfill->next), cp_.low);
-    if (n != cp_.backfill->next) {
-      cp_.backfill->next = n;
-      changed = true;
-    }
-    if (cp_.backfill->next >= cp_.low) {
-      cp_.low = cp_.backfill->from;
-      cp_.backfill.reset();
-      changed = true;
-    }
-  }
+  RETURN_IF_ERROR(Recover(loaded, fresh_backfill, &changed));
   if (changed) RETURN_IF_ERROR(SaveCheckpointNow());
 
   int64_t expected = 0;
@@ -239,7 +241,120 @@ Result<int64_t> ProductIngester::Prepare() {
 
 Status ProductIngester::SaveCheckpointNow() {
   cp_.updated_at = NowMicros();
+  cp_.landed_next_seq = next_seq_;
   return SaveCheckpoint(store_, cp_);
+}
+
+Status ProductIngester::CatchUpWithLog() {
+  constexpr int64_t kBatch = 10'000;
+  while (true) {
+    ASSIGN_OR_RETURN(auto entries, ReadLanded(store_, product_, next_seq_, kBatch));
+    for (auto& e : entries) {
+      next_seq_ = std::max(next_seq_, e.seq + 1);
+      announced_.insert(std::move(e.key));
+    }
+    if (static_cast<int64_t>(entries.size()) < kBatch) return Status::OK();
+  }
+}
+
+Status ProductIngester::Announce(const std::string& key, int64_t first, int64_t last, int64_t records,
+                                 int64_t bytes) {
+  LandedEntry e;
+  e.key = key;
+  e.first_trade_id = first;
+  e.last_trade_id = last;
+  e.records = records;
+  e.bytes = bytes;
+  auto seq = AppendLanded(store_, product_, std::move(e), &next_seq_);
+  if (!seq.ok()) {
+    // The object is durable but unannounced; the next run's recovery finds
+    // it after the checkpoint and announces it.
+    return seq.status().WithContext(fmt::format("{}: announcing Bronze object {}", product_, key));
+  }
+  announced_.insert(key);
+  return Status::OK();
+}
+
+Status ProductIngester::EnsureAnnounced(const std::string& key, int64_t first, int64_t last, int64_t records,
+                                        int64_t bytes) {
+  if (announced_.contains(key)) return Status::OK();
+  RETURN_IF_ERROR(CatchUpWithLog());
+  if (announced_.contains(key)) return Status::OK();
+  spdlog::info("{}: announcing {} (landed by an earlier run that stopped before announcing it)", product_, key);
+  return Announce(key, first, last, records, bytes);
+}
+
+Status ProductIngester::Recover(const std::optional<Checkpoint>& loaded, bool fresh_backfill, bool* changed) {
+  // Checkpoints from before the landed log have no seq: their objects were
+  // never announced, so this once the whole product is listed and announced.
+  const bool has_seq = loaded && loaded->landed_next_seq.has_value();
+  next_seq_ = has_seq ? *loaded->landed_next_seq : 0;
+  announced_.clear();
+  RETURN_IF_ERROR(CatchUpWithLog());  // what was announced after the checkpoint
+
+  // Where objects landed after the checkpoint can be: from the date of its
+  // newest trade (and of the backfill cursor's) on. Without those dates, or
+  // without a checkpoint, only a full listing can tell.
+  std::optional<TimestampMicros> since;
+  if (has_seq) since = loaded->high_time;
+  if (since && loaded->backfill && !fresh_backfill) {
+    since = loaded->backfill->landed_time ? std::optional(std::min(*since, *loaded->backfill->landed_time))
+                                          : std::nullopt;
+  }
+  std::vector<LandedRange> ranges;
+  if (since) {
+    ASSIGN_OR_RETURN(ranges, ListLandedRangesSince(store_, product_, *since, NowMicros()));
+  } else {
+    spdlog::info("{}: {}; listing all of its Bronze to recover", product_,
+                 !loaded    ? "no checkpoint"
+                 : !has_seq ? "checkpoint from before the landed-object log"
+                            : "checkpoint without trade times");
+    ASSIGN_OR_RETURN(ranges, ListLandedRanges(store_, product_));
+  }
+
+  ASSIGN_OR_RETURN(const int64_t forward, AdvanceOverLandedAndGaps(store_, product_, ranges, cp_.high + 1));
+  if (forward - 1 != cp_.high) {
+    spdlog::info("{}: recovered trades {}..{} already in Bronze", product_, cp_.high + 1, forward - 1);
+    cp_.high = forward - 1;
+    *changed = true;
+  }
+  if (cp_.backfill) {
+    ASSIGN_OR_RETURN(int64_t n, AdvanceOverLandedAndGaps(store_, product_, ranges, cp_.backfill->next));
+    n = std::min(n, cp_.low);
+    if (n != cp_.backfill->next) {
+      cp_.backfill->next = n;
+      *changed = true;
+    }
+    if (cp_.backfill->next >= cp_.low) {
+      cp_.low = cp_.backfill->from;
+      cp_.backfill.reset();
+      *changed = true;
+    }
+  }
+
+  // An object after the checkpoint that the log lacks was landed by a run
+  // that stopped between its Put and its announcement.
+  auto after_checkpoint = [&](const LandedRange& r) {
+    if (!has_seq) return true;
+    if (r.last_id > loaded->high) return true;
+    return loaded->backfill && r.first_id < loaded->low && r.last_id >= loaded->backfill->next;
+  };
+  for (const auto& r : ranges) {
+    if (r.is_gap || announced_.contains(r.key) || !after_checkpoint(r)) continue;
+    int64_t records = 0;
+    ASSIGN_OR_RETURN(std::string data, store_->Get(r.key));
+    if (auto lines = ReadBronzeLines(data); lines.ok()) {
+      records = static_cast<int64_t>(lines->size());
+    } else {
+      // Still announced: the ETL reports a broken object by name, while an
+      // unannounced one would silently never be read.
+      spdlog::warn("{}: {}", product_, lines.status().ToString());
+    }
+    RETURN_IF_ERROR(Announce(r.key, r.first_id, r.last_id, records, static_cast<int64_t>(data.size())));
+    *changed = true;
+  }
+  if (!has_seq || *loaded->landed_next_seq != next_seq_) *changed = true;
+  return Status::OK();
 }
 
 Status ProductIngester::Run() {
@@ -248,8 +363,9 @@ Status ProductIngester::Run() {
     bool head = false;
     spdlog::info("{}: backfilling trades {}..{}", product_, next, cp_.low - 1);
     RETURN_IF_ERROR(Walk(&next, cp_.low - 1,
-                         [&](int64_t last, std::optional<TimestampMicros>) {
+                         [&](int64_t last, std::optional<TimestampMicros> t) {
                            cp_.backfill->next = last + 1;
+                           if (t) cp_.backfill->landed_time = t;
                            if (cp_.backfill->next >= cp_.low) {
                              cp_.low = cp_.backfill->from;
                              cp_.backfill.reset();
@@ -454,9 +570,13 @@ Status ProductIngester::Flush(const AdvanceFn& advance) {
                                   "is another ingester writing this lake?", key));
     }
     spdlog::debug("{}: {} already landed by an earlier run", product_, key);
+    RETURN_IF_ERROR(EnsureAnnounced(key, first, last, static_cast<int64_t>(records.size()),
+                                    static_cast<int64_t>(existing.size())));
   } else if (!s.ok()) {
     return s.WithContext(fmt::format("writing Bronze object {}", key));
   } else {
+    RETURN_IF_ERROR(Announce(key, first, last, static_cast<int64_t>(records.size()),
+                             static_cast<int64_t>(data.size())));
     ++report_->objects_written;
     report_->bytes_written += static_cast<int64_t>(data.size());
     report_->trades_landed += static_cast<int64_t>(records.size());
