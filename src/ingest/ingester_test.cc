@@ -2,6 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
+#include <map>
+
+#include "bronze/bronze.h"
+#include "bronze/landed_log.h"
 #include "exchange/simulator.h"
 #include "ingest/checkpoint.h"
 #include "ingest/verify.h"
@@ -48,7 +54,54 @@ class IngesterTest : public ::testing::Test {
     EXPECT_EQ(static_cast<int64_t>(ids.size()), sim_->LastTradeId(product) - sim_->FirstTradeId(product) + 1);
   }
 
+  // Every Bronze object of the product is announced exactly once in its
+  // landed log, with the record count and size the object really has, and
+  // the product has its marker.
+  static void ExpectAnnouncedOnce(ObjectStore* store, const std::string& product) {
+    auto objects = store->List(BronzeProductPrefix(product));
+    ASSERT_TRUE(objects.ok());
+    ASSERT_FALSE(objects->empty());
+    auto entries = ReadLanded(store, product, 0);
+    ASSERT_TRUE(entries.ok()) << entries.status().ToString();
+    std::map<std::string, int> times;
+    for (const auto& e : *entries) {
+      ++times[e.key];
+      auto data = store->Get(e.key);
+      ASSERT_TRUE(data.ok()) << e.key << " is announced but not in Bronze";
+      auto records = DecodeBronzeObject(*data);
+      ASSERT_TRUE(records.ok());
+      EXPECT_EQ(e.records, static_cast<int64_t>(records->size())) << e.key;
+      EXPECT_EQ(e.bytes, static_cast<int64_t>(data->size())) << e.key;
+      EXPECT_EQ(e.first_trade_id, records->front().trade_id) << e.key;
+      EXPECT_EQ(e.last_trade_id, records->back().trade_id) << e.key;
+    }
+    for (const auto& o : *objects) EXPECT_EQ(times[o.key], 1) << o.key << " announced " << times[o.key] << " times";
+    EXPECT_EQ(entries->size(), objects->size());
+    auto products = ListLandedProducts(store);
+    ASSERT_TRUE(products.ok());
+    EXPECT_NE(std::find(products->begin(), products->end(), product), products->end());
+  }
+
   std::unique_ptr<Simulator> sim_;
+};
+
+// Records every List prefix, so a test can prove what recovery lists.
+class ListRecordingStore final : public ObjectStore {
+ public:
+  explicit ListRecordingStore(ObjectStore* base) : base_(base) {}
+  std::vector<std::string> lists;
+  Status Put(std::string_view k, std::string_view d, WriteMode m) override { return base_->Put(k, d, m); }
+  Result<std::string> Get(std::string_view k) override { return base_->Get(k); }
+  Result<ObjectInfo> Head(std::string_view k) override { return base_->Head(k); }
+  Result<std::vector<ObjectInfo>> List(std::string_view prefix) override {
+    lists.emplace_back(prefix);
+    return base_->List(prefix);
+  }
+  Status Delete(std::string_view k) override { return base_->Delete(k); }
+  std::string Describe() const override { return "recording"; }
+
+ private:
+  ObjectStore* base_;
 };
 
 TEST_F(IngesterTest, CatchesUpEveryProductAndCheckpointsTheEnd) {
@@ -62,6 +115,66 @@ TEST_F(IngesterTest, CatchesUpEveryProductAndCheckpointsTheEnd) {
     EXPECT_EQ((*cp)->high, sim_->LastTradeId(p));
   }
   EXPECT_EQ(r.products[0].trades_landed, sim_->LastTradeId("BTC-USD") - sim_->FirstTradeId("BTC-USD") + 1);
+  for (const auto& p : {"BTC-USD", "ETH-USD"}) {
+    ExpectAnnouncedOnce(store.get(), p);
+    auto cp = LoadCheckpoint(store.get(), p);
+    ASSERT_TRUE(cp.ok() && cp->has_value());
+    auto entries = ReadLanded(store.get(), p, 0);
+    ASSERT_TRUE(entries.ok());
+    EXPECT_EQ((*cp)->landed_next_seq, static_cast<int64_t>(entries->size()));
+  }
+}
+
+TEST_F(IngesterTest, CrashBetweenObjectAndItsAnnouncementIsAnnouncedByRecovery) {
+  auto base = NewMemoryStore();
+  FaultInjectionStore faulty(base.get());
+  // The 3rd log entry fails: its object is durable, unannounced and not
+  // checkpointed, as if the process died between the two writes.
+  faulty.FailPuts("_state/ingest/landed/", 2, IOError("injected: killed"));
+  IngestReport r1 = RunIngest(&faulty, Options({"BTC-USD"}));
+  ASSERT_FALSE(r1.status.ok());
+  EXPECT_EQ(faulty.injected(), 1);
+  auto objects = base->List(BronzeProductPrefix("BTC-USD"));
+  auto entries = ReadLanded(base.get(), "BTC-USD", 0);
+  ASSERT_TRUE(objects.ok() && entries.ok());
+  ASSERT_EQ(objects->size(), 3u);
+  ASSERT_EQ(entries->size(), 2u);
+  faulty.Heal();
+  ListRecordingStore recording(&faulty);
+  IngestReport r2 = RunIngest(&recording, Options({"BTC-USD"}));
+  ASSERT_TRUE(r2.status.ok()) << r2.status.ToString();
+  ExpectComplete(base.get(), "BTC-USD");
+  ExpectAnnouncedOnce(base.get(), "BTC-USD");
+  // Recovery listed date partitions, never the product's whole Bronze.
+  ASSERT_FALSE(recording.lists.empty());
+  for (const auto& l : recording.lists) {
+    if (l.starts_with("bronze/")) {
+      EXPECT_NE(l.find("/date="), std::string::npos) << "listed " << l;
+    }
+    EXPECT_NE(l, GapReportPrefix("BTC-USD")) << "listed every gap report";
+  }
+}
+
+TEST_F(IngesterTest, ACheckpointFromBeforeTheLandedLogAnnouncesEveryObjectOnce) {
+  auto store = NewMemoryStore();
+  ASSERT_TRUE(RunIngest(store.get(), Options({"ETH-USD"})).status.ok());
+  // Make the lake look as it did before the landed log: no entries, no
+  // marker, a checkpoint without landed_next_seq.
+  auto log = store->List("_state/ingest/landed/");
+  ASSERT_TRUE(log.ok());
+  for (const auto& o : *log) ASSERT_TRUE(store->Delete(o.key).ok());
+  ASSERT_TRUE(store->Delete("_state/ingest/products/source=coinbase/ETH-USD.json").ok());
+  auto cp = LoadCheckpoint(store.get(), "ETH-USD");
+  ASSERT_TRUE(cp.ok() && cp->has_value());
+  Checkpoint old = **cp;
+  old.landed_next_seq.reset();
+  ASSERT_TRUE(SaveCheckpoint(store.get(), old).ok());
+
+  ASSERT_TRUE(RunIngest(store.get(), Options({"ETH-USD"})).status.ok());
+  ExpectAnnouncedOnce(store.get(), "ETH-USD");
+  // And a run after that announces nothing again.
+  ASSERT_TRUE(RunIngest(store.get(), Options({"ETH-USD"})).status.ok());
+  ExpectAnnouncedOnce(store.get(), "ETH-USD");
 }
 
 TEST_F(IngesterTest, CrashBetweenObjectAndCheckpointLosesNothingAndWritesNothingTwice) {
@@ -78,6 +191,7 @@ TEST_F(IngesterTest, CrashBetweenObjectAndCheckpointLosesNothingAndWritesNothing
   IngestReport r2 = RunIngest(&faulty, Options({"BTC-USD"}));
   ASSERT_TRUE(r2.status.ok()) << r2.status.ToString();
   ExpectComplete(base.get(), "BTC-USD");
+  ExpectAnnouncedOnce(base.get(), "BTC-USD");
 }
 
 TEST_F(IngesterTest, FullDiskWhileLandingIsAnIOErrorNamingTheObject) {
@@ -93,6 +207,7 @@ TEST_F(IngesterTest, FullDiskWhileLandingIsAnIOErrorNamingTheObject) {
   IngestReport again = RunIngest(&faulty, Options({"BTC-USD"}));
   ASSERT_TRUE(again.status.ok()) << again.status.ToString();
   ExpectComplete(base.get(), "BTC-USD");
+  ExpectAnnouncedOnce(base.get(), "BTC-USD");
 }
 
 TEST_F(IngesterTest, BackfillBelowTheCheckpointFillsTheRangeOnce) {
@@ -108,6 +223,7 @@ TEST_F(IngesterTest, BackfillBelowTheCheckpointFillsTheRangeOnce) {
   ASSERT_TRUE(cp.ok() && cp->has_value());
   EXPECT_EQ((*cp)->low, first);
   EXPECT_FALSE((*cp)->backfill.has_value());
+  ExpectAnnouncedOnce(store.get(), "ETH-USD");
 }
 
 TEST_F(IngesterTest, UnknownProductFailsBeforeAnythingIsWritten) {
