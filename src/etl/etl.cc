@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <filesystem>
 #include <mutex>
@@ -13,11 +14,15 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "table/catalog.h"
+#include <nlohmann/json.hpp>
+
+#include "bronze/bronze.h"
+#include "bronze/landed_log.h"
+#include "etl/dec18.h"
 #include "etl/gold.h"
 #include "etl/table_io.h"
 #include "etl/validate.h"
-#include "bronze/bronze.h"
+#include "table/catalog.h"
 
 namespace tradelake {
 namespace {
@@ -26,7 +31,6 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::string_view kLockKey = "_state/etl/lock";
-constexpr int kCommitsKept = 20;
 
 // A validated trade waiting to be merged into Silver, with what is needed to
 // count it against its Bronze partition or reject it as a conflict.
@@ -112,17 +116,184 @@ class EtlLock {
   ObjectStore* store_;
 };
 
+// --- statistics for Delta `add` actions ---------------------------------------
+
+std::string JsonText(std::string_view s) { return nlohmann::json(std::string(s)).dump(); }
+// Delta stats hold timestamps as ISO-8601 with milliseconds (truncated, as Spark writes them).
+std::string StatsTime(TimestampMicros t) {
+  const TimestampMicros ms = t >= 0 ? t / 1000 * 1000 : (t - 999) / 1000 * 1000;
+  const std::string full = FormatRfc3339Micros(ms);  // ...T12:34:56.789000Z
+  return JsonText(full.substr(0, full.size() - 4) + "Z");
+}
+std::string StatsDate(std::string_view date) { return JsonText(date); }
+std::string StatsDec(Dec18 v) { return Dec18ToString(v); }
+
+template <typename T, typename Less = std::less<T>>
+struct MinMax {
+  std::optional<T> lo, hi;
+  void Add(const T& v) {
+    if (!lo || Less()(v, *lo)) lo = v;
+    if (!hi || Less()(*hi, v)) hi = v;
+  }
+};
+
+DeltaStats StatsOf(const std::vector<SilverTrade>& rows) {
+  DeltaStats st;
+  st.num_records = static_cast<int64_t>(rows.size());
+  MinMax<std::string> product, side;
+  MinMax<int64_t> id, time, ingested;
+  MinMax<Dec18> price, size, notional;
+  for (const auto& r : rows) {
+    product.Add(r.product_id);
+    id.Add(r.trade_id);
+    price.Add(r.price);
+    size.Add(r.size);
+    notional.Add(r.quote_notional);
+    time.Add(r.time);
+    ingested.Add(r.ingested_at);
+  }
+  if (!rows.empty()) {
+    st.min_values = {{"product_id", JsonText(*product.lo)}, {"trade_id", std::to_string(*id.lo)},
+                     {"price", StatsDec(*price.lo)},        {"size", StatsDec(*size.lo)},
+                     {"quote_notional", StatsDec(*notional.lo)}, {"trade_time", StatsTime(*time.lo)},
+                     {"ingested_at", StatsTime(*ingested.lo)}};
+    st.max_values = {{"product_id", JsonText(*product.hi)}, {"trade_id", std::to_string(*id.hi)},
+                     {"price", StatsDec(*price.hi)},        {"size", StatsDec(*size.hi)},
+                     {"quote_notional", StatsDec(*notional.hi)}, {"trade_time", StatsTime(*time.hi)},
+                     {"ingested_at", StatsTime(*ingested.hi)}};
+  }
+  for (const auto& c : SilverTradesSchema()) st.null_count[c.name] = 0;
+  return st;
+}
+
+DeltaStats StatsOf(const std::vector<GoldBar>& rows) {
+  DeltaStats st;
+  st.num_records = static_cast<int64_t>(rows.size());
+  MinMax<std::string> product;
+  MinMax<int64_t> period, first, last;
+  for (const auto& b : rows) {
+    product.Add(b.product_id);
+    period.Add(b.period_start);
+    first.Add(b.first_trade_id);
+    last.Add(b.last_trade_id);
+  }
+  if (!rows.empty()) {
+    st.min_values = {{"product_id", JsonText(*product.lo)}, {"period_start", StatsTime(*period.lo)},
+                     {"first_trade_id", std::to_string(*first.lo)}, {"last_trade_id", std::to_string(*last.lo)}};
+    st.max_values = {{"product_id", JsonText(*product.hi)}, {"period_start", StatsTime(*period.hi)},
+                     {"first_trade_id", std::to_string(*first.hi)}, {"last_trade_id", std::to_string(*last.hi)}};
+  }
+  for (const auto& c : GoldBarsSchema()) st.null_count[c.name] = 0;
+  return st;
+}
+
+DeltaStats StatsOf(const std::vector<RejectedRecord>& rows) {
+  DeltaStats st;
+  st.num_records = static_cast<int64_t>(rows.size());
+  MinMax<std::string> product;
+  MinMax<int64_t> id, at;
+  int64_t null_ids = 0, null_dates = 0;
+  for (const auto& r : rows) {
+    product.Add(r.product_id);
+    if (r.trade_id) {
+      id.Add(*r.trade_id);
+    } else {
+      ++null_ids;
+    }
+    if (r.date.empty()) ++null_dates;
+    at.Add(r.rejected_at);
+  }
+  if (!rows.empty()) {
+    st.min_values = {{"product_id", JsonText(*product.lo)}, {"rejected_at", StatsTime(*at.lo)}};
+    st.max_values = {{"product_id", JsonText(*product.hi)}, {"rejected_at", StatsTime(*at.hi)}};
+    if (id.lo) {
+      st.min_values["trade_id"] = std::to_string(*id.lo);
+      st.max_values["trade_id"] = std::to_string(*id.hi);
+    }
+  }
+  for (const auto& c : RejectedSchema()) st.null_count[c.name] = 0;
+  st.null_count["trade_id"] = null_ids;
+  st.null_count["date"] = null_dates;
+  return st;
+}
+
+DeltaStats StatsOf(const std::vector<QualityRow>& rows) {
+  DeltaStats st;
+  st.num_records = static_cast<int64_t>(rows.size());
+  MinMax<std::string> product, date;
+  MinMax<int64_t> seq;
+  for (const auto& q : rows) {
+    product.Add(q.product_id);
+    date.Add(q.date);
+    seq.Add(q.etl_seq);
+  }
+  if (!rows.empty()) {
+    st.min_values = {{"product_id", JsonText(*product.lo)}, {"date", StatsDate(*date.lo)},
+                     {"etl_seq", std::to_string(*seq.lo)}};
+    st.max_values = {{"product_id", JsonText(*product.hi)}, {"date", StatsDate(*date.hi)},
+                     {"etl_seq", std::to_string(*seq.hi)}};
+  }
+  for (const auto& c : QualitySchema()) st.null_count[c.name] = 0;
+  return st;
+}
+
+std::optional<int64_t> StatInt(const std::map<std::string, std::string>& values, const char* column) {
+  auto it = values.find(column);
+  if (it == values.end()) return std::nullopt;
+  int64_t v = 0;
+  const auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+  if (ec != std::errc() || end != it->second.data() + it->second.size()) return std::nullopt;
+  return v;
+}
+
+// "\"2024-05-01T00:00:00.000Z\"" -> "2024-05" (month) or "2024" (year).
+std::string StatPrefix(const std::map<std::string, std::string>& values, const char* column, size_t n) {
+  auto it = values.find(column);
+  if (it == values.end() || it->second.size() < n + 1) return "";
+  return it->second.substr(1, n);
+}
+
+// --- the run ------------------------------------------------------------------
+
+// Gold tables: which file a bar belongs in. bars_1m: the (product, date)
+// partition's one file; hourly: one file per month; daily: one per year.
+struct GoldSpec {
+  std::string_view table;
+  int64_t period;
+  size_t group_chars;  // of "YYYY-MM-DD": 10 (day), 7 (month), 4 (year)
+};
+constexpr GoldSpec kGoldSpecs[] = {{kGoldBars1m, kMicrosPerMinute, 10},
+                                   {kGoldHourly, kMicrosPerHour, 7},
+                                   {kGoldDaily, kMicrosPerDay, 4}};
+
+// A file of a table as the run found it (committed, or carried over from a
+// lake being upgraded).
+struct BaseFile {
+  std::string key;
+  std::string path;  // in the Delta log ("" for a legacy file)
+  std::string date;  // partition value; "" if none
+  DeltaStats stats;
+  std::optional<int64_t> min_id, max_id;  // trade_id range (Silver)
+  std::string group;                      // Gold: the period group it covers
+};
+
+// table -> product -> files
+using BaseFiles = std::map<std::string, std::map<std::string, std::vector<BaseFile>>>;
+
+struct WorkItem {
+  std::vector<std::string> keys;  // Bronze objects, in landing order
+  int64_t next_bookmark = -1;     // the landed-log seq after the last one read (-1: unchanged)
+};
+
 class EtlRun {
  public:
-  EtlRun(ObjectStore* store, const EtlOptions& options, Snapshot base)
-      : store_(store), options_(options), base_(std::move(base)) {
+  EtlRun(ObjectStore* store, const EtlOptions& options, Snapshot base, const BaseFiles* files)
+      : store_(store), options_(options), base_(std::move(base)), files_(files) {
     now_ = options.now ? options.now : NowMicros();
+    next_ = base_;
     next_.seq = base_.seq + 1;
-    if (!options.rebuild) {
-      next_.tables = base_.tables;
-      next_.bronze_processed = base_.bronze_processed;
-      next_.quality = base_.quality;
-    }
+    next_.commit_text.clear();
+    next_.legacy.reset();
     tmp_dir_ = fs::temp_directory_path() / fmt::format("tradelake-etl-{}-{}", ::getpid(), RandomTag());
   }
   ~EtlRun() {
@@ -130,34 +301,63 @@ class EtlRun {
     fs::remove_all(tmp_dir_, ec);
   }
 
-  Status ProcessProduct(const std::string& product, const std::vector<BronzeKey>& objects,
-                        const std::vector<std::string>& keys);
+  Status ProcessProduct(const std::string& product, const std::vector<std::string>& keys);
+  // Gold recomputed from Silver rows taken as new (a lake being upgraded).
+  Status AddGoldFor(const std::string& product, const std::vector<SilverTrade>& rows);
   Snapshot& next() { return next_; }
   EtlReport& report() { return report_; }
-  const std::vector<std::string>& replaced() const { return replaced_; }
+  // table -> files written / replaced, and the audit rows.
+  std::map<std::string, std::vector<DeltaAddFile>>& adds() { return adds_; }
+  std::map<std::string, std::vector<const BaseFile*>>& removes() { return removes_; }
+  std::vector<QualityRow>& quality_rows() { return quality_rows_; }
+  Result<DeltaAddFile> WriteQuality(const std::string& product, const std::vector<QualityRow>& rows) {
+    return WriteFile(kAuditQuality, ProductPartitionName(product), rows, WriteQualityRows);
+  }
+
+  template <typename Row>
+  Result<std::vector<Row>> ReadFile(const std::string& key, Result<std::vector<Row>> (*reader)(const std::string&));
 
  private:
-  Result<std::vector<SilverTrade>> ReadSilverPartition(const std::string& partition);
-  // Writes rows to a new file of `table` in `partition`; returns its key.
+  // Writes rows to a new file of `table` in `partition`; returns its `add`.
   template <typename Rows, typename Writer>
-  Result<std::string> WriteFile(std::string_view table, const std::string& partition, const Rows& rows,
-                                Writer writer);
+  Result<DeltaAddFile> WriteFile(std::string_view table, const std::string& partition, const Rows& rows,
+                                 Writer writer);
+  const std::vector<BaseFile>& Files(std::string_view table, const std::string& product) const {
+    static const std::vector<BaseFile> kNone;
+    auto t = files_->find(std::string(table));
+    if (t == files_->end()) return kNone;
+    auto p = t->second.find(product);
+    return p == t->second.end() ? kNone : p->second;
+  }
+  Status MergeGold(const std::string& product, const std::vector<SilverTrade>& inserted_sorted);
+
+ public:
+  // Writes the Gold files of every bar added so far. REQUIRES: no ProcessProduct running.
+  Status FlushGold();
+
+ private:
 
   ObjectStore* store_;
   const EtlOptions& options_;
   const Snapshot base_;
+  const BaseFiles* files_;
   TimestampMicros now_ = 0;
   fs::path tmp_dir_;
 
   std::mutex mu_;
-  Snapshot next_;                    // GUARDED_BY(mu_)
-  EtlReport report_;                 // GUARDED_BY(mu_)
-  std::vector<std::string> replaced_;  // GUARDED_BY(mu_)
+  Snapshot next_;                                                   // GUARDED_BY(mu_)
+  EtlReport report_;                                                // GUARDED_BY(mu_)
+  std::map<std::string, std::vector<DeltaAddFile>> adds_;           // GUARDED_BY(mu_)
+  std::map<std::string, std::vector<const BaseFile*>> removes_;     // GUARDED_BY(mu_)
+  std::vector<QualityRow> quality_rows_;                            // GUARDED_BY(mu_)
+  // table -> product -> period group -> period_start -> bar of new trades
+  std::map<std::string, std::map<std::string, std::map<std::string, std::map<TimestampMicros, GoldBar>>>>
+      pending_gold_;  // GUARDED_BY(mu_)
 };
 
 template <typename Rows, typename Writer>
-Result<std::string> EtlRun::WriteFile(std::string_view table, const std::string& partition, const Rows& rows,
-                                      Writer writer) {
+Result<DeltaAddFile> EtlRun::WriteFile(std::string_view table, const std::string& partition, const Rows& rows,
+                                       Writer writer) {
   const std::string key = fmt::format("{}{}/part-{:08d}-{}.parquet", TableFolder(table), partition, next_.seq,
                                       RandomTag());
   if (auto local = store_->WritablePath(key)) {
@@ -179,81 +379,70 @@ Result<std::string> EtlRun::WriteFile(std::string_view table, const std::string&
     fs::remove(tmp, ec);
     RETURN_IF_ERROR(store_->Put(key, bytes, WriteMode::kCreateOnly));
   }
-  auto info = store_->Head(key);
+  ASSIGN_OR_RETURN(DeltaAddFile add, AddFileFor(store_, table, key, StatsOf(rows)));
+  add.modification_time = now_ / 1000;
   std::lock_guard lock(mu_);
   ++report_.files_written;
-  if (info.ok()) report_.bytes_written += info->size;
-  return key;
+  report_.bytes_written += add.size;
+  return add;
 }
 
-Result<std::vector<SilverTrade>> EtlRun::ReadSilverPartition(const std::string& partition) {
-  std::vector<SilverTrade> rows;
-  if (options_.rebuild) return rows;
-  auto table = base_.tables.find(std::string(kSilverTrades));
-  if (table == base_.tables.end()) return rows;
-  auto files = table->second.find(partition);
-  if (files == table->second.end()) return rows;
-  for (const auto& key : files->second) {
-    std::vector<SilverTrade> part;
-    if (auto local = store_->LocalPath(key)) {
-      ASSIGN_OR_RETURN(part, ReadSilverTrades(*local));
-    } else {
-      ASSIGN_OR_RETURN(std::string bytes, store_->Get(key));
-      std::error_code ec;
-      fs::create_directories(tmp_dir_, ec);
-      const fs::path tmp = tmp_dir_ / fmt::format("{}.parquet", RandomTag());
-      {
-        std::FILE* f = std::fopen(tmp.c_str(), "wb");
-        if (!f || std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size()) {
-          if (f) std::fclose(f);
-          return IOError(fmt::format("staging {} in {}", key, tmp.string()));
-        }
-        std::fclose(f);
-      }
-      auto read = ReadSilverTrades(tmp.string());
-      fs::remove(tmp, ec);
-      ASSIGN_OR_RETURN(part, std::move(read));
+template <typename Row>
+Result<std::vector<Row>> EtlRun::ReadFile(const std::string& key,
+                                          Result<std::vector<Row>> (*reader)(const std::string&)) {
+  if (auto local = store_->LocalPath(key)) return reader(*local);
+  ASSIGN_OR_RETURN(std::string bytes, store_->Get(key));
+  std::error_code ec;
+  fs::create_directories(tmp_dir_, ec);
+  const fs::path tmp = tmp_dir_ / fmt::format("{}.parquet", RandomTag());
+  {
+    std::FILE* f = std::fopen(tmp.c_str(), "wb");
+    if (!f || std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size()) {
+      if (f) std::fclose(f);
+      return IOError(fmt::format("staging {} in {}", key, tmp.string()));
     }
-    rows.insert(rows.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
+    std::fclose(f);
   }
-  return rows;
+  auto read = reader(tmp.string());
+  fs::remove(tmp, ec);
+  return read;
 }
 
-Status EtlRun::ProcessProduct(const std::string& product, const std::vector<BronzeKey>& objects,
-                              const std::vector<std::string>& keys) {
+Status EtlRun::ProcessProduct(const std::string& product, const std::vector<std::string>& keys) {
   TradeValidator validator;
-  std::map<std::string, std::vector<Candidate>> by_date;              // Silver (trade) date
-  std::map<std::string, std::vector<RejectedRecord>> rejected;        // Bronze partition
-  std::map<std::string, PartitionQuality> delta;                      // Bronze partition
+  std::map<std::string, std::vector<Candidate>> by_date;        // Silver (trade) date
+  std::map<std::string, std::vector<RejectedRecord>> rejected;  // Bronze partition
+  std::map<std::string, QualityCounters> delta;                 // Bronze date
   int64_t cached_day = INT64_MIN;
   std::string cached_date;
-  for (size_t i = 0; i < objects.size(); ++i) {
-    const BronzeKey& obj = objects[i];
-    const std::string& key = keys[i];
+  for (const std::string& key : keys) {
+    auto obj = ParseBronzeObjectKey(key);
+    if (!obj.ok()) return obj.status().WithContext("a landed-log entry names a key that is not a Bronze object");
     ASSIGN_OR_RETURN(std::string data, store_->Get(key));
     auto lines = ReadBronzeLines(data);
     if (!lines.ok()) return lines.status().WithContext(fmt::format("Bronze object {}", key));
-    const std::string bp = PartitionName(product, obj.date);
+    const std::string bp = PartitionName(product, obj->date);
+    QualityCounters& dq = delta[obj->date];
     for (auto& line : *lines) {
-      ++delta[bp].records;
+      ++dq.records;
       if (!line.error.empty()) {
         RejectedRecord r;
         r.product_id = product;
-        r.date = obj.date;
+        r.date = obj->date;
         r.rule = std::string(dq_rule::kInvalidJson);
         r.detail = "not a Bronze line: " + line.error;
         r.raw = line.line;
         r.bronze_object = key;
         r.rejected_at = now_;
-        ++delta[bp].rejected[r.rule];
+        ++dq.rejected[r.rule];
         rejected[bp].push_back(std::move(r));
         continue;
       }
       auto ingested = ParseRfc3339(line.ingested_at);
-      TradeContext ctx{product, obj.date, line.request, key, ingested.value_or(0), now_};
+      TradeContext ctx{product, obj->date, line.request, key, ingested.value_or(0), now_};
       auto outcome = validator.Validate(line.trade, ctx);
       if (auto* bad = std::get_if<RejectedRecord>(&outcome)) {
-        ++delta[bp].rejected[bad->rule];
+        ++dq.rejected[bad->rule];
         rejected[bp].push_back(std::move(*bad));
         continue;
       }
@@ -264,11 +453,12 @@ Status EtlRun::ProcessProduct(const std::string& product, const std::vector<Bron
         cached_day = day;
         cached_date = FormatDate(row.time);
       }
-      by_date[cached_date].push_back({std::move(row), bp, obj.date, std::move(line.trade)});
+      by_date[cached_date].push_back({std::move(row), bp, obj->date, std::move(line.trade)});
     }
     if (options_.stop && options_.stop->load()) return Cancelled("stopped; nothing was committed, rerun to resume");
   }
 
+  std::vector<SilverTrade> inserted_all;  // for Gold, sorted by trade_id per date
   for (auto& [date, cands] : by_date) {
     if (options_.stop && options_.stop->load()) return Cancelled("stopped; nothing was committed, rerun to resume");
     const std::string partition = PartitionName(product, date);
@@ -277,19 +467,39 @@ Status EtlRun::ProcessProduct(const std::string& product, const std::vector<Bron
       if (a.row.ingested_at != b.row.ingested_at) return a.row.ingested_at < b.row.ingested_at;
       return a.row.bronze_object < b.row.bronze_object;
     };
-    // Bronze objects are read in key order, so candidates usually arrive sorted.
+    // Bronze objects are read in landing order, so candidates usually arrive sorted.
     if (!std::is_sorted(cands.begin(), cands.end(), before)) std::sort(cands.begin(), cands.end(), before);
-    ASSIGN_OR_RETURN(std::vector<SilverTrade> existing, ReadSilverPartition(partition));
-    std::vector<SilverTrade> merged;
-    merged.reserve(existing.size() + cands.size());
+    // Only Silver files whose trade_id range holds a new id can hold a copy.
+    std::vector<SilverTrade> existing;
+    for (const BaseFile& f : Files(kSilverTrades, product)) {
+      if (f.date != date) continue;
+      bool overlaps = !f.min_id || !f.max_id;  // no stats: read it to be safe
+      if (!overlaps) {
+        auto it = std::lower_bound(cands.begin(), cands.end(), *f.min_id,
+                                   [](const Candidate& c, int64_t id) { return c.row.trade_id < id; });
+        overlaps = it != cands.end() && it->row.trade_id <= *f.max_id;
+      }
+      if (!overlaps) continue;
+      ASSIGN_OR_RETURN(auto rows, ReadFile<SilverTrade>(f.key, &ReadSilverTrades));
+      existing.insert(existing.end(), std::make_move_iterator(rows.begin()), std::make_move_iterator(rows.end()));
+    }
+    auto by_id = [](const SilverTrade& a, const SilverTrade& b) { return a.trade_id < b.trade_id; };
+    if (!std::is_sorted(existing.begin(), existing.end(), by_id)) std::sort(existing.begin(), existing.end(), by_id);
+
+    std::vector<SilverTrade> inserted;
+    inserted.reserve(cands.size());
     size_t e = 0;
     for (auto& c : cands) {
-      while (e < existing.size() && existing[e].trade_id < c.row.trade_id) merged.push_back(std::move(existing[e++]));
-      if (e < existing.size() && existing[e].trade_id == c.row.trade_id) merged.push_back(std::move(existing[e++]));
-      PartitionQuality& q = delta[c.bronze_partition];
-      if (!merged.empty() && merged.back().trade_id == c.row.trade_id) {
-        const SilverTrade& kept = merged.back();
-        if (SameTrade(kept, c.row)) {
+      while (e < existing.size() && existing[e].trade_id < c.row.trade_id) ++e;
+      const SilverTrade* kept = nullptr;
+      if (e < existing.size() && existing[e].trade_id == c.row.trade_id) {
+        kept = &existing[e];
+      } else if (!inserted.empty() && inserted.back().trade_id == c.row.trade_id) {
+        kept = &inserted.back();
+      }
+      QualityCounters& q = delta[c.bronze_date];
+      if (kept != nullptr) {
+        if (SameTrade(*kept, c.row)) {
           ++q.duplicates;
         } else {
           RejectedRecord r;
@@ -298,7 +508,7 @@ Status EtlRun::ProcessProduct(const std::string& product, const std::vector<Bron
           r.trade_id = c.row.trade_id;
           r.rule = std::string(kConflictingDuplicateRule);
           r.detail = fmt::format("trade {} is already in Silver from {} with other values", c.row.trade_id,
-                                 kept.bronze_object);
+                                 kept->bronze_object);
           r.raw = std::move(c.raw);
           r.bronze_object = c.row.bronze_object;
           r.rejected_at = now_;
@@ -308,74 +518,243 @@ Status EtlRun::ProcessProduct(const std::string& product, const std::vector<Bron
         continue;
       }
       ++q.inserted;
-      merged.push_back(std::move(c.row));
+      inserted.push_back(std::move(c.row));
     }
-    while (e < existing.size()) merged.push_back(std::move(existing[e++]));
-
-    ASSIGN_OR_RETURN(std::string silver_key, WriteFile(kSilverTrades, partition, merged, WriteSilverTrades));
-    std::vector<std::pair<std::string_view, std::string>> gold_keys;
-    for (auto [table, period] : {std::pair{kGoldHourly, kMicrosPerHour}, std::pair{kGoldDaily, kMicrosPerDay},
-                                 std::pair{kGoldBars1m, kMicrosPerMinute}}) {
-      auto bars = AggregateBars(merged, period);
-      if (!bars.ok()) return bars.status().WithContext(fmt::format("{} {}", table, partition));
-      ASSIGN_OR_RETURN(std::string k, WriteFile(table, partition, *bars, WriteGoldBars));
-      gold_keys.emplace_back(table, std::move(k));
+    if (!inserted.empty()) {
+      ASSIGN_OR_RETURN(DeltaAddFile add, WriteFile(kSilverTrades, partition, inserted, WriteSilverTrades));
+      std::lock_guard lock(mu_);
+      adds_[std::string(kSilverTrades)].push_back(std::move(add));
+      ++report_.silver_partitions;
     }
-    std::lock_guard lock(mu_);
-    auto replace = [&](std::string_view table, std::string key) {
-      auto& files = next_.tables[std::string(table)][partition];
-      replaced_.insert(replaced_.end(), files.begin(), files.end());
-      files = {std::move(key)};
-    };
-    replace(kSilverTrades, std::move(silver_key));
-    for (auto& [table, key] : gold_keys) replace(table, std::move(key));
-    PartitionQuality& q = next_.quality[partition];
-    q.silver_rows = static_cast<int64_t>(merged.size());
-    q.id_gaps = merged.empty() ? 0 : merged.back().trade_id - merged.front().trade_id + 1 - q.silver_rows;
-    ++report_.silver_partitions;
-    report_.gold_partitions += 1;
+    inserted_all.insert(inserted_all.end(), std::make_move_iterator(inserted.begin()),
+                        std::make_move_iterator(inserted.end()));
   }
+  RETURN_IF_ERROR(MergeGold(product, inserted_all));
 
   for (auto& [bp, rows] : rejected) {
     for (auto& r : rows) KeepRawReadable(&r);
-    ASSIGN_OR_RETURN(std::string key, WriteFile(kSilverRejected, bp, rows, WriteRejected));
+    ASSIGN_OR_RETURN(DeltaAddFile add, WriteFile(kSilverRejected, bp, rows, WriteRejected));
     std::lock_guard lock(mu_);
-    next_.tables[std::string(kSilverRejected)][bp].push_back(std::move(key));
+    adds_[std::string(kSilverRejected)].push_back(std::move(add));
   }
 
   std::lock_guard lock(mu_);
-  for (const auto& [bp, d] : delta) {
-    PartitionQuality& q = next_.quality[bp];
-    q.records += d.records;
-    q.inserted += d.inserted;
-    q.duplicates += d.duplicates;
+  QualityCounters& total = next_.totals[product];
+  for (const auto& [date, d] : delta) {
+    total.Add(d);
     for (const auto& [rule, n] : d.rejected) {
-      q.rejected[rule] += n;
       report_.rejected_by_rule[rule] += n;
       report_.rejected += n;
     }
     report_.records += d.records;
     report_.inserted += d.inserted;
     report_.duplicates += d.duplicates;
+    QualityRow row;
+    row.product_id = product;
+    row.date = date;
+    row.etl_seq = next_.seq;
+    row.records = d.records;
+    row.inserted = d.inserted;
+    row.duplicates = d.duplicates;
+    row.rejected = d.rejected_total();
+    nlohmann::json rules = nlohmann::json::object();
+    for (const auto& [rule, n] : d.rejected) rules[rule] = n;
+    row.rejected_by_rule = rules.dump();
+    quality_rows_.push_back(std::move(row));
   }
-  next_.bronze_processed.insert(keys.begin(), keys.end());
   report_.bronze_objects += static_cast<int64_t>(keys.size());
   return Status::OK();
 }
 
-// Deletes table files that no committed snapshot references.
-Result<int64_t> RemoveOrphans(ObjectStore* store, const Snapshot& snapshot) {
-  const std::set<std::string> live = snapshot.Files();
-  int64_t removed = 0;
-  for (const char* prefix : {"silver/", "gold/"}) {
-    ASSIGN_OR_RETURN(auto objects, store->List(prefix));
-    for (const auto& o : objects) {
-      if (live.contains(o.key)) continue;
-      RETURN_IF_ERROR(store->Delete(o.key));
-      ++removed;
+Status EtlRun::AddGoldFor(const std::string& product, const std::vector<SilverTrade>& rows) {
+  return MergeGold(product, rows);
+}
+
+// Adds the bars of `inserted` (new trades, no copy of any already in Gold)
+// to the run's pending Gold bars; FlushGold writes them.
+Status EtlRun::MergeGold(const std::string& product, const std::vector<SilverTrade>& inserted) {
+  if (inserted.empty()) return Status::OK();
+  for (const GoldSpec& spec : kGoldSpecs) {
+    auto bars = AggregateBars(inserted, spec.period);
+    if (!bars.ok()) return bars.status().WithContext(fmt::format("{} {}", spec.table, product));
+    std::lock_guard lock(mu_);
+    auto& groups = pending_gold_[std::string(spec.table)][product];
+    for (auto& b : *bars) {
+      auto& group = groups[FormatDate(b.period_start).substr(0, spec.group_chars)];
+      auto [it, fresh] = group.emplace(b.period_start, b);
+      if (!fresh) RETURN_IF_ERROR(MergeBar(b, &it->second));
     }
   }
-  return removed;
+  return Status::OK();
+}
+
+// Merges the pending bars into the Gold files they touch (bars_1m: the day's
+// file, hourly: the month's, daily: the year's), each rewritten as a new file.
+Status EtlRun::FlushGold() {
+  for (const GoldSpec& spec : kGoldSpecs) {
+    for (auto& [product, groups] : pending_gold_[std::string(spec.table)]) {
+      for (auto& [group, fresh] : groups) {
+        if (options_.stop && options_.stop->load()) return Cancelled("stopped; nothing was committed, rerun to resume");
+        std::map<TimestampMicros, GoldBar> merged;
+        std::vector<const BaseFile*> replaced;
+        for (const BaseFile& f : Files(spec.table, product)) {
+          if (f.group != group) continue;
+          ASSIGN_OR_RETURN(auto rows, ReadFile<GoldBar>(f.key, &ReadGoldBars));
+          for (auto& b : rows) {
+            const TimestampMicros at = b.period_start;
+            merged.emplace(at, std::move(b));
+          }
+          replaced.push_back(&f);
+        }
+        for (const auto& [at, b] : fresh) {
+          auto [it, fresh_bar] = merged.emplace(at, b);
+          if (!fresh_bar) RETURN_IF_ERROR(MergeBar(b, &it->second));
+        }
+        std::vector<GoldBar> rows;
+        rows.reserve(merged.size());
+        for (auto& [at, b] : merged) rows.push_back(std::move(b));
+        const std::string partition = spec.group_chars == 10 ? PartitionName(product, group)
+                                                             : ProductPartitionName(product);
+        ASSIGN_OR_RETURN(DeltaAddFile add, WriteFile(spec.table, partition, rows, WriteGoldBars));
+        adds_[std::string(spec.table)].push_back(std::move(add));
+        auto& r = removes_[std::string(spec.table)];
+        r.insert(r.end(), replaced.begin(), replaced.end());
+        ++report_.gold_partitions;
+      }
+    }
+  }
+  pending_gold_.clear();
+  return Status::OK();
+}
+
+// The committed files of every table, grouped by product, with what the run
+// needs to know of each (trade_id range, Gold period group).
+Result<BaseFiles> FilesOf(const LakeState& state) {
+  BaseFiles out;
+  for (std::string_view table : EtlTables()) {
+    ASSIGN_OR_RETURN(auto files, LiveFiles(state, table));
+    const auto& delta_files = state.tables.at(std::string(table)).files;
+    (void)delta_files;
+    for (auto& f : files) {
+      BaseFile b;
+      b.key = f.key;
+      b.path = KeyToDeltaPath(TableFolder(table), f.key);
+      b.date = f.date;
+      b.min_id = StatInt(f.stats.min_values, "trade_id");
+      b.max_id = StatInt(f.stats.max_values, "trade_id");
+      for (const GoldSpec& spec : kGoldSpecs) {
+        if (spec.table != table) continue;
+        b.group = spec.group_chars == 10 ? f.date : StatPrefix(f.stats.min_values, "period_start", spec.group_chars);
+      }
+      b.stats = std::move(f.stats);
+      out[std::string(table)][f.product_id].push_back(std::move(b));
+    }
+  }
+  return out;
+}
+
+// The Delta state of every table at the versions `snap` pins (empty states
+// for tables not created yet).
+Result<std::map<std::string, DeltaTableState>> TablesOf(ObjectStore* store, const Snapshot& snap) {
+  std::map<std::string, DeltaTableState> tables;
+  for (std::string_view table : EtlTables()) {
+    auto it = snap.versions.find(std::string(table));
+    if (it == snap.versions.end()) {
+      tables[std::string(table)] = DeltaTableState{};
+      continue;
+    }
+    ASSIGN_OR_RETURN(DeltaTableState t, LoadDeltaTable(store, TableFolder(table), it->second));
+    if (t.version != it->second) {
+      return DataLoss(fmt::format("{} version {} (pinned by catalog commit {}) is not in its Delta log", table,
+                                  it->second, snap.seq));
+    }
+    tables[std::string(table)] = std::move(t);
+  }
+  return tables;
+}
+
+// Bronze objects to process, per product.
+Result<std::map<std::string, WorkItem>> FindNewObjects(ObjectStore* store, const Snapshot& base,
+                                                       const EtlOptions& options, bool list_all,
+                                                       const std::set<std::string>& already) {
+  std::map<std::string, WorkItem> work;
+  // The landed logs first: an entry read now is for an object that exists,
+  // so a listing made after it sees the object too.
+  ASSIGN_OR_RETURN(std::vector<std::string> products, ListLandedProducts(store));
+  for (const auto& [p, next] : base.bookmarks) products.push_back(p);
+  std::sort(products.begin(), products.end());
+  products.erase(std::unique(products.begin(), products.end()), products.end());
+  for (const std::string& product : products) {
+    auto b = base.bookmarks.find(product);
+    const int64_t from = b == base.bookmarks.end() ? 0 : b->second;
+    const int64_t limit = list_all ? std::numeric_limits<int64_t>::max() : options.max_objects_per_product;
+    int64_t seq = from;
+    WorkItem& w = work[product];
+    for (;;) {
+      ASSIGN_OR_RETURN(auto entries, ReadLanded(store, product, seq, std::min<int64_t>(limit, 10000)));
+      for (auto& e : entries) {
+        if (!list_all) w.keys.push_back(std::move(e.key));
+        seq = e.seq + 1;
+      }
+      if (entries.size() < 10000 || (!list_all && static_cast<int64_t>(w.keys.size()) >= limit)) break;
+    }
+    w.next_bookmark = seq;
+  }
+  if (list_all) {
+    // A rebuild, or the upgrade of a lake from before the landed log: every
+    // Bronze object (not yet in `already`).
+    ASSIGN_OR_RETURN(auto listed, store->List(fmt::format("bronze/source={}/", kBronzeSource)));
+    for (const auto& o : listed) {
+      auto key = ParseBronzeObjectKey(o.key);
+      if (!key.ok() || already.contains(o.key)) continue;
+      work[key->product_id].keys.push_back(o.key);
+    }
+  }
+  for (auto it = work.begin(); it != work.end();) {
+    const bool moved = it->second.next_bookmark >= 0 &&
+                       (!base.bookmarks.contains(it->first) || base.bookmarks.at(it->first) != it->second.next_bookmark);
+    it = (it->second.keys.empty() && !moved) ? work.erase(it) : std::next(it);
+  }
+  return work;
+}
+
+// Reads a legacy (format 1) lake's Silver and rejected files into `files` and
+// the matching Gold input; returns the Silver rows per product (for Gold).
+Status CarryOverLegacy(ObjectStore* store, EtlRun* run, const LegacySnapshot& legacy, BaseFiles* files,
+                       std::map<std::string, std::vector<DeltaAddFile>>* carried) {
+  for (std::string_view table : {kSilverTrades, kSilverRejected}) {
+    auto t = legacy.tables.find(std::string(table));
+    if (t == legacy.tables.end()) continue;
+    for (const auto& [partition, keys] : t->second) {
+      for (const std::string& key : keys) {
+        DeltaStats stats;
+        std::string product;
+        if (table == kSilverTrades) {
+          ASSIGN_OR_RETURN(auto rows, run->ReadFile<SilverTrade>(key, &ReadSilverTrades));
+          stats = StatsOf(rows);
+          if (rows.empty()) continue;
+          product = rows.front().product_id;
+          RETURN_IF_ERROR(run->AddGoldFor(product, rows));
+        } else {
+          ASSIGN_OR_RETURN(auto rows, run->ReadFile<RejectedRecord>(key, &ReadRejected));
+          stats = StatsOf(rows);
+          if (rows.empty()) continue;
+          product = rows.front().product_id;
+        }
+        ASSIGN_OR_RETURN(DeltaAddFile add, AddFileFor(store, table, key, stats));
+        BaseFile b;
+        b.key = key;
+        b.path = add.path;
+        b.date = add.partition_values["date"].value_or("");
+        b.min_id = StatInt(stats.min_values, "trade_id");
+        b.max_id = StatInt(stats.max_values, "trade_id");
+        b.stats = stats;
+        (*files)[std::string(table)][product].push_back(std::move(b));
+        (*carried)[std::string(table)].push_back(std::move(add));
+      }
+    }
+  }
+  return Status::OK();
 }
 
 }  // namespace
@@ -384,31 +763,65 @@ Result<EtlReport> RunEtl(ObjectStore* store, const EtlOptions& options) {
   const auto t0 = Clock::now();
   ASSIGN_OR_RETURN(auto lock, EtlLock::Acquire(store));
   ASSIGN_OR_RETURN(Snapshot base, LoadCurrentSnapshot(store));
-  ASSIGN_OR_RETURN(int64_t orphans, RemoveOrphans(store, base));
-  if (orphans) spdlog::info("removed {} uncommitted table files left by an interrupted run", orphans);
+  const bool upgrade = base.legacy != nullptr;
+  if (!upgrade) RETURN_IF_ERROR(RollForward(store, base));
 
-  ASSIGN_OR_RETURN(auto listed, store->List(fmt::format("bronze/source={}/", kBronzeSource)));
-  std::map<std::string, std::pair<std::vector<BronzeKey>, std::vector<std::string>>> work;
-  int64_t new_objects = 0;
-  for (const auto& o : listed) {
-    auto key = ParseBronzeObjectKey(o.key);
-    if (!key.ok()) continue;
-    if (!options.rebuild && base.bronze_processed.contains(o.key)) continue;
-    auto& w = work[key->product_id];
-    w.first.push_back(std::move(*key));
-    w.second.push_back(o.key);
-    ++new_objects;
+  // The committed tables (none for a lake being upgraded: it has no Delta log yet).
+  LakeState state;
+  state.catalog = base;
+  if (upgrade) {
+    for (std::string_view t : EtlTables()) state.tables[std::string(t)] = DeltaTableState{};
+    state.catalog.versions.clear();
+  } else {
+    ASSIGN_OR_RETURN(state.tables, TablesOf(store, base));
   }
-  if (new_objects == 0) {
+  BaseFiles files;
+  if (!options.rebuild && !upgrade) {
+    ASSIGN_OR_RETURN(files, FilesOf(state));
+  }
+
+  std::set<std::string> already;
+  if (upgrade && !options.rebuild) already = base.legacy->bronze_processed;
+  Snapshot bookmarks_from = base;
+  if (upgrade) bookmarks_from.bookmarks.clear();
+  ASSIGN_OR_RETURN(auto work, FindNewObjects(store, bookmarks_from, options, options.rebuild || upgrade, already));
+  if (work.empty() && !upgrade) {
     EtlReport r;
     r.nothing_to_do = true;
     r.seq = base.seq;
-    r.orphans_removed = orphans;
     r.elapsed_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     return r;
   }
 
-  EtlRun run(store, options, base);
+  Snapshot run_base = base;
+  run_base.versions = state.catalog.versions;
+  if (options.rebuild || upgrade) run_base.totals.clear();
+  EtlRun run(store, options, run_base, &files);
+  std::map<std::string, std::vector<DeltaAddFile>> carried;
+  if (upgrade && !options.rebuild) {
+    spdlog::info("upgrading the lake to Delta Lake tables (catalog commit {} is from an older tradelake)", base.seq);
+    RETURN_IF_ERROR(CarryOverLegacy(store, &run, *base.legacy, &files, &carried));
+    // The counters of the old commits become the first audit rows and the totals.
+    for (const auto& [partition, q] : base.legacy->quality) {
+      const size_t slash = partition.find('/');
+      if (!partition.starts_with("product_id=") || slash == std::string::npos) continue;
+      QualityRow row;
+      row.product_id = partition.substr(11, slash - 11);
+      row.date = partition.substr(slash + 6);
+      row.etl_seq = base.seq;
+      row.committed_at = base.committed_at;
+      row.records = q.records;
+      row.inserted = q.inserted;
+      row.duplicates = q.duplicates;
+      row.rejected = q.rejected_total();
+      nlohmann::json rules = nlohmann::json::object();
+      for (const auto& [rule, n] : q.rejected) rules[rule] = n;
+      row.rejected_by_rule = rules.dump();
+      run.quality_rows().push_back(std::move(row));
+      run.next().totals[run.quality_rows().back().product_id].Add(q);
+    }
+  }
+
   std::vector<std::string> products;
   for (const auto& [p, w] : work) products.push_back(p);
   std::atomic<size_t> next_product{0};
@@ -416,7 +829,8 @@ Result<EtlReport> RunEtl(ObjectStore* store, const EtlOptions& options) {
   auto worker = [&] {
     for (size_t i; (i = next_product++) < products.size();) {
       const auto& w = work[products[i]];
-      statuses[i] = run.ProcessProduct(products[i], w.first, w.second);
+      if (w.keys.empty()) continue;
+      statuses[i] = run.ProcessProduct(products[i], w.keys);
       if (!statuses[i].ok()) statuses[i] = statuses[i].WithContext(products[i]);
     }
   };
@@ -426,6 +840,7 @@ Result<EtlReport> RunEtl(ObjectStore* store, const EtlOptions& options) {
   worker();
   for (auto& t : threads) t.join();
   for (const auto& s : statuses) RETURN_IF_ERROR(s);
+  RETURN_IF_ERROR(run.FlushGold());
 
   EtlReport& report = run.report();
   if (!report.invariant_holds()) {
@@ -435,19 +850,69 @@ Result<EtlReport> RunEtl(ObjectStore* store, const EtlOptions& options) {
   }
   Snapshot& next = run.next();
   next.committed_at = NowMicros();
-  RETURN_IF_ERROR(CommitSnapshot(store, next));
-  // Committed: the files the new snapshot replaced are garbage now.
-  for (const auto& key : run.replaced()) {
-    if (Status s = store->Delete(key); !s.ok()) spdlog::warn("could not delete replaced {}: {}", key, s.ToString());
+  for (const auto& [product, w] : work) {
+    if (w.next_bookmark >= 0) next.bookmarks[product] = w.next_bookmark;
   }
-  if (options.rebuild) {
-    for (const auto& key : base.Files()) {
-      if (!next.Files().contains(key)) (void)store->Delete(key);
+
+  // audit.data_quality: one file per product of this run's rows.
+  {
+    std::map<std::string, std::vector<QualityRow>> by_product;
+    for (auto& q : run.quality_rows()) {
+      q.committed_at = q.committed_at ? q.committed_at : next.committed_at;
+      by_product[q.product_id].push_back(q);
+    }
+    for (const auto& [product, rows] : by_product) {
+      ASSIGN_OR_RETURN(DeltaAddFile add, run.WriteQuality(product, rows));
+      run.adds()[std::string(kAuditQuality)].push_back(std::move(add));
     }
   }
-  if (Status s = PruneCommits(store, kCommitsKept); !s.ok()) spdlog::warn("pruning old commits: {}", s.ToString());
+
+  // One Delta commit per changed table.
+  const int64_t now_ms = next.committed_at / 1000;
+  for (std::string_view table_name : EtlTables()) {
+    const std::string table(table_name);
+    const DeltaTableState& current = state.tables.at(table);
+    DeltaCommit commit;
+    commit.timestamp = now_ms;
+    commit.operation = options.rebuild ? "CREATE OR REPLACE TABLE AS SELECT" : upgrade ? "CONVERT" : "WRITE";
+    commit.operation_parameters = {{"tradelake_etl_seq", std::to_string(next.seq)}};
+    commit.txn = std::pair{std::string("tradelake-etl"), next.seq};
+    if (current.version < 0) {
+      commit.protocol = DeltaProtocol{};
+      commit.metadata = DeltaMetadataFor(table, now_ms);
+    }
+    auto remove = [&](const DeltaAddFile& add) {
+      DeltaRemoveFile r;
+      r.path = add.path;
+      r.deletion_timestamp = now_ms;
+      r.data_change = true;
+      r.partition_values = add.partition_values;
+      r.size = add.size;
+      commit.removes.push_back(std::move(r));
+    };
+    if (options.rebuild) {
+      for (const auto& [path, add] : current.files) remove(add);
+    } else {
+      for (const BaseFile* f : run.removes()[table]) {
+        auto it = current.files.find(f->path);
+        if (it != current.files.end()) remove(it->second);
+      }
+    }
+    // Files carried over from a legacy lake are added unless replaced in this run.
+    std::set<std::string> replaced_paths;
+    for (const BaseFile* f : run.removes()[table]) replaced_paths.insert(f->path);
+    for (auto& add : carried[table]) {
+      if (!replaced_paths.contains(add.path)) commit.adds.push_back(add);
+    }
+    for (auto& add : run.adds()[table]) commit.adds.push_back(add);
+    report.files_replaced += static_cast<int64_t>(commit.removes.size());
+    if (commit.adds.empty() && commit.removes.empty() && current.version >= 0) continue;
+    next.commits[table] = std::move(commit);
+  }
+  Status committed = CommitLake(store, &next);
+  if (!committed.ok()) return committed;
   report.seq = next.seq;
-  report.orphans_removed = orphans;
+  report.upgraded = upgrade;
   report.elapsed_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   return report;
 }

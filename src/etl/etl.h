@@ -1,27 +1,35 @@
-// ETL: Bronze -> Silver -> Gold, incremental, exact, crash-safe.
+// ETL: Bronze -> Silver -> Gold, incremental, exact, crash-safe, and with a
+// cost proportional to new data, never to the lake's age.
 //
 // One run:
 //   1. takes the ETL lock (_state/etl/lock) and loads the committed catalog
-//      snapshot; deletes table files no snapshot references (left by a run
-//      that died before committing);
-//   2. lists Bronze and picks the objects the snapshot's bookmark has not
-//      processed (all of them with `rebuild`, starting from empty tables);
-//   3. validates every record (etl/validate.h) and merges the good ones into
-//      the Silver partitions of their trade date, de-duplicating on
-//      (product_id, trade_id) against everything already in Silver: an
-//      identical copy is a duplicate, a copy whose price, size, side or time
-//      differs is a conflict and goes to silver.trades_rejected with rule
+//      snapshot (table/catalog.h) with each table's Delta state; finishes the
+//      Delta commits of a run that died after its catalog commit;
+//   2. finds new Bronze objects from the landed-object log of each product
+//      (bronze/landed_log.h), reading from the snapshot's bookmark on: one GET
+//      per new object plus one per product, whatever the lake's age (with
+//      `rebuild`: lists all of Bronze and starts from empty tables);
+//   3. validates every record (etl/validate.h) and de-duplicates on
+//      (product_id, trade_id) against Silver: only the Silver files whose
+//      trade_id range (Delta stats) holds a new id are read. An identical copy
+//      is a duplicate, a copy whose price, size, side or time differs is a
+//      conflict and goes to silver.trades_rejected with rule
 //      "conflicting_duplicate". When two copies arrive in one run, the one
 //      ingested first (then: smaller Bronze key) wins, so a rebuild chooses
 //      as the incremental runs did;
-//   4. rewrites each touched Silver partition and recomputes Gold hourly,
-//      daily and 1-minute bars for exactly those (product, date) partitions;
+//   4. appends the new trades to Silver as a new file per (product, date)
+//      and merges their exact partial aggregates into the touched Gold files
+//      only (gold.bars_1m: the day's file; gold.trades_hourly: the month's;
+//      gold.trades_daily: the year's), each rewritten as a new file;
 //   5. checks the invariant "Bronze records read = inserted + duplicates +
-//      rejected" (a run where it does not hold fails and commits nothing);
-//   6. commits one new catalog snapshot (tables + bookmark + data-quality
-//      counters) atomically, then deletes the files it replaced.
+//      rejected" (a run where it does not hold fails and commits nothing) and
+//      records the counters per Bronze partition in audit.data_quality;
+//   6. commits: one catalog snapshot (the commit point), then one Delta
+//      version per changed table. Replaced files stay for readers of older
+//      versions until `tradelake vacuum`.
 // Killed at any point, the committed snapshot is untouched and the next run
-// converges to what an uninterrupted run produces.
+// converges to what an uninterrupted run produces. A lake written by the
+// release before Delta tables is upgraded in place by the next run.
 #pragma once
 
 #include <atomic>
@@ -44,6 +52,9 @@ struct EtlOptions {
   TimestampMicros now = 0;          // 0: the wall clock (for the future_time rule)
   bool progress = false;
   const std::atomic<bool>* stop = nullptr;  // checked between partitions
+  // At most this many Bronze objects per product in one run (the rest waits
+  // for the next run), so one run's memory and time stay bounded.
+  int64_t max_objects_per_product = 20000;
 };
 
 struct EtlReport {
@@ -55,7 +66,9 @@ struct EtlReport {
   int64_t silver_partitions = 0;    // (product, date) partitions rewritten
   int64_t gold_partitions = 0;
   int64_t files_written = 0, bytes_written = 0;
-  int64_t orphans_removed = 0;
+  int64_t orphans_removed = 0;     // unused since Delta tables (vacuum removes them)
+  int64_t files_replaced = 0;      // files a commit removed (kept until vacuum)
+  bool upgraded = false;           // this run upgraded a lake from before Delta tables
   double elapsed_seconds = 0;
   bool invariant_holds() const { return records == inserted + duplicates + rejected; }
 };

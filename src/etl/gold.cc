@@ -126,6 +126,9 @@ Result<std::vector<GoldBar>> AggregateBars(const std::vector<SilverTrade>& trade
     Result<Dec18> avg = acc.price_sum.DivideByCount(acc.count);
     if (!avg.ok()) return fail("avg_price", avg.status());
     bar.avg_price = *avg;
+    Result<Dec18> price_sum = acc.price_sum.Value();
+    if (!price_sum.ok()) return fail("price_sum", price_sum.status());
+    bar.price_sum = *price_sum;
     if (bar.total_volume == 0) {
       // Silver sizes are positive, so this cannot happen; never divide by zero.
       return fail("vwap", InvalidArgument("total_volume is zero"));
@@ -143,6 +146,51 @@ Result<std::vector<GoldBar>> AggregateBars(const std::vector<SilverTrade>& trade
     out.push_back(std::move(bar));
   }
   return out;
+}
+
+Status MergeBar(const GoldBar& add, GoldBar* into) {
+  if (add.product_id != into->product_id || add.period_start != into->period_start) {
+    return InvalidArgument(fmt::format("cannot merge the bar of {} {} into the bar of {} {}", add.product_id,
+                                       FormatRfc3339Trimmed(add.period_start), into->product_id,
+                                       FormatRfc3339Trimmed(into->period_start)));
+  }
+  if (add.trade_count <= 0) return Status::OK();
+  if (into->trade_count <= 0) {
+    *into = add;
+    return Status::OK();
+  }
+  GoldBar m = *into;
+  auto fail = [&](std::string_view measure) {
+    return InvalidArgument(fmt::format("gold bar {} {}: {} does not fit DECIMAL(38,18) after merging", m.product_id,
+                                       FormatRfc3339Trimmed(m.period_start), measure));
+  };
+  if (!Dec18Add(into->total_volume, add.total_volume, &m.total_volume)) return fail("total_volume");
+  if (!Dec18Add(into->quote_volume, add.quote_volume, &m.quote_volume)) return fail("quote_volume");
+  if (!Dec18Add(into->buy_volume, add.buy_volume, &m.buy_volume)) return fail("buy_volume");
+  if (!Dec18Add(into->sell_volume, add.sell_volume, &m.sell_volume)) return fail("sell_volume");
+  if (!Dec18Add(into->price_sum, add.price_sum, &m.price_sum)) return fail("price_sum");
+  m.trade_count = into->trade_count + add.trade_count;
+  if (add.high > m.high) m.high = add.high;
+  if (add.low < m.low) m.low = add.low;
+  if (add.first_trade_id < m.first_trade_id) {
+    m.first_trade_id = add.first_trade_id;
+    m.open = add.open;
+  }
+  if (add.last_trade_id > m.last_trade_id) {
+    m.last_trade_id = add.last_trade_id;
+    m.close = add.close;
+  }
+  Dec18Sum ps;
+  ps.Add(m.price_sum);
+  Result<Dec18> avg = ps.DivideByCount(m.trade_count);
+  if (!avg.ok()) return fail("avg_price");
+  m.avg_price = *avg;
+  if (m.total_volume == 0) return fail("vwap");
+  Result<Dec18> vwap = Dec18Divide(m.quote_volume, m.total_volume);
+  if (!vwap.ok()) return fail("vwap");
+  m.vwap = *vwap;
+  *into = std::move(m);
+  return Status::OK();
 }
 
 }  // namespace tradelake

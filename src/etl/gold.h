@@ -39,6 +39,15 @@ namespace tradelake {
 Result<std::vector<GoldBar>> AggregateBars(
     const std::vector<SilverTrade>& trades_sorted_by_trade_id, int64_t period_micros);
 
+// Merges `add` (bars of trades not yet in `into`, same product and period)
+// into `into` exactly: the result equals AggregateBars over both sets of
+// trades, field for field (sums add, high/low compare, open/close follow the
+// smaller first / larger last trade_id, avg_price = price_sum / trade_count
+// and vwap = quote_volume / total_volume re-rounded from exact sums).
+// REQUIRES: the two sets of trades are disjoint.
+// InvalidArgument for different products/periods or a sum beyond DECIMAL(38,18).
+Status MergeBar(const GoldBar& add, GoldBar* into);
+
 // floor(t / period) * period. REQUIRES: period > 0 and the result fits int64
 // (always so for t in years 0001-9999 and period <= 10^18).
 TimestampMicros PeriodStart(TimestampMicros t, int64_t period);

@@ -66,8 +66,23 @@ struct GoldBar {
   Dec18 sell_volume = 0;   // size where the TAKER sold
   int64_t first_trade_id = 0;
   int64_t last_trade_id = 0;
+  Dec18 price_sum = 0;     // sum of price (avg_price = price_sum / trade_count), so bars merge exactly
 
   friend bool operator==(const GoldBar&, const GoldBar&) = default;
+};
+
+// audit.data_quality: what one ETL run did with one Bronze partition
+// (product, Bronze date). Summed over runs it gives the partition's counters;
+// records = inserted + duplicates + rejected holds in every row.
+struct QualityRow {
+  std::string product_id;
+  std::string date;  // of the Bronze partition, "YYYY-MM-DD"
+  int64_t etl_seq = 0;  // the catalog commit of the run
+  TimestampMicros committed_at = 0;
+  int64_t records = 0, inserted = 0, duplicates = 0, rejected = 0;
+  std::string rejected_by_rule;  // JSON object, e.g. {"price_not_positive":2}
+
+  friend bool operator==(const QualityRow&, const QualityRow&) = default;
 };
 
 }  // namespace tradelake

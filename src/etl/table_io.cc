@@ -18,7 +18,10 @@
 #include <utility>
 #include <variant>
 
+#include <nlohmann/json.hpp>
+
 #include "core/time.h"
+#include "table/catalog.h"
 
 namespace tradelake {
 namespace {
@@ -81,6 +84,19 @@ constexpr ColumnSpec kGoldBarColumns[] = {
     {"sell_volume", ColType::kDecimal, false},     // 12
     {"first_trade_id", ColType::kBigint, false},   // 13
     {"last_trade_id", ColType::kBigint, false},    // 14
+    {"price_sum", ColType::kDecimal, false},       // 15
+};
+
+constexpr ColumnSpec kQualityColumns[] = {
+    {"product_id", ColType::kVarchar, false},        // 0
+    {"date", ColType::kDate, false},                 // 1
+    {"etl_seq", ColType::kBigint, false},            // 2
+    {"committed_at", ColType::kTimestamp, false},    // 3
+    {"records", ColType::kBigint, false},            // 4
+    {"inserted", ColType::kBigint, false},           // 5
+    {"duplicates", ColType::kBigint, false},         // 6
+    {"rejected", ColType::kBigint, false},           // 7
+    {"rejected_by_rule", ColType::kVarchar, false},  // 8
 };
 
 using Columns = std::span<const ColumnSpec>;
@@ -90,6 +106,7 @@ constexpr size_t kMaxColumns = 16;
 static_assert(std::size(kSilverTradeColumns) <= kMaxColumns);
 static_assert(std::size(kRejectedColumns) <= kMaxColumns);
 static_assert(std::size(kGoldBarColumns) <= kMaxColumns);
+static_assert(std::size(kQualityColumns) <= kMaxColumns);
 
 std::string TypeSql(ColType type) {
   switch (type) {
@@ -165,7 +182,8 @@ LogicalTypePtr MakeType(ColType type) {
     case ColType::kDecimal:
       return LogicalTypePtr(duckdb_create_decimal_type(kDecimalWidth, kSilverScale));
     case ColType::kTimestamp:
-      return LogicalTypePtr(duckdb_create_logical_type(DUCKDB_TYPE_TIMESTAMP));
+      // UTC-adjusted in Parquet (isAdjustedToUTC=true): Delta's `timestamp`.
+      return LogicalTypePtr(duckdb_create_logical_type(DUCKDB_TYPE_TIMESTAMP_TZ));
     case ColType::kDate:
       return LogicalTypePtr(duckdb_create_logical_type(DUCKDB_TYPE_DATE));
   }
@@ -371,6 +389,23 @@ void FillGoldBar(ChunkFiller& f, idx_t r, const GoldBar& b) {
   f.Decimal(12, r, b.sell_volume);
   f.Int64(13, r, b.first_trade_id);
   f.Int64(14, r, b.last_trade_id);
+  f.Decimal(15, r, b.price_sum);
+}
+
+void FillQuality(ChunkFiller& f, idx_t r, const QualityRow& q) {
+  f.Varchar(0, r, q.product_id);
+  if (std::optional<int32_t> days = ParseDateDays(q.date)) {
+    f.Date(1, r, *days);
+  } else {
+    f.Fail(1, r, fmt::format("{:?} is not a date YYYY-MM-DD", q.date));
+  }
+  f.Int64(2, r, q.etl_seq);
+  f.Timestamp(3, r, q.committed_at);
+  f.Int64(4, r, q.records);
+  f.Int64(5, r, q.inserted);
+  f.Int64(6, r, q.duplicates);
+  f.Int64(7, r, q.rejected);
+  f.Varchar(8, r, q.rejected_by_rule);
 }
 
 // A name next to path that no other writer (thread or process) picks. The
@@ -729,7 +764,8 @@ bool TypeMatches(duckdb_logical_type type, ColType want) {
              duckdb_decimal_scale(type) == kSilverScale &&
              duckdb_decimal_internal_type(type) == DUCKDB_TYPE_HUGEINT;
     case ColType::kTimestamp:
-      return id == DUCKDB_TYPE_TIMESTAMP;
+      // Files written before the Delta tables hold plain TIMESTAMP (UTC by convention).
+      return id == DUCKDB_TYPE_TIMESTAMP_TZ || id == DUCKDB_TYPE_TIMESTAMP;
     case ColType::kDate:
       return id == DUCKDB_TYPE_DATE;
   }
@@ -832,6 +868,19 @@ void ReadGoldBar(ChunkReader& rd, idx_t r, GoldBar& b) {
   b.sell_volume = rd.Decimal(12, r);
   b.first_trade_id = rd.Int64(13, r);
   b.last_trade_id = rd.Int64(14, r);
+  b.price_sum = rd.Decimal(15, r);
+}
+
+void ReadQuality(ChunkReader& rd, idx_t r, QualityRow& q) {
+  q.product_id = rd.Varchar(0, r);
+  q.date = FormatDate(int64_t{rd.DateDays(1, r)} * kMicrosPerDay);
+  q.etl_seq = rd.Int64(2, r);
+  q.committed_at = rd.Timestamp(3, r);
+  q.records = rd.Int64(4, r);
+  q.inserted = rd.Int64(5, r);
+  q.duplicates = rd.Int64(6, r);
+  q.rejected = rd.Int64(7, r);
+  q.rejected_by_rule = rd.Varchar(8, r);
 }
 
 constexpr int64_t kMaxReserveRows = 64 << 20;
@@ -945,6 +994,46 @@ Result<std::vector<Row>> ReadTable(std::string_view table, Columns cols, const s
 std::vector<ColumnDef> SilverTradesSchema() { return ToDefs(kSilverTradeColumns); }
 std::vector<ColumnDef> RejectedSchema() { return ToDefs(kRejectedColumns); }
 std::vector<ColumnDef> GoldBarsSchema() { return ToDefs(kGoldBarColumns); }
+std::vector<ColumnDef> QualitySchema() { return ToDefs(kQualityColumns); }
+
+std::vector<ColumnDef> SchemaOf(std::string_view table) {
+  if (table == kSilverTrades) return SilverTradesSchema();
+  if (table == kSilverRejected) return RejectedSchema();
+  if (table == kAuditQuality) return QualitySchema();
+  return GoldBarsSchema();
+}
+
+DeltaMetadata DeltaMetadataFor(std::string_view table, int64_t created_time_ms) {
+  DeltaMetadata m;
+  // A fixed id per table: tables are identified by their place in the lake,
+  // and a rebuilt table keeps its id (engines cache by id).
+  const size_t h = std::hash<std::string_view>()(table);
+  m.id = fmt::format("7a6c0000-{:04x}-4000-8000-{:012x}", h & 0xffff, (h >> 16) & 0xffffffffffffULL);
+  m.name = std::string(table);
+  m.partition_columns = PartitionColumns(table);
+  m.created_time = created_time_ms;
+  nlohmann::json fields = nlohmann::json::array();
+  auto delta_type = [](const std::string& duck) -> std::string {
+    if (duck == "VARCHAR") return "string";
+    if (duck == "BIGINT") return "long";
+    if (duck == "TIMESTAMP") return "timestamp";
+    if (duck == "DATE") return "date";
+    return fmt::format("decimal({},{})", kDecimalWidth, kSilverScale);
+  };
+  std::vector<ColumnDef> schema = SchemaOf(table);
+  // Partition columns that the files do not hold (date) are table columns too.
+  for (const std::string& p : m.partition_columns) {
+    bool present = false;
+    for (const auto& c : schema) present |= c.name == p;
+    if (!present) schema.push_back({p, p == "date" ? "DATE" : "VARCHAR", false});
+  }
+  for (const ColumnDef& c : schema) {
+    fields.push_back({{"name", c.name}, {"type", delta_type(c.type)}, {"nullable", c.nullable},
+                      {"metadata", nlohmann::json::object()}});
+  }
+  m.schema_string = nlohmann::json{{"type", "struct"}, {"fields", fields}}.dump();
+  return m;
+}
 
 std::string ColumnListSql(const std::vector<ColumnDef>& schema) {
   std::string out;
@@ -974,6 +1063,13 @@ Result<std::vector<RejectedRecord>> ReadRejected(const std::string& path) {
   return ReadTable<RejectedRecord>("silver.trades_rejected", kRejectedColumns, path,
                                    &ReadRejectedRecord);
 }
+Status WriteQualityRows(const std::vector<QualityRow>& rows, const std::string& path) {
+  return WriteTable<QualityRow, &FillQuality>("audit.data_quality", kQualityColumns, rows, path);
+}
+Result<std::vector<QualityRow>> ReadQualityRows(const std::string& path) {
+  return ReadTable<QualityRow>("audit.data_quality", kQualityColumns, path, &ReadQuality);
+}
+
 Result<std::vector<GoldBar>> ReadGoldBars(const std::string& path) {
   return ReadTable<GoldBar>("gold bars", kGoldBarColumns, path, &ReadGoldBar);
 }

@@ -59,6 +59,7 @@
 
 #include "core/status.h"
 #include "etl/rows.h"
+#include "table/delta_log.h"
 
 namespace tradelake {
 
@@ -86,6 +87,18 @@ std::vector<ColumnDef> RejectedSchema();
 // last_trade_id.
 std::vector<ColumnDef> GoldBarsSchema();
 
+// audit.data_quality: product_id, date, etl_seq, committed_at, records,
+// inserted, duplicates, rejected, rejected_by_rule.
+std::vector<ColumnDef> QualitySchema();
+// The schema of a table by name (AllTables() and audit.data_quality).
+std::vector<ColumnDef> SchemaOf(std::string_view table);
+
+// The Delta metaData of `table` (a fixed id per table, Spark's
+// schemaString with the partition columns of catalog.h PartitionColumns):
+// VARCHAR -> string, BIGINT -> long, DECIMAL(38,18) -> decimal(38,18),
+// TIMESTAMP -> timestamp, DATE -> date.
+DeltaMetadata DeltaMetadataFor(std::string_view table, int64_t created_time_ms);
+
 // "product_id VARCHAR NOT NULL, trade_id BIGINT NOT NULL, ..." for a
 // CREATE TABLE statement.
 std::string ColumnListSql(const std::vector<ColumnDef>& schema);
@@ -98,6 +111,7 @@ std::string ColumnListSql(const std::vector<ColumnDef>& schema);
 Status WriteSilverTrades(const std::vector<SilverTrade>& rows, const std::string& path);
 Status WriteRejected(const std::vector<RejectedRecord>& rows, const std::string& path);
 Status WriteGoldBars(const std::vector<GoldBar>& rows, const std::string& path);
+Status WriteQualityRows(const std::vector<QualityRow>& rows, const std::string& path);
 
 // Read every row of the Parquet file at path, in file order. Returns the
 // rows, or NotFound / IOError / DataLoss (see "Errors" above). The file may
@@ -106,5 +120,6 @@ Status WriteGoldBars(const std::vector<GoldBar>& rows, const std::string& path);
 Result<std::vector<SilverTrade>> ReadSilverTrades(const std::string& path);
 Result<std::vector<RejectedRecord>> ReadRejected(const std::string& path);
 Result<std::vector<GoldBar>> ReadGoldBars(const std::string& path);
+Result<std::vector<QualityRow>> ReadQualityRows(const std::string& path);
 
 }  // namespace tradelake

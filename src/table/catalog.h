@@ -93,8 +93,12 @@ struct Snapshot {
   std::map<std::string, int64_t> bookmarks;
   // product -> counters over every run
   std::map<std::string, QualityCounters> totals;
-  // table -> the Delta commit this snapshot's run made (as version versions[table])
+  // Input of CommitLake: table -> the Delta commit this run makes (empty
+  // in a loaded snapshot).
   std::map<std::string, DeltaCommit> commits;
+  // As loaded: table -> the JSON lines of the Delta commit this snapshot's
+  // run made at versions[table] (what RollForward writes if it is missing).
+  std::map<std::string, std::string> commit_text;
   // Set only for a format-1 commit (a lake from before Delta).
   std::shared_ptr<const LegacySnapshot> legacy;
 };
@@ -114,6 +118,22 @@ Status CommitSnapshot(ObjectStore* store, const Snapshot& snapshot);
 // Deletes commits older than the newest `keep`.
 Status PruneCommits(ObjectStore* store, int keep);
 
+// The whole commit of a run, in order: `next` must be a copy of the current
+// snapshot with seq + 1, new bookmarks/totals, and in `next->commits` the
+// Delta commit of every table that changes (version 0 of a new table must
+// carry protocol and metadata). Sets next->versions for those tables,
+// commits the catalog (the commit point: FailedPrecondition if another run
+// took the seq), then writes the Delta commits and checkpoints every
+// kDeltaCheckpointInterval versions, and prunes old catalog commits. A
+// failure after the commit point is logged, not returned: RollForward()
+// finishes it (the next run calls it first).
+Status CommitLake(ObjectStore* store, Snapshot* next);
+
+// An `add` action for a table file just written at `key` (its size from
+// Head, partition values from the key's folders, modification time now).
+Result<DeltaAddFile> AddFileFor(ObjectStore* store, std::string_view table, std::string_view key,
+                                const DeltaStats& stats);
+
 // Writes the Delta commits `snapshot` pins but the logs do not hold yet
 // (after a run died between its catalog commit and its Delta commits), and
 // checkpoints where due. Idempotent. Needs write access to the tables.
@@ -125,8 +145,11 @@ struct LakeState {
   std::map<std::string, DeltaTableState> tables;  // table -> state at catalog.versions[table]
 };
 
-// Loads the newest snapshot and each table at the version it pins (a pinned
-// version not yet in the log is built in memory from catalog.commits).
+// Loads the newest snapshot and each table at the version it pins. If a
+// pinned version is not in the log yet (the ETL is between its catalog
+// commit and its Delta commits, or died there), the previous snapshot is
+// used instead: its versions are all in the log. A lake from before Delta
+// (Snapshot::legacy) fails with FailedPrecondition: run `tradelake etl` once.
 Result<LakeState> LoadLakeState(ObjectStore* store);
 
 // Moves `state` to the newest snapshot, reading only the Delta log entries
