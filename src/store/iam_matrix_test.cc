@@ -82,8 +82,9 @@ std::string_view OpName(Op op) {
 }
 
 // The lake's areas, as ObjectStore prefixes under s3://<bucket>/lake/.
-constexpr std::array<std::string_view, 7> kAreas = {
-    "bronze/", "silver/", "gold/", "_state/ingest/", "_state/etl/", "_catalog/", "_artifacts/"};
+constexpr std::array<std::string_view, 9> kAreas = {
+    "bronze/",     "silver/",     "gold/",  "_state/ingest/", "_state/ingest/landed/", "_state/ingest/products/",
+    "_state/etl/", "_catalog/",   "_artifacts/"};
 
 constexpr std::array<std::string_view, 4> kRoles = {"ingest", "etl", "analyst", "deployer"};
 
@@ -101,7 +102,9 @@ struct ExpectedRow {
 //   ingest   writes Bronze and its own checkpoints (_state/ingest), may re-read
 //            both (it re-reads an object it finds already written); nothing else.
 //   etl      reads Bronze; writes Silver, Gold, the catalog and its own
-//            bookmarks (_state/etl).
+//            bookmarks (_state/etl). Reads and lists ingest's landed-object
+//            log and product markers (_state/ingest/landed, .../products),
+//            never writes them, and nothing else of _state/ingest.
 //   analyst  reads Silver and Gold, and the catalog (to know what is committed).
 //   deployer no lake data; may upload and read build artifacts (_artifacts/),
 //            not list them.
@@ -112,6 +115,8 @@ constexpr ExpectedRow kDesignTable[] = {
     {"ingest", "silver/", "DDDD"},
     {"ingest", "gold/", "DDDD"},
     {"ingest", "_state/ingest/", "AAAD"},
+    {"ingest", "_state/ingest/landed/", "AAAD"},
+    {"ingest", "_state/ingest/products/", "AAAD"},
     {"ingest", "_state/etl/", "DDDD"},
     {"ingest", "_catalog/", "DDDD"},
     {"ingest", "_artifacts/", "DDDD"},
@@ -120,6 +125,8 @@ constexpr ExpectedRow kDesignTable[] = {
     {"etl", "silver/", "AAAA"},
     {"etl", "gold/", "AAAA"},
     {"etl", "_state/ingest/", "DDDD"},
+    {"etl", "_state/ingest/landed/", "ADAD"},
+    {"etl", "_state/ingest/products/", "ADAD"},
     {"etl", "_state/etl/", "AAAA"},
     {"etl", "_catalog/", "AAAA"},
     {"etl", "_artifacts/", "DDDD"},
@@ -128,6 +135,8 @@ constexpr ExpectedRow kDesignTable[] = {
     {"analyst", "silver/", "ADAD"},
     {"analyst", "gold/", "ADAD"},
     {"analyst", "_state/ingest/", "DDDD"},
+    {"analyst", "_state/ingest/landed/", "DDDD"},
+    {"analyst", "_state/ingest/products/", "DDDD"},
     {"analyst", "_state/etl/", "DDDD"},
     {"analyst", "_catalog/", "ADAD"},
     {"analyst", "_artifacts/", "DDDD"},
@@ -136,6 +145,8 @@ constexpr ExpectedRow kDesignTable[] = {
     {"deployer", "silver/", "DDDD"},
     {"deployer", "gold/", "DDDD"},
     {"deployer", "_state/ingest/", "DDDD"},
+    {"deployer", "_state/ingest/landed/", "DDDD"},
+    {"deployer", "_state/ingest/products/", "DDDD"},
     {"deployer", "_state/etl/", "DDDD"},
     {"deployer", "_catalog/", "DDDD"},
     {"deployer", "_artifacts/", "AADD"},
@@ -150,6 +161,8 @@ constexpr ExpectedRow kBroadenedEtlTable[] = {
     {"etl-broadened", "silver/", "AAAA"},
     {"etl-broadened", "gold/", "AAAA"},
     {"etl-broadened", "_state/ingest/", "AADA"},
+    {"etl-broadened", "_state/ingest/landed/", "AAAA"},
+    {"etl-broadened", "_state/ingest/products/", "AAAA"},
     {"etl-broadened", "_state/etl/", "AAAA"},
     {"etl-broadened", "_catalog/", "AAAA"},
     {"etl-broadened", "_artifacts/", "AADA"},

@@ -391,6 +391,8 @@ const std::vector<std::pair<std::string, std::string>> kAreas = {
     {"_state/ingest", "_state/ingest/source=coinbase/product=BTC-USD/checkpoint.json"},
     {"_state/etl", "_state/etl/lock"},
     {"_catalog", "_catalog/commits/00000000000000000001.json"},
+    {"_state/ingest/landed", "_state/ingest/landed/source=coinbase/product=BTC-USD/00000000000000000007.json"},
+    {"_state/ingest/products", "_state/ingest/products/source=coinbase/BTC-USD.json"},
 };
 
 Request ForOperation(const std::string& op, const std::string& area, const std::string& key) {
@@ -411,24 +413,25 @@ TEST(RolePolicies, MatchTheRoleTableOfTheDesign) {
   };
   // clang-format off
   const std::vector<Row> table = {
-      //                      bronze  silver  gold    _state/ _state/ _catalog
-      //                                              ingest  etl
-      {"ingest",   "get",    "A       .       .       A       .       ."},
-      {"ingest",   "put",    "A       .       .       A       .       ."},
-      {"ingest",   "list",   "A       .       .       A       .       ."},
-      {"ingest",   "delete", "D       .       .       .       .       ."},
-      {"etl",      "get",    "A       A       A       .       A       A"},
-      {"etl",      "put",    "D       A       A       .       A       A"},
-      {"etl",      "list",   "A       A       A       .       A       A"},
-      {"etl",      "delete", "D       A       A       .       A       A"},
-      {"analyst",  "get",    ".       A       A       .       .       A"},
-      {"analyst",  "put",    ".       .       .       .       .       ."},
-      {"analyst",  "list",   ".       A       A       .       .       A"},
-      {"analyst",  "delete", ".       .       .       .       .       ."},
-      {"deployer", "get",    "D       D       D       D       D       D"},
-      {"deployer", "put",    "D       D       D       D       D       D"},
-      {"deployer", "list",   "D       D       D       D       D       D"},
-      {"deployer", "delete", "D       D       D       D       D       D"},
+      //                      bronze  silver  gold    _state/ _state/ _catalog landed  products
+      //                                              ingest  etl              (_state/ingest/...)
+      {"ingest",   "get",    "A       .       .       A       .       .        A       A"},
+      {"ingest",   "put",    "A       .       .       A       .       .        A       A"},
+      {"ingest",   "list",   "A       .       .       A       .       .        A       A"},
+      {"ingest",   "delete", "D       .       .       .       .       .        .       ."},
+      // etl reads the landed log and the product markers, writes nothing of ingest's.
+      {"etl",      "get",    "A       A       A       .       A       A        A       A"},
+      {"etl",      "put",    "D       A       A       .       A       A        .       ."},
+      {"etl",      "list",   "A       A       A       .       A       A        A       A"},
+      {"etl",      "delete", "D       A       A       .       A       A        .       ."},
+      {"analyst",  "get",    ".       A       A       .       .       A        .       ."},
+      {"analyst",  "put",    ".       .       .       .       .       .        .       ."},
+      {"analyst",  "list",   ".       A       A       .       .       A        .       ."},
+      {"analyst",  "delete", ".       .       .       .       .       .        .       ."},
+      {"deployer", "get",    "D       D       D       D       D       D        D       D"},
+      {"deployer", "put",    "D       D       D       D       D       D        D       D"},
+      {"deployer", "list",   "D       D       D       D       D       D        D       D"},
+      {"deployer", "delete", "D       D       D       D       D       D        D       D"},
   };
   // clang-format on
   std::map<std::string, Policy> policies;
