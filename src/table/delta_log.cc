@@ -1,18 +1,17 @@
 #include "table/delta_log.h"
 
+#include <fmt/format.h>
+#include <simdjson.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <utility>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
-#include <simdjson.h>
 
 #include "query/duckdb.h"
 
@@ -35,12 +34,18 @@ std::string NormalizeRoot(std::string_view table_root) {
   return root;
 }
 
-std::string LogDir(std::string_view table_root) { return NormalizeRoot(table_root) + "_delta_log/"; }
+std::string LogDir(std::string_view table_root) {
+  return NormalizeRoot(table_root) + "_delta_log/";
+}
 
 // The listing prefix of the ten versions d*10 .. d*10+9: their shared leading 19 digits.
 std::string DecadePrefix(const std::string& log_dir, int64_t decade) {
   return fmt::format("{}{:019d}", log_dir, decade);
 }
+
+// ASCII only, whatever the process locale says.
+bool IsAsciiAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool IsAsciiAlnum(char c) { return IsAsciiAlpha(c) || (c >= '0' && c <= '9'); }
 
 bool AllDigits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -78,7 +83,8 @@ std::optional<LogFileName> ParseLogFileName(std::string_view name) {
   // .checkpoint.<i:010>.<n:010>.parquet
   constexpr std::string_view kPrefix = ".checkpoint.";
   constexpr std::string_view kSuffix = ".parquet";
-  if (rest.size() == kPrefix.size() + 21 + kSuffix.size() && rest.substr(0, kPrefix.size()) == kPrefix &&
+  if (rest.size() == kPrefix.size() + 21 + kSuffix.size() &&
+      rest.substr(0, kPrefix.size()) == kPrefix &&
       rest.substr(rest.size() - kSuffix.size()) == kSuffix && rest[kPrefix.size() + 10] == '.') {
     std::optional<int64_t> part = ParseDigits(rest.substr(kPrefix.size(), 10));
     std::optional<int64_t> parts = ParseDigits(rest.substr(kPrefix.size() + 11, 10));
@@ -169,7 +175,8 @@ class TempDir {
  public:
   static Result<TempDir> Make() {
     TempDir dir;
-    dir.path_ = fs::temp_directory_path() / fmt::format("tradelake-delta-{}-{}", ::getpid(), RandomTag());
+    dir.path_ =
+        fs::temp_directory_path() / fmt::format("tradelake-delta-{}-{}", ::getpid(), RandomTag());
     std::error_code ec;
     fs::create_directories(dir.path_, ec);
     if (ec) return IOError(fmt::format("creating {}: {}", dir.path_.string(), ec.message()));
@@ -233,7 +240,7 @@ Result<Connection> OpenDuckDb(std::unique_ptr<Database>* db) {
 struct Replay {
   explicit Replay(DeltaTableState* s) : state(s) {}
   DeltaTableState* state;
-  bool reader_features = false;          // of the latest protocol action
+  bool reader_features = false;             // of the latest protocol action
   std::optional<int64_t> commit_timestamp;  // commitInfo.timestamp of this commit
 };
 
@@ -301,8 +308,8 @@ Status ApplyAdd(dom::object o, Replay* r) {
   RETURN_IF_ERROR(GetString(o, "add", "stats", false, &add.stats));
   if (Field(o, "deletionVector")) {
     // Only reachable through a table that also declares the deletionVectors reader feature.
-    return FailedPrecondition(fmt::format("add {} has a deletion vector, which tradelake does not read",
-                                          add.path));
+    return FailedPrecondition(
+        fmt::format("add {} has a deletion vector, which tradelake does not read", add.path));
   }
   r->state->tombstones.erase(add.path);
   std::string path = add.path;
@@ -332,10 +339,12 @@ Status ApplyMetadata(dom::object o, Replay* r) {
   RETURN_IF_ERROR(GetInt(o, "metaData", "createdTime", false, &m.created_time));
   if (std::optional<dom::element> columns = Field(o, "partitionColumns")) {
     dom::array array;
-    if (columns->get_array().get(array) != simdjson::SUCCESS) return BadField("metaData", "partitionColumns");
+    if (columns->get_array().get(array) != simdjson::SUCCESS)
+      return BadField("metaData", "partitionColumns");
     for (dom::element column : array) {
       std::string_view name;
-      if (column.get_string().get(name) != simdjson::SUCCESS) return BadField("metaData", "partitionColumns");
+      if (column.get_string().get(name) != simdjson::SUCCESS)
+        return BadField("metaData", "partitionColumns");
       m.partition_columns.emplace_back(name);
     }
   }
@@ -360,7 +369,8 @@ Status ApplyProtocol(dom::object o, Replay* r) {
   r->reader_features = false;
   if (std::optional<dom::element> features = Field(o, "readerFeatures")) {
     dom::array array;
-    if (features->get_array().get(array) != simdjson::SUCCESS) return BadField("protocol", "readerFeatures");
+    if (features->get_array().get(array) != simdjson::SUCCESS)
+      return BadField("protocol", "readerFeatures");
     r->reader_features = array.size() > 0;
   }
   return Status::OK();
@@ -388,8 +398,10 @@ Status ApplyAction(std::string_view kind, dom::element body, Replay* r) {
   if (kind == "protocol") return ApplyProtocol(o, r);
   if (kind == "txn") return ApplyTxn(o, r);
   if (kind == "commitInfo") {
+    // Written for humans; a commit without a usable timestamp is still a commit.
     int64_t timestamp = 0;
-    if (GetInt(o, "commitInfo", "timestamp", false, &timestamp).ok() && Field(o, "timestamp")) {
+    if (std::optional<dom::element> value = Field(o, "timestamp");
+        value && value->get_int64().get(timestamp) == simdjson::SUCCESS) {
       r->commit_timestamp = timestamp;
     }
   }
@@ -408,11 +420,13 @@ Status ApplyCommitText(std::string_view text, Replay* r, bool only_commit_info =
     if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
     dom::object object;
     if (auto error = parser.parse(line.data(), line.size()).get(object)) {
-      return DataLoss(fmt::format("line {} is not a JSON object ({})", line_no, simdjson::error_message(error)));
+      return DataLoss(fmt::format("line {} is not a JSON object ({})", line_no,
+                                  simdjson::error_message(error)));
     }
     for (dom::key_value_pair kv : object) {
       if (only_commit_info && kv.key != "commitInfo") continue;
-      RETURN_IF_ERROR(ApplyAction(kv.key, kv.value, r).WithContext(fmt::format("line {}", line_no)));
+      RETURN_IF_ERROR(
+          ApplyAction(kv.key, kv.value, r).WithContext(fmt::format("line {}", line_no)));
     }
   }
   return Status::OK();
@@ -448,18 +462,21 @@ Status ApplyCheckpoint(ObjectStore* store, const std::vector<std::string>& keys,
   ASSIGN_OR_RETURN(QueryResult schema,
                    con.Query(fmt::format("DESCRIBE SELECT * FROM read_parquet({})", files)));
   std::set<std::string> present;
-  for (uint64_t row = 0; row < schema.row_count(); ++row) present.insert(schema.GetStringOr(row, 0, ""));
+  for (uint64_t row = 0; row < schema.row_count(); ++row)
+    present.insert(schema.GetStringOr(row, 0, ""));
   // Protocol and metaData first so that a refusal comes before the files are read.
   std::vector<std::string> kinds;
   for (const char* kind : {"protocol", "metaData", "txn", "remove", "add"}) {
     if (present.contains(kind)) kinds.emplace_back(kind);
   }
-  if (kinds.empty()) return DataLoss("checkpoint has none of the columns protocol, metaData, txn, add, remove");
+  if (kinds.empty())
+    return DataLoss("checkpoint has none of the columns protocol, metaData, txn, add, remove");
   std::string select;
   for (const std::string& kind : kinds) {
     select += fmt::format("{}to_json(\"{}\")::VARCHAR", select.empty() ? "" : ", ", kind);
   }
-  ASSIGN_OR_RETURN(QueryResult rows, con.Query(fmt::format("SELECT {} FROM read_parquet({})", select, files)));
+  ASSIGN_OR_RETURN(QueryResult rows,
+                   con.Query(fmt::format("SELECT {} FROM read_parquet({})", select, files)));
   dom::parser parser;
   for (uint64_t row = 0; row < rows.row_count(); ++row) {
     for (uint64_t col = 0; col < kinds.size(); ++col) {
@@ -467,7 +484,8 @@ Status ApplyCheckpoint(ObjectStore* store, const std::vector<std::string>& keys,
       if (!json || *json == "null") continue;
       dom::element element;
       if (auto error = parser.parse(*json).get(element)) {
-        return DataLoss(fmt::format("row {} column {}: {}", row, kinds[col], simdjson::error_message(error)));
+        return DataLoss(
+            fmt::format("row {} column {}: {}", row, kinds[col], simdjson::error_message(error)));
       }
       RETURN_IF_ERROR(ApplyAction(kinds[col], element, r).WithContext(fmt::format("row {}", row)));
     }
@@ -478,18 +496,20 @@ Status ApplyCheckpoint(ObjectStore* store, const std::vector<std::string>& keys,
 Status CheckReadable(const Replay& replay, std::string_view table_root) {
   const DeltaProtocol& p = replay.state->protocol;
   if (p.min_reader_version > kDeltaReaderVersion || replay.reader_features) {
-    return FailedPrecondition(fmt::format(
-        "Delta table {} needs reader version {}{}; tradelake reads tables of reader version {} without "
-        "table features",
-        table_root, p.min_reader_version, replay.reader_features ? " with reader features" : "",
-        kDeltaReaderVersion));
+    return FailedPrecondition(
+        fmt::format("Delta table {} needs reader version {}{}; tradelake reads tables of reader "
+                    "version {} without "
+                    "table features",
+                    table_root, p.min_reader_version,
+                    replay.reader_features ? " with reader features" : "", kDeltaReaderVersion));
   }
   return Status::OK();
 }
 
 // The version _last_checkpoint names, or nullopt when there is none or it is
 // unreadable (it is only a hint: the listing finds the checkpoints anyway).
-Result<std::optional<int64_t>> ReadLastCheckpointHint(ObjectStore* store, const std::string& log_dir) {
+Result<std::optional<int64_t>> ReadLastCheckpointHint(ObjectStore* store,
+                                                      const std::string& log_dir) {
   auto bytes = store->Get(log_dir + "_last_checkpoint");
   if (!bytes.ok()) {
     if (bytes.status().code() == StatusCode::kNotFound) return std::optional<int64_t>();
@@ -498,8 +518,8 @@ Result<std::optional<int64_t>> ReadLastCheckpointHint(ObjectStore* store, const 
   dom::parser parser;
   dom::element doc;
   int64_t version = 0;
-  if (parser.parse(*bytes).get(doc) != simdjson::SUCCESS || doc["version"].get_int64().get(version) ||
-      version < 0) {
+  if (parser.parse(*bytes).get(doc) != simdjson::SUCCESS ||
+      doc["version"].get_int64().get(version) || version < 0) {
     return std::optional<int64_t>();
   }
   return std::optional<int64_t>(version);
@@ -507,17 +527,21 @@ Result<std::optional<int64_t>> ReadLastCheckpointHint(ObjectStore* store, const 
 
 // Applies the commits of `listing` in (from, limit] to r->state, which holds
 // version `from`. They must be contiguous.
-Status ApplyCommits(ObjectStore* store, const LogListing& listing, int64_t from, int64_t limit, Replay* r) {
+Status ApplyCommits(ObjectStore* store, const LogListing& listing, int64_t from, int64_t limit,
+                    Replay* r) {
   // A hole is found before anything is read.
   int64_t expected = from + 1;
-  for (auto it = listing.commits.upper_bound(from); it != listing.commits.end() && it->first <= limit; ++it) {
+  for (auto it = listing.commits.upper_bound(from);
+       it != listing.commits.end() && it->first <= limit; ++it) {
     if (it->first != expected) {
-      return DataLoss(fmt::format("Delta log is missing version {} ({} follows {}): versions must be contiguous",
-                                  expected, it->first, expected - 1));
+      return DataLoss(fmt::format(
+          "Delta log is missing version {} ({} follows {}): versions must be contiguous", expected,
+          it->first, expected - 1));
     }
     ++expected;
   }
-  for (auto it = listing.commits.upper_bound(from); it != listing.commits.end() && it->first <= limit; ++it) {
+  for (auto it = listing.commits.upper_bound(from);
+       it != listing.commits.end() && it->first <= limit; ++it) {
     ASSIGN_OR_RETURN(std::string text, store->Get(it->second));
     r->commit_timestamp.reset();
     RETURN_IF_ERROR(ApplyCommitText(text, r).WithContext(it->second));
@@ -537,7 +561,8 @@ Status ValidateCommit(const DeltaCommit& commit, int64_t version) {
 
 OrderedJson PartitionValuesJson(const std::map<std::string, std::optional<std::string>>& values) {
   OrderedJson out = OrderedJson::object();
-  for (const auto& [key, value] : values) out[key] = value ? OrderedJson(*value) : OrderedJson(nullptr);
+  for (const auto& [key, value] : values)
+    out[key] = value ? OrderedJson(*value) : OrderedJson(nullptr);
   return out;
 }
 
@@ -618,7 +643,8 @@ simdjson::error_code FlattenValues(od::object object, const std::string& prefix,
       // The token as written: a decimal never passes through a double.
       raw = value.raw_json_token();
     }
-    while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' || raw.back() == '\t')) {
+    while (!raw.empty() &&
+           (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' || raw.back() == '\t')) {
       raw.remove_suffix(1);
     }
     (*out)[std::move(name)] = std::string(raw);
@@ -671,8 +697,10 @@ simdjson::error_code ParseStatsInto(std::string_view json, DeltaStats* stats) {
       od::object nested;
       if (auto error = value.get_object().get(nested)) return error;
       simdjson::error_code error =
-          key == "nullCount" ? FlattenCounts(nested, "", &stats->null_count)
-                             : FlattenValues(nested, "", key == "minValues" ? &stats->min_values : &stats->max_values);
+          key == "nullCount"
+              ? FlattenCounts(nested, "", &stats->null_count)
+              : FlattenValues(nested, "",
+                              key == "minValues" ? &stats->min_values : &stats->max_values);
       if (error) return error;
     }
     // Other keys (tightBounds, ...) are skipped; ondemand skips their values.
@@ -705,7 +733,9 @@ void WriteNested(const Map& values, std::string_view prefix, std::string* out, E
     *out += nlohmann::json(head).dump();
     out->push_back(':');
     WriteNested(values, nested_prefix, out, emit);
-    while (it != values.end() && std::string_view(it->first).substr(0, nested_prefix.size()) == nested_prefix) ++it;
+    while (it != values.end() &&
+           std::string_view(it->first).substr(0, nested_prefix.size()) == nested_prefix)
+      ++it;
   }
   out->push_back('}');
 }
@@ -718,7 +748,8 @@ constexpr std::string_view kPartitionMap = "MAP(VARCHAR, VARCHAR)";
 std::string CheckpointColumns() {
   return fmt::format(
       "{{'txn': 'STRUCT(\"appId\" VARCHAR, \"version\" BIGINT, \"lastUpdated\" BIGINT)', "
-      "'add': 'STRUCT(\"path\" VARCHAR, \"partitionValues\" {0}, \"size\" BIGINT, \"modificationTime\" BIGINT, "
+      "'add': 'STRUCT(\"path\" VARCHAR, \"partitionValues\" {0}, \"size\" BIGINT, "
+      "\"modificationTime\" BIGINT, "
       "\"dataChange\" BOOLEAN, \"tags\" {0}, \"stats\" VARCHAR)', "
       "'remove': 'STRUCT(\"path\" VARCHAR, \"deletionTimestamp\" BIGINT, \"dataChange\" BOOLEAN, "
       "\"extendedFileMetadata\" BOOLEAN, \"partitionValues\" {0}, \"size\" BIGINT)', "
@@ -738,8 +769,8 @@ Result<DeltaStats> ParseDeltaStats(std::string_view json) {
   DeltaStats stats;
   if (json.empty()) return stats;
   if (auto error = ParseStatsInto(json, &stats)) {
-    return DataLoss(fmt::format("add.stats is not a Delta stats object ({}): {}", simdjson::error_message(error),
-                                json.substr(0, 200)));
+    return DataLoss(fmt::format("add.stats is not a Delta stats object ({}): {}",
+                                simdjson::error_message(error), json.substr(0, 200)));
   }
   return stats;
 }
@@ -765,7 +796,8 @@ std::string SerializeDeltaStats(const DeltaStats& stats) {
   }
   if (!stats.null_count.empty()) {
     section("nullCount");
-    WriteNested(stats.null_count, "", &out, [](int64_t n, std::string* o) { *o += std::to_string(n); });
+    WriteNested(stats.null_count, "", &out,
+                [](int64_t n, std::string* o) { *o += std::to_string(n); });
   }
   out.push_back('}');
   return out;
@@ -778,17 +810,18 @@ std::string DeltaCommitKey(std::string_view table_root, int64_t version) {
 Result<std::string> DeltaPathToKey(std::string_view table_root, std::string_view path) {
   // scheme ":" before any '/' makes an absolute URI (RFC 2396 section 3).
   const size_t colon = path.find(':');
-  if (colon != std::string_view::npos && colon > 0 && path.substr(0, colon).find('/') == std::string_view::npos) {
+  if (colon != std::string_view::npos && colon > 0 &&
+      path.substr(0, colon).find('/') == std::string_view::npos) {
     std::string_view scheme = path.substr(0, colon);
     const bool is_scheme =
-        std::isalpha(static_cast<unsigned char>(scheme[0])) &&
-        std::all_of(scheme.begin(), scheme.end(), [](char c) {
-          return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+        IsAsciiAlpha(scheme[0]) && std::all_of(scheme.begin(), scheme.end(), [](char c) {
+          return IsAsciiAlnum(c) || c == '+' || c == '-' || c == '.';
         });
     if (is_scheme) {
-      return InvalidArgument(fmt::format(
-          "Delta file path {} is an absolute URI; tradelake reads tables whose files lie under the table root",
-          path));
+      return InvalidArgument(
+          fmt::format("Delta file path {} is an absolute URI; tradelake reads tables whose files "
+                      "lie under the table root",
+                      path));
     }
   }
   std::string decoded;
@@ -805,7 +838,8 @@ Result<std::string> DeltaPathToKey(std::string_view table_root, std::string_view
       continue;
     }
     if (i + 2 >= path.size() || hex(path[i + 1]) < 0 || hex(path[i + 2]) < 0) {
-      return InvalidArgument(fmt::format("Delta file path {} has a malformed %-escape at offset {}", path, i));
+      return InvalidArgument(
+          fmt::format("Delta file path {} has a malformed %-escape at offset {}", path, i));
     }
     decoded.push_back(static_cast<char>(hex(path[i + 1]) * 16 + hex(path[i + 2])));
     i += 2;
@@ -825,9 +859,10 @@ std::string KeyToDeltaPath(std::string_view table_root, std::string_view key) {
   out.reserve(key.size());
   for (size_t i = 0; i < key.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(key[i]);
-    const bool keep = std::isalnum(c) || std::string_view("-_.!~*'()@&=+$,/").find(static_cast<char>(c)) !=
-                                              std::string_view::npos ||
-                      (c == ':' && first_slash != std::string_view::npos && i > first_slash);
+    const bool keep =
+        IsAsciiAlnum(static_cast<char>(c)) ||
+        std::string_view("-_.!~*'()@&=+$,/").find(static_cast<char>(c)) != std::string_view::npos ||
+        (c == ':' && first_slash != std::string_view::npos && i > first_slash);
     if (keep && c < 0x80) {
       out.push_back(static_cast<char>(c));
     } else {
@@ -839,7 +874,8 @@ std::string KeyToDeltaPath(std::string_view table_root, std::string_view key) {
 
 Result<DeltaTableState> LoadDeltaTable(ObjectStore* store, std::string_view table_root,
                                        std::optional<int64_t> at_most) {
-  if (at_most && *at_most < 0) return InvalidArgument(fmt::format("Delta version {} is negative", *at_most));
+  if (at_most && *at_most < 0)
+    return InvalidArgument(fmt::format("Delta version {} is negative", *at_most));
   const int64_t limit = at_most.value_or(kNoLimit);
   const std::string log_dir = LogDir(table_root);
 
@@ -864,17 +900,19 @@ Result<DeltaTableState> LoadDeltaTable(ObjectStore* store, std::string_view tabl
   Replay replay(&state);
   int64_t from = -1;
   if (checkpoint) {
-    RETURN_IF_ERROR(ApplyCheckpoint(store, checkpoint->second, &replay)
-                        .WithContext(fmt::format("Delta checkpoint {}", checkpoint->second.front())));
+    RETURN_IF_ERROR(
+        ApplyCheckpoint(store, checkpoint->second, &replay)
+            .WithContext(fmt::format("Delta checkpoint {}", checkpoint->second.front())));
     from = checkpoint->first;
     state.version = from;
   } else {
     auto first = listing.commits.begin();
     if (first == listing.commits.end() || first->first > limit) return state;  // no table (yet)
     if (first->first != 0) {
-      return DataLoss(fmt::format("Delta log {} starts at version {} without a checkpoint: versions before it are "
-                                  "gone",
-                                  log_dir, first->first));
+      return DataLoss(fmt::format(
+          "Delta log {} starts at version {} without a checkpoint: versions before it are "
+          "gone",
+          log_dir, first->first));
     }
   }
   RETURN_IF_ERROR(ApplyCommits(store, listing, from, limit, &replay));
@@ -882,7 +920,8 @@ Result<DeltaTableState> LoadDeltaTable(ObjectStore* store, std::string_view tabl
     // Only the checkpoint: its own commit (when still there) says when it was made.
     if (auto it = listing.commits.find(state.version); it != listing.commits.end()) {
       ASSIGN_OR_RETURN(std::string text, store->Get(it->second));
-      RETURN_IF_ERROR(ApplyCommitText(text, &replay, /*only_commit_info=*/true).WithContext(it->second));
+      RETURN_IF_ERROR(
+          ApplyCommitText(text, &replay, /*only_commit_info=*/true).WithContext(it->second));
       state.last_commit_timestamp = replay.commit_timestamp.value_or(0);
     }
   }
@@ -900,7 +939,8 @@ Status UpdateDeltaTable(ObjectStore* store, std::string_view table_root, DeltaTa
   if (state->version >= limit) return Status::OK();
   const std::string log_dir = LogDir(table_root);
   LogListing listing;
-  RETURN_IF_ERROR(ListDecades(store, log_dir, state->version / 10, limit, &listing).WithContext(log_dir));
+  RETURN_IF_ERROR(
+      ListDecades(store, log_dir, state->version / 10, limit, &listing).WithContext(log_dir));
   auto next = listing.commits.upper_bound(state->version);
   if (next == listing.commits.end() || next->first > limit) return Status::OK();
   if (next->first != state->version + 1) {
@@ -931,7 +971,8 @@ std::string SerializeDeltaCommit(const DeltaCommit& commit) {
   if (commit.protocol) out += Line("protocol", ProtocolJson(*commit.protocol));
   if (commit.metadata) out += Line("metaData", MetadataJson(*commit.metadata));
   if (commit.txn) {
-    out += Line("txn", {{"appId", commit.txn->first}, {"version", commit.txn->second},
+    out += Line("txn", {{"appId", commit.txn->first},
+                        {"version", commit.txn->second},
                         {"lastUpdated", commit.timestamp}});
   }
   for (const DeltaRemoveFile& remove : commit.removes) out += Line("remove", RemoveJson(remove));
@@ -944,7 +985,8 @@ Status ApplyDeltaCommit(DeltaTableState* state, const DeltaCommit& commit) {
   // Through the same parser as the log, so memory and log cannot disagree.
   DeltaTableState updated = *state;
   Replay replay(&updated);
-  RETURN_IF_ERROR(ApplyCommitText(SerializeDeltaCommit(commit), &replay).WithContext("applying a Delta commit"));
+  RETURN_IF_ERROR(ApplyCommitText(SerializeDeltaCommit(commit), &replay)
+                      .WithContext("applying a Delta commit"));
   updated.version = state->version + 1;
   updated.last_commit_timestamp = commit.timestamp;
   *state = std::move(updated);
@@ -957,16 +999,18 @@ Status WriteDeltaCommit(ObjectStore* store, std::string_view table_root, int64_t
   const std::string key = DeltaCommitKey(table_root, version);
   Status put = store->Put(key, SerializeDeltaCommit(commit), WriteMode::kCreateOnly);
   if (put.code() == StatusCode::kAlreadyExists) {
-    return AlreadyExists(fmt::format("Delta version {} of {} was committed by another writer ({}); reload the "
-                                     "table and retry",
-                                     version, table_root, key));
+    return AlreadyExists(
+        fmt::format("Delta version {} of {} was committed by another writer ({}); reload the "
+                    "table and retry",
+                    version, table_root, key));
   }
   return put.WithContext(key);
 }
 
-Status WriteDeltaCheckpoint(ObjectStore* store, std::string_view table_root, const DeltaTableState& state,
-                            int64_t tombstone_retention_ms) {
-  if (state.version < 0) return InvalidArgument(fmt::format("Delta table {} has no version to checkpoint", table_root));
+Status WriteDeltaCheckpoint(ObjectStore* store, std::string_view table_root,
+                            const DeltaTableState& state, int64_t tombstone_retention_ms) {
+  if (state.version < 0)
+    return InvalidArgument(fmt::format("Delta table {} has no version to checkpoint", table_root));
   const std::string log_dir = LogDir(table_root);
   const std::string key = fmt::format("{}{:020d}.checkpoint.parquet", log_dir, state.version);
 

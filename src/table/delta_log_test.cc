@@ -1,19 +1,18 @@
 #include "table/delta_log.h"
 
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
-#include <map>
-#include <ostream>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <unistd.h>
-
-#include <fmt/format.h>
-#include <gtest/gtest.h>
 
 #include "query/duckdb.h"
 
@@ -22,7 +21,8 @@ namespace tradelake {
 // Readable failure messages (found by GoogleTest through argument-dependent lookup).
 void PrintTo(const DeltaAddFile& a, std::ostream* os) {
   *os << "add{" << a.path << " size=" << a.size << " mtime=" << a.modification_time
-      << " dataChange=" << a.data_change << " pv=" << a.partition_values.size() << " stats=" << a.stats << "}";
+      << " dataChange=" << a.data_change << " pv=" << a.partition_values.size()
+      << " stats=" << a.stats << "}";
 }
 void PrintTo(const DeltaRemoveFile& r, std::ostream* os) {
   *os << "remove{" << r.path << " ts=" << r.deletion_timestamp << " dataChange=" << r.data_change
@@ -35,7 +35,8 @@ namespace fs = std::filesystem;
 
 // tests/testdata/delta-golden of this source tree (src/table/ -> repository root).
 fs::path GoldenDir() {
-  return fs::path(__FILE__).parent_path().parent_path().parent_path() / "tests" / "testdata" / "delta-golden";
+  return fs::path(__FILE__).parent_path().parent_path().parent_path() / "tests" / "testdata" /
+         "delta-golden";
 }
 
 std::unique_ptr<ObjectStore> OpenGolden() {
@@ -142,7 +143,8 @@ INSTANTIATE_TEST_SUITE_P(
                       GoldenCase{"snapshot-vacuumed", 5, 2, 20}),
     [](const ::testing::TestParamInfo<GoldenCase>& param_info) {
       std::string name;
-      for (const char* p = param_info.param.table; *p; ++p) name += std::isalnum(static_cast<unsigned char>(*p)) ? *p : '_';
+      for (const char* p = param_info.param.table; *p; ++p)
+        name += std::isalnum(static_cast<unsigned char>(*p)) ? *p : '_';
       return name;
     });
 
@@ -151,7 +153,8 @@ TEST(DeltaGolden, RefusesNonContiguousVersions) {
   auto state = LoadDeltaTable(store.get(), "versions-not-contiguous/");
   ASSERT_FALSE(state.ok());
   EXPECT_EQ(state.status().code(), StatusCode::kDataLoss) << state.status().ToString();
-  EXPECT_NE(state.status().message().find("missing version 1"), std::string::npos) << state.status().ToString();
+  EXPECT_NE(state.status().message().find("missing version 1"), std::string::npos)
+      << state.status().ToString();
 }
 
 TEST(DeltaGolden, RefusesAReaderVersionItDoesNotSupport) {
@@ -199,7 +202,8 @@ TEST(DeltaGolden, OlderVersionsOfACheckpointedTable) {
 
 TEST(DeltaGolden, StatsKeepEveryTypeAsWritten) {
   auto store = OpenGolden();
-  for (const char* table : {"data-skipping-basic-stats-all-types", "data-skipping-basic-stats-all-types-checkpoint"}) {
+  for (const char* table :
+       {"data-skipping-basic-stats-all-types", "data-skipping-basic-stats-all-types-checkpoint"}) {
     SCOPED_TRACE(table);
     auto state = LoadDeltaTable(store.get(), std::string(table) + "/");
     ASSERT_TRUE(state.ok()) << state.status().ToString();
@@ -279,11 +283,14 @@ TEST(DeltaGolden, EncodedPathsDecodeToTheFilesOnDisk) {
 }
 
 TEST(DeltaPaths, RefusesAbsoluteAndMalformedPaths) {
-  EXPECT_EQ(DeltaPathToKey("t/", "s3://bucket/x.parquet").status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(DeltaPathToKey("t/", "file:/tmp/x.parquet").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(DeltaPathToKey("t/", "s3://bucket/x.parquet").status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(DeltaPathToKey("t/", "file:/tmp/x.parquet").status().code(),
+            StatusCode::kInvalidArgument);
   EXPECT_EQ(DeltaPathToKey("t/", "a%2").status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(DeltaPathToKey("t/", "a/%2E%2E/../b").status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(DeltaPathToKey("t/", "date=2024-05-01/x:y.parquet").value_or(""), "t/date=2024-05-01/x:y.parquet");
+  EXPECT_EQ(DeltaPathToKey("t/", "date=2024-05-01/x:y.parquet").value_or(""),
+            "t/date=2024-05-01/x:y.parquet");
   EXPECT_EQ(KeyToDeltaPath("t/", "t/a:b/c"), "a%3Ab/c");
 }
 
@@ -300,9 +307,10 @@ TEST(DeltaStatsText, NestedColumnsFlattenAndComeBack) {
   EXPECT_EQ(stats->min_values.at("d"), "65000.01");
   EXPECT_EQ(stats->max_values.at("d"), "1E+2");
   EXPECT_EQ(stats->null_count.at("a.c"), 1);
-  EXPECT_EQ(SerializeDeltaStats(*stats),
-            R"({"numRecords":2,"minValues":{"a":{"b":1.10,"c":"x"},"d":65000.01},"maxValues":{"d":1E+2},)"
-            R"("nullCount":{"a":{"b":0,"c":1},"d":0}})");
+  EXPECT_EQ(
+      SerializeDeltaStats(*stats),
+      R"({"numRecords":2,"minValues":{"a":{"b":1.10,"c":"x"},"d":65000.01},"maxValues":{"d":1E+2},)"
+      R"("nullCount":{"a":{"b":0,"c":1},"d":0}})");
   EXPECT_EQ(ParseDeltaStats("").value().num_records, -1);
   EXPECT_EQ(ParseDeltaStats("[1]").status().code(), StatusCode::kDataLoss);
   EXPECT_EQ(ParseDeltaStats("{\"numRecords\":\"x\"}").status().code(), StatusCode::kDataLoss);
@@ -327,8 +335,9 @@ DeltaMetadata TradesMetadata() {
 DeltaAddFile MakeAdd(int64_t version, int n, std::optional<std::string> product = "BTC-USD") {
   DeltaAddFile add;
   const std::string date = fmt::format("2024-05-{:02d}", 1 + version % 28);
-  const std::string key = fmt::format("silver/trades/product_id={}/date={}/part {}-{}#.parquet",
-                                      product.value_or("__HIVE_DEFAULT_PARTITION__"), date, version, n);
+  const std::string key =
+      fmt::format("silver/trades/product_id={}/date={}/part {}-{}#.parquet",
+                  product.value_or("__HIVE_DEFAULT_PARTITION__"), date, version, n);
   add.path = KeyToDeltaPath("silver/trades/", key);
   add.partition_values = {{"product_id", product}, {"date", date}};
   add.size = 1000 + version * 10 + n;
@@ -374,7 +383,12 @@ std::vector<DeltaTableState> WriteTable(ObjectStore* store, const std::string& r
       }
       commit.txn = std::make_pair(std::string("tradelake-etl"), v);
     }
-    if (v == 7) commit.metadata = [] { DeltaMetadata m = TradesMetadata(); m.configuration["k"] = "v7"; return m; }();
+    if (v == 7)
+      commit.metadata = [] {
+        DeltaMetadata m = TradesMetadata();
+        m.configuration["k"] = "v7";
+        return m;
+      }();
     Status written = WriteDeltaCommit(store, root, v, commit);
     EXPECT_TRUE(written.ok()) << written.ToString();
     Status applied = ApplyDeltaCommit(&state, commit);
@@ -394,7 +408,8 @@ TEST(DeltaWriter, CommitsAndCheckpointsReadBackAtEveryVersion) {
   std::vector<DeltaTableState> states = WriteTable(store.get(), root, 14, {10});
   ASSERT_EQ(states.size(), 15u);
   EXPECT_TRUE(store->Head(root + "_delta_log/00000000000000000010.checkpoint.parquet").ok());
-  EXPECT_EQ(store->Get(root + "_delta_log/_last_checkpoint").value_or("").substr(0, 14), "{\"version\":10,");
+  EXPECT_EQ(store->Get(root + "_delta_log/_last_checkpoint").value_or("").substr(0, 14),
+            "{\"version\":10,");
 
   auto latest = LoadDeltaTable(store.get(), root);
   ASSERT_TRUE(latest.ok()) << latest.status().ToString();
@@ -414,8 +429,9 @@ TEST(DeltaWriter, CommitsAndCheckpointsReadBackAtEveryVersion) {
   const DeltaAddFile& first = latest->files.at(MakeAdd(0, 1, std::nullopt).path);
   EXPECT_FALSE(first.partition_values.at("product_id").has_value());
   EXPECT_EQ(first.partition_values.at("date"), "2024-05-01");
-  EXPECT_EQ(DeltaPathToKey(root, first.path).value_or(""),
-            "silver/trades/product_id=__HIVE_DEFAULT_PARTITION__/date=2024-05-01/part 0-1#.parquet");
+  EXPECT_EQ(
+      DeltaPathToKey(root, first.path).value_or(""),
+      "silver/trades/product_id=__HIVE_DEFAULT_PARTITION__/date=2024-05-01/part 0-1#.parquet");
   auto stats = ParseDeltaStats(first.stats);
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(stats->min_values.at("price"), "65000.010000000000000001");
@@ -424,8 +440,10 @@ TEST(DeltaWriter, CommitsAndCheckpointsReadBackAtEveryVersion) {
   auto only_checkpoint = NewMemoryStore();
   auto bytes = store->Get(root + "_delta_log/00000000000000000010.checkpoint.parquet");
   ASSERT_TRUE(bytes.ok());
-  ASSERT_TRUE(only_checkpoint->Put("x/_delta_log/00000000000000000010.checkpoint.parquet", *bytes,
-                                   WriteMode::kCreateOnly).ok());
+  ASSERT_TRUE(only_checkpoint
+                  ->Put("x/_delta_log/00000000000000000010.checkpoint.parquet", *bytes,
+                        WriteMode::kCreateOnly)
+                  .ok());
   auto from_checkpoint = LoadDeltaTable(only_checkpoint.get(), "x/");
   ASSERT_TRUE(from_checkpoint.ok()) << from_checkpoint.status().ToString();
   EXPECT_EQ(from_checkpoint->version, 10);
@@ -436,7 +454,9 @@ TEST(DeltaWriter, CommitsAndCheckpointsReadBackAtEveryVersion) {
 }
 
 TEST(DeltaWriter, CheckpointReadsBackInALocalFolder) {
-  const fs::path dir = fs::temp_directory_path() / fmt::format("tl-delta-test-{}", ::testing::UnitTest::GetInstance()->random_seed());
+  const fs::path dir =
+      fs::temp_directory_path() /
+      fmt::format("tl-delta-test-{}", ::testing::UnitTest::GetInstance()->random_seed());
   fs::remove_all(dir);
   {
     auto store = OpenLocalStore(dir.string());
@@ -455,7 +475,8 @@ TEST(DeltaWriter, CheckpointHasSparksColumnTypes) {
   auto store = OpenLocalStore(dir.string());
   ASSERT_TRUE(store.ok());
   WriteTable(store->get(), "t/", 10, {10});
-  std::optional<std::string> path = (*store)->LocalPath("t/_delta_log/00000000000000000010.checkpoint.parquet");
+  std::optional<std::string> path =
+      (*store)->LocalPath("t/_delta_log/00000000000000000010.checkpoint.parquet");
   ASSERT_TRUE(path.has_value());
   auto db = Database::Open(":memory:");
   ASSERT_TRUE(db.ok());
@@ -468,16 +489,20 @@ TEST(DeltaWriter, CheckpointHasSparksColumnTypes) {
     types[described->GetStringOr(row, 0, "")] = described->GetStringOr(row, 1, "");
   }
   ASSERT_EQ(types.size(), 5u);
-  EXPECT_NE(types["add"].find("partitionValues MAP(VARCHAR, VARCHAR)"), std::string::npos) << types["add"];
+  EXPECT_NE(types["add"].find("partitionValues MAP(VARCHAR, VARCHAR)"), std::string::npos)
+      << types["add"];
   EXPECT_NE(types["add"].find("stats VARCHAR"), std::string::npos) << types["add"];
-  EXPECT_NE(types["remove"].find("extendedFileMetadata BOOLEAN"), std::string::npos) << types["remove"];
-  EXPECT_NE(types["metaData"].find("partitionColumns VARCHAR[]"), std::string::npos) << types["metaData"];
+  EXPECT_NE(types["remove"].find("extendedFileMetadata BOOLEAN"), std::string::npos)
+      << types["remove"];
+  EXPECT_NE(types["metaData"].find("partitionColumns VARCHAR[]"), std::string::npos)
+      << types["metaData"];
   EXPECT_NE(types["txn"].find("appId VARCHAR"), std::string::npos) << types["txn"];
   EXPECT_EQ(types["protocol"], "STRUCT(minReaderVersion INTEGER, minWriterVersion INTEGER)");
   // One row per action: protocol, metaData, txn, tombstones, live files.
   auto counted = con->Query(fmt::format(
       "SELECT count(protocol), count(\"metaData\"), count(txn), count(\"remove\"), count(\"add\") "
-      "FROM read_parquet('{}')", *path));
+      "FROM read_parquet('{}')",
+      *path));
   ASSERT_TRUE(counted.ok()) << counted.status().ToString();
   auto state = LoadDeltaTable(store->get(), "t/");
   ASSERT_TRUE(state.ok());
@@ -506,9 +531,9 @@ TEST(DeltaGolden, MultiPartCheckpointFromANonLocalStore) {
   ExpectSameState(*from_memory, *from_folder);
   EXPECT_EQ(from_memory->files.size(), 10u);
   // A missing part makes the checkpoint unusable: the commits from version 0 give the same table.
-  ASSERT_TRUE(
-      mem->Delete("multi-part-checkpoint/_delta_log/00000000000000000001.checkpoint.0000000002.0000000002.parquet")
-          .ok());
+  ASSERT_TRUE(mem->Delete("multi-part-checkpoint/_delta_log/"
+                          "00000000000000000001.checkpoint.0000000002.0000000002.parquet")
+                  .ok());
   auto replayed = LoadDeltaTable(mem.get(), "multi-part-checkpoint/");
   ASSERT_TRUE(replayed.ok()) << replayed.status().ToString();
   EXPECT_EQ(replayed->version, 1);
@@ -548,7 +573,8 @@ TEST(DeltaWriter, AStaleLastCheckpointStillFindsNewerCommits) {
 
   // A checkpoint at 20 whose _last_checkpoint update was lost: the hint says 10.
   ASSERT_TRUE(WriteDeltaCheckpoint(store.get(), root, states[20]).ok());
-  ASSERT_TRUE(store->Put(root + "_delta_log/_last_checkpoint", *hint10, WriteMode::kOverwrite).ok());
+  ASSERT_TRUE(
+      store->Put(root + "_delta_log/_last_checkpoint", *hint10, WriteMode::kOverwrite).ok());
   latest = LoadDeltaTable(store.get(), root);
   ASSERT_TRUE(latest.ok()) << latest.status().ToString();
   ExpectSameState(*latest, states.back());
@@ -588,11 +614,13 @@ TEST(DeltaWriter, LoadingListsOnlyTheNewestDecades) {
   ExpectSameState(*latest, states.back());
   const int lists_for_35 = counting.lists.load();
   EXPECT_LE(lists_for_35, 2);
-  EXPECT_LE(counting.gets.load(), 1 + 1 + 4);  // _last_checkpoint, the checkpoint (staged), commits 31..34
+  EXPECT_LE(counting.gets.load(),
+            1 + 1 + 4);  // _last_checkpoint, the checkpoint (staged), commits 31..34
 
   // A table with many more old versions costs the same number of List calls.
   auto big = NewMemoryStore();
-  std::vector<DeltaTableState> big_states = WriteTable(big.get(), root, 94, {10, 20, 30, 40, 50, 60, 70, 80, 90});
+  std::vector<DeltaTableState> big_states =
+      WriteTable(big.get(), root, 94, {10, 20, 30, 40, 50, 60, 70, 80, 90});
   CountingStore counting_big(big.get());
   auto big_latest = LoadDeltaTable(&counting_big, root);
   ASSERT_TRUE(big_latest.ok()) << big_latest.status().ToString();
