@@ -4,6 +4,7 @@
 // DuckDB SQL over the files the catalog lists.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 #include <set>
 
@@ -11,6 +12,7 @@
 #include "table/catalog.h"
 #include "exchange/simulator.h"
 #include "bronze/bronze.h"
+#include "bronze/landed_log.h"
 #include "query/duckdb.h"
 #include "store/object_store.h"
 
@@ -295,16 +297,21 @@ TEST(EtlE2E, GoldEqualsAnIndependentRecomputationForAMillionTrades) {
   EXPECT_GE(total, 1'000'000);
 }
 
-// Writes a hand-made Bronze object (what a broken exchange or a buggy
-// ingester could have left) straight into the lake.
-void PutBronze(ObjectStore* store, const std::string& product, const std::string& date, int64_t first, int64_t last,
+// Lands a hand-made Bronze object (what a broken exchange or a buggy
+// ingester could have left) the way ingest does: the object, then its entry
+// in the product's landed-object log, which is how the ETL finds it.
+// `next_seq` holds each product's next log seq.
+void PutBronze(ObjectStore* store, std::map<std::string, int64_t>* next_seq, const std::string& product,
+               const std::string& date, int64_t first, int64_t last,
                const std::vector<std::pair<int64_t, std::string>>& raws, const std::string& request = "") {
   std::vector<BronzeRecord> recs;
   for (const auto& [id, raw] : raws) recs.push_back({id, raw});
   auto data = EncodeBronzeObject(recs, 1'700'000'000'000'000,
                                  request.empty() ? "/products/" + product + "/trades?limit=1000" : request);
   ASSERT_TRUE(data.ok());
-  ASSERT_TRUE(store->Put(BronzeObjectKey(product, date, first, last), *data, WriteMode::kCreateOnly).ok());
+  Status s = LandBronzeObject(store, BronzeObjectKey(product, date, first, last), *data, first, last,
+                              static_cast<int64_t>(recs.size()), &(*next_seq)[product]);
+  ASSERT_TRUE(s.ok()) << s.ToString();
 }
 
 std::string T(int64_t id, const std::string& price, const std::string& size, const std::string& side,
@@ -319,17 +326,18 @@ TEST(EtlE2E, DuplicatesConflictsAndEveryBrokenRuleLandWhereTheyShould) {
   auto store = std::move(OpenLocalStore(lake.string()).value());
   const std::string d = "2024-05-01";
   const std::string t0 = "2024-05-01T10:00:00.5Z";
+  std::map<std::string, int64_t> seq;
   // Two overlapping objects: 1..4 and 3..6 (3 and 4 twice, identical).
-  PutBronze(store.get(), "BTC-USD", d, 1, 4,
+  PutBronze(store.get(), &seq, "BTC-USD", d, 1, 4,
             {{1, T(1, "100.5", "0.1", "buy", t0)}, {2, T(2, "100.50", "0.2", "sell", t0)},
              {3, T(3, "101", "0.3", "buy", t0)}, {4, T(4, "99.99", "1.5", "sell", t0)}});
-  PutBronze(store.get(), "BTC-USD", d, 3, 6,
+  PutBronze(store.get(), &seq, "BTC-USD", d, 3, 6,
             {{3, T(3, "101", "0.3", "buy", t0)}, {4, T(4, "99.99", "1.5", "sell", t0)},
              {5, T(5, "100", "2", "buy", "2024-05-01T10:00:01Z")}, {6, T(6, "100", "2", "buy", "2024-05-01T10:00:01Z")}});
   // A conflicting copy of trade 2 (another price), in a later object.
-  PutBronze(store.get(), "BTC-USD", d, 2, 2, {{2, T(2, "555", "0.2", "sell", t0)}});
+  PutBronze(store.get(), &seq, "BTC-USD", d, 2, 2, {{2, T(2, "555", "0.2", "sell", t0)}});
   // One record per data-quality rule.
-  PutBronze(store.get(), "BTC-USD", d, 10, 19,
+  PutBronze(store.get(), &seq, "BTC-USD", d, 10, 19,
             {{10, "{\"trade_id\":10,\"price\":"},                                   // invalid_json
              {11, "{\"trade_id\":11,\"side\":\"buy\",\"size\":\"1\",\"time\":\"2024-05-01T10:00:00Z\"}"},  // missing_field
              {12, T(12, "0", "1", "buy", t0)},                                        // price_not_positive
@@ -339,7 +347,7 @@ TEST(EtlE2E, DuplicatesConflictsAndEveryBrokenRuleLandWhereTheyShould) {
              {16, T(16, "1", "1", "buy", "2999-01-01T00:00:00Z")},                    // future_time
              {17, T(17, "1.0000000000000000001", "1", "buy", t0)},                    // decimal_out_of_range
              {18, T(18, "7", "1", "buy", t0)}});                                      // fine
-  PutBronze(store.get(), "BTC-USD", d, 19, 19, {{19, T(19, "1", "1", "buy", t0)}},
+  PutBronze(store.get(), &seq, "BTC-USD", d, 19, 19, {{19, T(19, "1", "1", "buy", t0)}},
             "/products/ETH-USD/trades?limit=1000");                                  // product_mismatch
   auto etl = RunTradelake({"etl", "--lake", lake.string()}, dir);
   ASSERT_EQ(etl.exit_code, 0) << etl.out << etl.err;

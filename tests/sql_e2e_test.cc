@@ -45,6 +45,7 @@
 #include "table/catalog.h"
 #include "exchange/simulator.h"
 #include "bronze/bronze.h"
+#include "bronze/landed_log.h"
 #include "query/duckdb.h"
 #include "sql/lake_sql.h"
 #include "sql/render.h"
@@ -74,7 +75,11 @@ struct SharedLake {
   std::string error;  // why it could not be built; empty when fine
 };
 
-void PutBronze(ObjectStore* store, const std::string& product, const std::string& date, int64_t first, int64_t last,
+// Lands a hand-made Bronze object the way ingest does (object, then its
+// landed-log entry, so the ETL finds it); `next_seq` holds each product's
+// next log seq (a stale one is fine: the append takes the first free seq).
+void PutBronze(ObjectStore* store, std::map<std::string, int64_t>* next_seq, const std::string& product,
+               const std::string& date, int64_t first, int64_t last,
                const std::vector<std::pair<int64_t, std::string>>& raws, const std::string& request,
                std::string* error) {
   std::vector<BronzeRecord> recs;
@@ -85,8 +90,9 @@ void PutBronze(ObjectStore* store, const std::string& product, const std::string
     *error = "EncodeBronzeObject: " + data.status().ToString();
     return;
   }
-  Status s = store->Put(BronzeObjectKey(product, date, first, last), *data, WriteMode::kCreateOnly);
-  if (!s.ok()) *error = "Put: " + s.ToString();
+  Status s = LandBronzeObject(store, BronzeObjectKey(product, date, first, last), *data, first, last,
+                              static_cast<int64_t>(recs.size()), &(*next_seq)[product]);
+  if (!s.ok()) *error = "LandBronzeObject: " + s.ToString();
 }
 
 std::string T(int64_t id, const std::string& price, const std::string& size, const std::string& side,
@@ -128,7 +134,8 @@ SharedLake BuildSharedLake() {
   auto store = OpenLocalStore(s.lake.string());
   if (!store.ok()) return fail(store.status().ToString());
   const std::string t = "2024-05-02T10:00:00.5Z";
-  PutBronze(store->get(), "BTC-USD", "2024-05-02", 1, 6,
+  std::map<std::string, int64_t> seq;  // the ingest run above has entries already: appends go after them
+  PutBronze(store->get(), &seq, "BTC-USD", "2024-05-02", 1, 6,
             {{1, "{\"trade_id\":1,\"price\":"},                                                       // invalid_json
              {2, "{\"trade_id\":2,\"side\":\"buy\",\"size\":\"1\",\"time\":\"2024-05-02T10:00:00Z\"}"},  // missing_field
              {3, T(3, "0", "1", "buy", t)},                                                             // price_not_positive
@@ -137,7 +144,7 @@ SharedLake BuildSharedLake() {
              {6, T(6, "1", "1", "buy", "2999-01-01T00:00:00Z")}},                                       // future_time
             "/products/BTC-USD/trades?limit=1000", &s.error);
   if (!s.error.empty()) return fail(s.error);
-  PutBronze(store->get(), "ETH-USD", "2024-05-01", 7, 8,
+  PutBronze(store->get(), &seq, "ETH-USD", "2024-05-01", 7, 8,
             {{7, T(7, "3000.5", "0.25", "sell", "2024-05-01T08:00:00Z")},
              {8, T(8, "3001", "0.5", "buy", "2024-05-01T08:00:01Z")}},
             "/products/SOL-USD/trades?limit=1000", &s.error);  // product_mismatch
