@@ -7,6 +7,7 @@
 #include <simdjson.h>
 
 #include "bronze/bronze.h"
+#include "bronze/landed_log.h"
 #include "ingest/checkpoint.h"
 
 namespace tradelake {
@@ -70,6 +71,33 @@ Result<BronzeProductSummary> VerifyBronze(ObjectStore* store, const std::string&
       sum.problems.push_back(fmt::format("{}: first/last trade do not match the object's name", o.key));
     }
   }
+  // The ETL finds Bronze objects only through the landed-object log: each
+  // must be announced there, and each entry must name an object that exists.
+  std::set<std::string> announced;
+  for (int64_t seq = 0;;) {
+    constexpr int64_t kBatch = 10'000;
+    ASSIGN_OR_RETURN(auto entries, ReadLanded(store, product_id, seq, kBatch));
+    for (auto& e : entries) announced.insert(std::move(e.key));
+    seq += static_cast<int64_t>(entries.size());
+    if (static_cast<int64_t>(entries.size()) < kBatch) break;
+  }
+  std::set<std::string> existing;
+  for (const auto& o : objects) {
+    if (!ParseBronzeObjectKey(o.key).ok()) continue;
+    existing.insert(o.key);
+    if (!announced.contains(o.key)) {
+      sum.problems.push_back(fmt::format(
+          "{}: not announced in the landed-object log ({}), so the ETL never reads it; if it landed after the "
+          "ingest checkpoint, the next `tradelake ingest` of {} announces it",
+          o.key, LandedLogPrefix(product_id), product_id));
+    }
+  }
+  for (const auto& k : announced) {
+    if (!existing.contains(k)) {
+      sum.problems.push_back(fmt::format("{}: announced in the landed-object log but not in Bronze", k));
+    }
+  }
+
   std::sort(ids.begin(), ids.end());
   ASSIGN_OR_RETURN(auto ranges, ListLandedRanges(store, product_id));
   std::vector<LandedRange> gaps;

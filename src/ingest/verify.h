@@ -3,7 +3,10 @@
 // Decodes every Bronze object of the product and checks that each line is
 // intact, each trade id lies in its object's key range, ids ascend within an
 // object, no id is stored twice, and every id between the first and the last
-// is either stored or covered by a gap report. `tradelake verify` prints it;
+// is either stored or covered by a gap report; and that every object is
+// announced in the product's landed-object log (bronze/landed_log.h), the
+// only way the ETL finds it, and every entry names an existing object.
+// A full scan of the product, on purpose. `tradelake verify` prints it;
 // the ingest tests use it next to their own independent recount.
 #pragma once
 
