@@ -1,11 +1,11 @@
 #include "etl/etl.h"
 
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <mutex>
 #include <random>
@@ -20,6 +20,7 @@
 #include "bronze/landed_log.h"
 #include "etl/dec18.h"
 #include "etl/gold.h"
+#include "etl/lease.h"
 #include "etl/table_io.h"
 #include "etl/validate.h"
 #include "table/catalog.h"
@@ -30,7 +31,6 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-constexpr std::string_view kLockKey = "_state/etl/lock";
 
 // A validated trade waiting to be merged into Silver, with what is needed to
 // count it against its Bronze partition or reject it as a conflict.
@@ -88,32 +88,44 @@ std::string RandomTag() {
   return fmt::format("{:08x}", static_cast<uint32_t>(rng()));
 }
 
-// Takes the ETL lock, or says who holds it. A lock left by a dead process
-// (kill -9) is taken over.
-class EtlLock {
+// Keeps the ETL lease renewed while a run works (a rebuild may take longer
+// than the lease's ttl), and says at the commit point whether it is still held.
+class LeaseKeeper {
  public:
-  static Result<std::unique_ptr<EtlLock>> Acquire(ObjectStore* store) {
-    const std::string me = fmt::format("{{\"pid\":{},\"started\":\"{}\"}}\n", ::getpid(),
-                                       FormatRfc3339Micros(NowMicros()));
-    Status s = store->Put(kLockKey, me, WriteMode::kCreateOnly);
-    if (s.code() == StatusCode::kAlreadyExists) {
-      auto held = store->Get(kLockKey);
-      long pid = 0;
-      if (held.ok()) std::sscanf(held->c_str(), "{\"pid\":%ld", &pid);
-      if (pid > 0 && pid != ::getpid() && ::kill(static_cast<pid_t>(pid), 0) == 0) {
-        return FailedPrecondition(fmt::format("another `tradelake etl` (pid {}) is running on this lake", pid));
+  explicit LeaseKeeper(std::unique_ptr<EtlLease> lease) : lease_(std::move(lease)) {
+    renewer_ = std::thread([this] {
+      std::unique_lock lock(mu_);
+      const auto every = std::chrono::microseconds(kLeaseTtl / 3);
+      while (!done_) {
+        if (cv_.wait_for(lock, every, [this] { return done_; })) break;
+        if (Status s = lease_->Renew(); !s.ok() && renew_error_.ok()) renew_error_ = s;
       }
-      spdlog::info("taking over the ETL lock of a process that is gone (pid {})", pid);
-      s = store->Put(kLockKey, me, WriteMode::kOverwrite);
-    }
-    RETURN_IF_ERROR(s.WithContext("taking the ETL lock"));
-    return std::unique_ptr<EtlLock>(new EtlLock(store));
+    });
   }
-  ~EtlLock() { (void)store_->Delete(kLockKey); }
+  ~LeaseKeeper() { Stop(); }
+  // Stops renewing; OK if the lease is still held.
+  Status StopAndCheck() {
+    Stop();
+    if (!renew_error_.ok()) return renew_error_;
+    return lease_->CheckHeld();
+  }
+  static constexpr int64_t kLeaseTtl = 2 * kMicrosPerMinute;
 
  private:
-  explicit EtlLock(ObjectStore* store) : store_(store) {}
-  ObjectStore* store_;
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    if (renewer_.joinable()) renewer_.join();
+  }
+  std::unique_ptr<EtlLease> lease_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;         // GUARDED_BY(mu_)
+  Status renew_error_;        // written by the renewer, read after join
+  std::thread renewer_;
 };
 
 // --- statistics for Delta `add` actions ---------------------------------------
@@ -761,7 +773,10 @@ Status CarryOverLegacy(ObjectStore* store, EtlRun* run, const LegacySnapshot& le
 
 Result<EtlReport> RunEtl(ObjectStore* store, const EtlOptions& options) {
   const auto t0 = Clock::now();
-  ASSIGN_OR_RETURN(auto lock, EtlLock::Acquire(store));
+  LeaseOptions lease_options;
+  lease_options.ttl_micros = LeaseKeeper::kLeaseTtl;
+  ASSIGN_OR_RETURN(auto lease, EtlLease::Acquire(store, lease_options));
+  LeaseKeeper keeper(std::move(lease));
   ASSIGN_OR_RETURN(Snapshot base, LoadCurrentSnapshot(store));
   const bool upgrade = base.legacy != nullptr;
   if (!upgrade) RETURN_IF_ERROR(RollForward(store, base));
@@ -909,6 +924,9 @@ Result<EtlReport> RunEtl(ObjectStore* store, const EtlOptions& options) {
     if (commit.adds.empty() && commit.removes.empty() && current.version >= 0) continue;
     next.commits[table] = std::move(commit);
   }
+  // The commit point: only while the lease is ours (a run that stalled past
+  // its lease must not commit over a newer holder's work).
+  RETURN_IF_ERROR(keeper.StopAndCheck().WithContext("before committing"));
   Status committed = CommitLake(store, &next);
   if (!committed.ok()) return committed;
   report.seq = next.seq;

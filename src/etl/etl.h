@@ -2,7 +2,8 @@
 // cost proportional to new data, never to the lake's age.
 //
 // One run:
-//   1. takes the ETL lock (_state/etl/lock) and loads the committed catalog
+//   1. takes the ETL lease (etl/lease.h, renewed while the run works and
+//      checked at the commit point) and loads the committed catalog
 //      snapshot (table/catalog.h) with each table's Delta state; finishes the
 //      Delta commits of a run that died after its catalog commit;
 //   2. finds new Bronze objects from the landed-object log of each product

@@ -1,6 +1,9 @@
 #include "etl/lease.h"
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <charconv>
@@ -105,16 +108,33 @@ Status HeldBy(const LeaseRecord& r) {
 
 constexpr int kAcquireAttempts = 4;
 
+std::string HostName() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') std::snprintf(host, sizeof(host), "unknown");
+  return host;
+}
+
+// True for an owner named by DefaultLeaseOwner() on this host whose process
+// is gone (e.g. killed with -9): its lease need not be waited out. Owners on
+// other hosts, or not in that form, are never judged this way.
+bool OwnerProcessIsGone(const std::string& owner) {
+  const size_t a = owner.find(':');
+  const size_t b = a == std::string::npos ? a : owner.find(':', a + 1);
+  if (b == std::string::npos || owner.substr(0, a) != HostName()) return false;
+  long pid = 0;
+  const auto [end, ec] = std::from_chars(owner.data() + a + 1, owner.data() + b, pid);
+  if (ec != std::errc() || end != owner.data() + b || pid <= 0 || pid == ::getpid()) return false;
+  return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
+
 }  // namespace
 
 std::string EtlLeaseKey(int64_t epoch) { return fmt::format("{}{:020d}.json", kEtlLeasePrefix, epoch); }
 
 std::string DefaultLeaseOwner() {
-  char host[256] = {};
-  if (::gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') std::snprintf(host, sizeof(host), "unknown");
   std::random_device rd;
   const uint64_t r = (uint64_t{rd()} << 32) ^ rd();
-  return fmt::format("{}:{}:{:016x}", host, ::getpid(), r);
+  return fmt::format("{}:{}:{:016x}", HostName(), ::getpid(), r);
 }
 
 EtlLease::EtlLease(ObjectStore* store, LeaseOptions options, int64_t epoch, TimestampMicros acquired_at,
@@ -144,7 +164,8 @@ Result<std::unique_ptr<EtlLease>> EtlLease::Acquire(ObjectStore* store, const Le
       // The same owner may take its own live lease again (a restarted
       // process with a fixed owner name); it still gets a new epoch.
       if (!newest->released && options.clock() < newest->expires_at && newest->owner != options.owner) {
-        return HeldBy(*newest);
+        if (!OwnerProcessIsGone(newest->owner)) return HeldBy(*newest);
+        spdlog::info("taking over the ETL lease of {}, a process of this host that is gone", newest->owner);
       }
     }
     LeaseRecord mine;
