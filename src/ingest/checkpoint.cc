@@ -194,7 +194,12 @@ Result<std::vector<LandedRange>> ListLandedRangesSince(ObjectStore* store, std::
                                                        TimestampMicros since, TimestampMicros now) {
   std::vector<LandedRange> out;
   const std::string product_prefix = BronzeProductPrefix(product_id);
-  for (const auto& p : DatePrefixes(DayNumber(since) - 1, std::max(DayNumber(since), DayNumber(now)) + 1)) {
+  // Slack for trade times slightly out of id order and for clocks that
+  // disagree near midnight; usually the span is one or two days.
+  constexpr int64_t kSlack = 2 * kMicrosPerHour;
+  const int64_t first_day = DayNumber(since - kSlack);
+  const int64_t last_day = DayNumber(std::max(since, now) + kSlack);
+  for (const auto& p : DatePrefixes(first_day, last_day)) {
     ASSIGN_OR_RETURN(auto objects, store->List(product_prefix + p));
     AddObjectRanges(objects, &out);
   }

@@ -89,8 +89,11 @@ struct LandedRange {
 Result<std::vector<LandedRange>> ListLandedRanges(ObjectStore* store, std::string_view product_id);
 
 // The Bronze objects of a product whose trade date lies in
-// [date(since) - 1 day, date(now) + 1 day] (a day of slack at both ends for
-// clock skew and for trades filed under a neighbour's date), sorted by first.
+// [date(since - 2h), date(max(since, now) + 2h)] (slack for trade times
+// slightly out of id order and for clocks that disagree near midnight),
+// sorted by first. An object recovery misses anyway (a clock hours off) is
+// not lost: the walk fetches its trades again, finds the object already
+// written, and announces it if the log lacks it.
 // One List per date partition when the span is at most a week; past that,
 // one per month ("date=YYYY-MM-") or whole year ("date=YYYY-"), which may
 // also return older objects of those months. No gap reports (see

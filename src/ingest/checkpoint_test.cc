@@ -104,14 +104,24 @@ TEST(Checkpoint, RecoveryListsOnlyTheDatesFromTheCheckpointOn) {
     ASSERT_TRUE(base->Put(BronzeObjectKey("BTC-USD", date, a, b), "x", WriteMode::kCreateOnly).ok());
   }
   ListRecordingStore store(base.get());
+  const std::string p = BronzeProductPrefix("BTC-USD");
   auto since = ParseRfc3339("2024-05-01T12:00:00Z");
-  auto now = ParseRfc3339("2024-05-02T08:00:00Z");
+  auto now = ParseRfc3339("2024-05-01T12:05:00Z");
   ASSERT_TRUE(since.ok() && now.ok());
   auto ranges = ListLandedRangesSince(&store, "BTC-USD", *since, *now);
   ASSERT_TRUE(ranges.ok()) << ranges.status().ToString();
-  const std::string p = BronzeProductPrefix("BTC-USD");
+  EXPECT_EQ(store.lists, (std::vector<std::string>{p + "date=2024-05-01/"}));  // the usual case: one List
+  ASSERT_EQ(ranges->size(), 1u);
+  EXPECT_EQ((*ranges)[0].first_id, 200);
+
+  // Near midnight, the neighbouring day too; after a day away, each day since.
+  store.lists.clear();
+  since = ParseRfc3339("2024-05-01T00:30:00Z");
+  now = ParseRfc3339("2024-05-02T08:00:00Z");
+  ranges = ListLandedRangesSince(&store, "BTC-USD", *since, *now);
+  ASSERT_TRUE(ranges.ok()) << ranges.status().ToString();
   EXPECT_EQ(store.lists, (std::vector<std::string>{p + "date=2024-04-30/", p + "date=2024-05-01/",
-                                                   p + "date=2024-05-02/", p + "date=2024-05-03/"}));
+                                                   p + "date=2024-05-02/"}));
   ASSERT_EQ(ranges->size(), 3u);
   EXPECT_EQ((*ranges)[0].first_id, 100);
   EXPECT_EQ((*ranges)[2].key, BronzeObjectKey("BTC-USD", "2024-05-02", 300, 399));
