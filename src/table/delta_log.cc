@@ -280,8 +280,10 @@ Status GetBool(dom::object object, std::string_view action, std::string_view key
   return Status::OK();
 }
 
+// With `empty_is_null` (partition values), "" reads as null: "An empty string
+// for any type translates to a null partition value" (Partition Value Serialization).
 Status GetStringMap(dom::object object, std::string_view action, std::string_view key,
-                    std::map<std::string, std::optional<std::string>>* out) {
+                    bool empty_is_null, std::map<std::string, std::optional<std::string>>* out) {
   std::optional<dom::element> value = Field(object, key);
   if (!value) return Status::OK();
   dom::object map;
@@ -293,7 +295,11 @@ Status GetStringMap(dom::object object, std::string_view action, std::string_vie
     }
     std::string_view text;
     if (kv.value.get_string().get(text) != simdjson::SUCCESS) return BadField(action, key);
-    (*out)[std::string(kv.key)] = std::string(text);
+    if (text.empty() && empty_is_null) {
+      (*out)[std::string(kv.key)] = std::nullopt;
+    } else {
+      (*out)[std::string(kv.key)] = std::string(text);
+    }
   }
   return Status::OK();
 }
@@ -301,7 +307,7 @@ Status GetStringMap(dom::object object, std::string_view action, std::string_vie
 Status ApplyAdd(dom::object o, Replay* r) {
   DeltaAddFile add;
   RETURN_IF_ERROR(GetString(o, "add", "path", true, &add.path));
-  RETURN_IF_ERROR(GetStringMap(o, "add", "partitionValues", &add.partition_values));
+  RETURN_IF_ERROR(GetStringMap(o, "add", "partitionValues", true, &add.partition_values));
   RETURN_IF_ERROR(GetInt(o, "add", "size", false, &add.size));
   RETURN_IF_ERROR(GetInt(o, "add", "modificationTime", false, &add.modification_time));
   RETURN_IF_ERROR(GetBool(o, "add", "dataChange", &add.data_change));
@@ -322,7 +328,7 @@ Status ApplyRemove(dom::object o, Replay* r) {
   RETURN_IF_ERROR(GetString(o, "remove", "path", true, &remove.path));
   RETURN_IF_ERROR(GetInt(o, "remove", "deletionTimestamp", false, &remove.deletion_timestamp));
   RETURN_IF_ERROR(GetBool(o, "remove", "dataChange", &remove.data_change));
-  RETURN_IF_ERROR(GetStringMap(o, "remove", "partitionValues", &remove.partition_values));
+  RETURN_IF_ERROR(GetStringMap(o, "remove", "partitionValues", true, &remove.partition_values));
   RETURN_IF_ERROR(GetInt(o, "remove", "size", false, &remove.size));
   r->state->files.erase(remove.path);
   std::string path = remove.path;
@@ -349,7 +355,7 @@ Status ApplyMetadata(dom::object o, Replay* r) {
     }
   }
   std::map<std::string, std::optional<std::string>> configuration;
-  RETURN_IF_ERROR(GetStringMap(o, "metaData", "configuration", &configuration));
+  RETURN_IF_ERROR(GetStringMap(o, "metaData", "configuration", false, &configuration));
   for (auto& [key, value] : configuration) {
     if (value) m.configuration[key] = std::move(*value);
   }

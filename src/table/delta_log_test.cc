@@ -553,6 +553,14 @@ TEST(DeltaWriter, ASecondWriterOfTheSameVersionGetsAlreadyExists) {
   EXPECT_EQ(WriteDeltaCommit(fresh.get(), "u/", 0, commit).code(), StatusCode::kInvalidArgument);
   DeltaTableState empty;
   EXPECT_EQ(ApplyDeltaCommit(&empty, commit).code(), StatusCode::kInvalidArgument);
+  // An empty partition value is null, as the protocol says.
+  DeltaTableState created;
+  DeltaCommit create;
+  create.protocol = DeltaProtocol{};
+  create.metadata = TradesMetadata();
+  create.adds = {MakeAdd(0, 0, "")};
+  ASSERT_TRUE(ApplyDeltaCommit(&created, create).ok());
+  EXPECT_FALSE(created.files.begin()->second.partition_values.at("product_id").has_value());
   EXPECT_EQ(LoadDeltaTable(fresh.get(), "u/").value().version, -1);
   // Writing an existing checkpoint again is fine.
   auto state = LoadDeltaTable(store.get(), "t/");
