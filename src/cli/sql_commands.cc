@@ -226,7 +226,8 @@ std::optional<int> SqlCommands::RunIfParsed() {
     o.projection = !f.no_projection;
     o.tables = f.tables;
     o.first_date = f.first_date;
-    const bool products_given = !f.products.empty();
+    // `--products ''` asks for the injected projection: given, but empty.
+    const bool products_given = f.ddl->get_option("--products")->count() > 0;
     for (size_t start = 0; start < f.products.size();) {
       size_t end = f.products.find(',', start);
       if (end == std::string::npos) end = f.products.size();

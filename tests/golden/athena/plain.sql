@@ -57,11 +57,11 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `tradelake`.`gold_trades_hourly` (
   `buy_volume` decimal(38,18),
   `sell_volume` decimal(38,18),
   `first_trade_id` bigint,
-  `last_trade_id` bigint
+  `last_trade_id` bigint,
+  `price_sum` decimal(38,18)
 )
 PARTITIONED BY (
-  `product_id` string,
-  `date` string
+  `product_id` string
 )
 STORED AS PARQUET
 LOCATION 's3://tradelake-demo/lake/gold/trades_hourly/'
@@ -85,11 +85,11 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `tradelake`.`gold_trades_daily` (
   `buy_volume` decimal(38,18),
   `sell_volume` decimal(38,18),
   `first_trade_id` bigint,
-  `last_trade_id` bigint
+  `last_trade_id` bigint,
+  `price_sum` decimal(38,18)
 )
 PARTITIONED BY (
-  `product_id` string,
-  `date` string
+  `product_id` string
 )
 STORED AS PARQUET
 LOCATION 's3://tradelake-demo/lake/gold/trades_daily/'
@@ -113,7 +113,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `tradelake`.`gold_bars_1m` (
   `buy_volume` decimal(38,18),
   `sell_volume` decimal(38,18),
   `first_trade_id` bigint,
-  `last_trade_id` bigint
+  `last_trade_id` bigint,
+  `price_sum` decimal(38,18)
 )
 PARTITIONED BY (
   `product_id` string,
@@ -126,3 +127,24 @@ TBLPROPERTIES (
 );
 
 MSCK REPAIR TABLE `tradelake`.`gold_bars_1m`;
+
+CREATE EXTERNAL TABLE IF NOT EXISTS `tradelake`.`audit_data_quality` (
+  `date` date,
+  `etl_seq` bigint,
+  `committed_at` timestamp,
+  `records` bigint,
+  `inserted` bigint,
+  `duplicates` bigint,
+  `rejected` bigint,
+  `rejected_by_rule` string
+)
+PARTITIONED BY (
+  `product_id` string
+)
+STORED AS PARQUET
+LOCATION 's3://tradelake-demo/lake/audit/data_quality/'
+TBLPROPERTIES (
+  'parquet.compression'='ZSTD'
+);
+
+MSCK REPAIR TABLE `tradelake`.`audit_data_quality`;

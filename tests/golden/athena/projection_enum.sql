@@ -71,11 +71,11 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `tradelake`.`gold_trades_hourly` (
   `buy_volume` decimal(38,18),
   `sell_volume` decimal(38,18),
   `first_trade_id` bigint,
-  `last_trade_id` bigint
+  `last_trade_id` bigint,
+  `price_sum` decimal(38,18)
 )
 PARTITIONED BY (
-  `product_id` string,
-  `date` string
+  `product_id` string
 )
 STORED AS PARQUET
 LOCATION 's3://tradelake-demo/lake/gold/trades_hourly/'
@@ -84,12 +84,7 @@ TBLPROPERTIES (
   'projection.enabled'='true',
   'projection.product_id.type'='enum',
   'projection.product_id.values'='BTC-USD,ETH-USD',
-  'projection.date.type'='date',
-  'projection.date.range'='2024-01-01,NOW',
-  'projection.date.format'='yyyy-MM-dd',
-  'projection.date.interval'='1',
-  'projection.date.interval.unit'='DAYS',
-  'storage.location.template'='s3://tradelake-demo/lake/gold/trades_hourly/product_id=${product_id}/date=${date}/'
+  'storage.location.template'='s3://tradelake-demo/lake/gold/trades_hourly/product_id=${product_id}/'
 );
 
 CREATE EXTERNAL TABLE IF NOT EXISTS `tradelake`.`gold_trades_daily` (
@@ -106,11 +101,11 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `tradelake`.`gold_trades_daily` (
   `buy_volume` decimal(38,18),
   `sell_volume` decimal(38,18),
   `first_trade_id` bigint,
-  `last_trade_id` bigint
+  `last_trade_id` bigint,
+  `price_sum` decimal(38,18)
 )
 PARTITIONED BY (
-  `product_id` string,
-  `date` string
+  `product_id` string
 )
 STORED AS PARQUET
 LOCATION 's3://tradelake-demo/lake/gold/trades_daily/'
@@ -119,12 +114,7 @@ TBLPROPERTIES (
   'projection.enabled'='true',
   'projection.product_id.type'='enum',
   'projection.product_id.values'='BTC-USD,ETH-USD',
-  'projection.date.type'='date',
-  'projection.date.range'='2024-01-01,NOW',
-  'projection.date.format'='yyyy-MM-dd',
-  'projection.date.interval'='1',
-  'projection.date.interval.unit'='DAYS',
-  'storage.location.template'='s3://tradelake-demo/lake/gold/trades_daily/product_id=${product_id}/date=${date}/'
+  'storage.location.template'='s3://tradelake-demo/lake/gold/trades_daily/product_id=${product_id}/'
 );
 
 CREATE EXTERNAL TABLE IF NOT EXISTS `tradelake`.`gold_bars_1m` (
@@ -141,7 +131,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `tradelake`.`gold_bars_1m` (
   `buy_volume` decimal(38,18),
   `sell_volume` decimal(38,18),
   `first_trade_id` bigint,
-  `last_trade_id` bigint
+  `last_trade_id` bigint,
+  `price_sum` decimal(38,18)
 )
 PARTITIONED BY (
   `product_id` string,
@@ -160,4 +151,27 @@ TBLPROPERTIES (
   'projection.date.interval'='1',
   'projection.date.interval.unit'='DAYS',
   'storage.location.template'='s3://tradelake-demo/lake/gold/bars_1m/product_id=${product_id}/date=${date}/'
+);
+
+CREATE EXTERNAL TABLE IF NOT EXISTS `tradelake`.`audit_data_quality` (
+  `date` date,
+  `etl_seq` bigint,
+  `committed_at` timestamp,
+  `records` bigint,
+  `inserted` bigint,
+  `duplicates` bigint,
+  `rejected` bigint,
+  `rejected_by_rule` string
+)
+PARTITIONED BY (
+  `product_id` string
+)
+STORED AS PARQUET
+LOCATION 's3://tradelake-demo/lake/audit/data_quality/'
+TBLPROPERTIES (
+  'parquet.compression'='ZSTD',
+  'projection.enabled'='true',
+  'projection.product_id.type'='enum',
+  'projection.product_id.values'='BTC-USD,ETH-USD',
+  'storage.location.template'='s3://tradelake-demo/lake/audit/data_quality/product_id=${product_id}/'
 );

@@ -69,11 +69,11 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `tradelake`.`gold_trades_hourly` (
   `buy_volume` decimal(38,18),
   `sell_volume` decimal(38,18),
   `first_trade_id` bigint,
-  `last_trade_id` bigint
+  `last_trade_id` bigint,
+  `price_sum` decimal(38,18)
 )
 PARTITIONED BY (
-  `product_id` string,
-  `date` string
+  `product_id` string
 )
 STORED AS PARQUET
 LOCATION 's3://tradelake-demo/lake/gold/trades_hourly/'
@@ -81,12 +81,7 @@ TBLPROPERTIES (
   'parquet.compression'='ZSTD',
   'projection.enabled'='true',
   'projection.product_id.type'='injected',
-  'projection.date.type'='date',
-  'projection.date.range'='2024-01-01,NOW',
-  'projection.date.format'='yyyy-MM-dd',
-  'projection.date.interval'='1',
-  'projection.date.interval.unit'='DAYS',
-  'storage.location.template'='s3://tradelake-demo/lake/gold/trades_hourly/product_id=${product_id}/date=${date}/'
+  'storage.location.template'='s3://tradelake-demo/lake/gold/trades_hourly/product_id=${product_id}/'
 );
 
 CREATE EXTERNAL TABLE IF NOT EXISTS `tradelake`.`gold_trades_daily` (
@@ -103,11 +98,11 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `tradelake`.`gold_trades_daily` (
   `buy_volume` decimal(38,18),
   `sell_volume` decimal(38,18),
   `first_trade_id` bigint,
-  `last_trade_id` bigint
+  `last_trade_id` bigint,
+  `price_sum` decimal(38,18)
 )
 PARTITIONED BY (
-  `product_id` string,
-  `date` string
+  `product_id` string
 )
 STORED AS PARQUET
 LOCATION 's3://tradelake-demo/lake/gold/trades_daily/'
@@ -115,12 +110,7 @@ TBLPROPERTIES (
   'parquet.compression'='ZSTD',
   'projection.enabled'='true',
   'projection.product_id.type'='injected',
-  'projection.date.type'='date',
-  'projection.date.range'='2024-01-01,NOW',
-  'projection.date.format'='yyyy-MM-dd',
-  'projection.date.interval'='1',
-  'projection.date.interval.unit'='DAYS',
-  'storage.location.template'='s3://tradelake-demo/lake/gold/trades_daily/product_id=${product_id}/date=${date}/'
+  'storage.location.template'='s3://tradelake-demo/lake/gold/trades_daily/product_id=${product_id}/'
 );
 
 CREATE EXTERNAL TABLE IF NOT EXISTS `tradelake`.`gold_bars_1m` (
@@ -137,7 +127,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `tradelake`.`gold_bars_1m` (
   `buy_volume` decimal(38,18),
   `sell_volume` decimal(38,18),
   `first_trade_id` bigint,
-  `last_trade_id` bigint
+  `last_trade_id` bigint,
+  `price_sum` decimal(38,18)
 )
 PARTITIONED BY (
   `product_id` string,
@@ -155,4 +146,26 @@ TBLPROPERTIES (
   'projection.date.interval'='1',
   'projection.date.interval.unit'='DAYS',
   'storage.location.template'='s3://tradelake-demo/lake/gold/bars_1m/product_id=${product_id}/date=${date}/'
+);
+
+CREATE EXTERNAL TABLE IF NOT EXISTS `tradelake`.`audit_data_quality` (
+  `date` date,
+  `etl_seq` bigint,
+  `committed_at` timestamp,
+  `records` bigint,
+  `inserted` bigint,
+  `duplicates` bigint,
+  `rejected` bigint,
+  `rejected_by_rule` string
+)
+PARTITIONED BY (
+  `product_id` string
+)
+STORED AS PARQUET
+LOCATION 's3://tradelake-demo/lake/audit/data_quality/'
+TBLPROPERTIES (
+  'parquet.compression'='ZSTD',
+  'projection.enabled'='true',
+  'projection.product_id.type'='injected',
+  'storage.location.template'='s3://tradelake-demo/lake/audit/data_quality/product_id=${product_id}/'
 );
