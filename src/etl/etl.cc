@@ -267,6 +267,9 @@ std::string StatPrefix(const std::map<std::string, std::string>& values, const c
 
 // --- the run ------------------------------------------------------------------
 
+// Candidates held in memory at once per product (~300 bytes each).
+constexpr size_t kChunkRecords = 500'000;
+
 // Gold tables: which file a bar belongs in. bars_1m: the (product, date)
 // partition's one file; hourly: one file per month; daily: one per year.
 struct GoldSpec {
@@ -342,6 +345,9 @@ class EtlRun {
     return p == t->second.end() ? kNone : p->second;
   }
   Status MergeGold(const std::string& product, const std::vector<SilverTrade>& inserted_sorted);
+  Status ApplyChunk(const std::string& product, std::map<std::string, std::vector<Candidate>>* by_date,
+                    std::map<std::string, std::vector<RejectedRecord>>* rejected,
+                    std::map<std::string, QualityCounters>* delta, std::vector<BaseFile>* run_files);
 
  public:
   // Writes the Gold files of every bar added so far. REQUIRES: no ProcessProduct running.
@@ -420,6 +426,108 @@ Result<std::vector<Row>> EtlRun::ReadFile(const std::string& key,
   return read;
 }
 
+// De-duplicates one chunk of candidates against Silver (committed files and
+// the files this run already wrote), writes the new trades and rejects, and
+// adds their bars to the pending Gold.
+Status EtlRun::ApplyChunk(const std::string& product, std::map<std::string, std::vector<Candidate>>* by_date,
+                          std::map<std::string, std::vector<RejectedRecord>>* rejected,
+                          std::map<std::string, QualityCounters>* delta, std::vector<BaseFile>* run_files) {
+  std::vector<SilverTrade> inserted_all;  // for Gold, sorted by trade_id per date
+  for (auto& [date, cands] : *by_date) {
+    if (options_.stop && options_.stop->load()) return Cancelled("stopped; nothing was committed, rerun to resume");
+    const std::string partition = PartitionName(product, date);
+    auto before = [](const Candidate& a, const Candidate& b) {
+      if (a.row.trade_id != b.row.trade_id) return a.row.trade_id < b.row.trade_id;
+      if (a.row.ingested_at != b.row.ingested_at) return a.row.ingested_at < b.row.ingested_at;
+      return a.row.bronze_object < b.row.bronze_object;
+    };
+    // Bronze objects are read in landing order, so candidates usually arrive sorted.
+    if (!std::is_sorted(cands.begin(), cands.end(), before)) std::sort(cands.begin(), cands.end(), before);
+    // Only Silver files whose trade_id range holds a new id can hold a copy.
+    std::vector<SilverTrade> existing;
+    std::vector<const BaseFile*> silver_files;
+    for (const BaseFile& f : Files(kSilverTrades, product)) silver_files.push_back(&f);
+    for (const BaseFile& f : *run_files) silver_files.push_back(&f);
+    for (const BaseFile* fp : silver_files) {
+      const BaseFile& f = *fp;
+      if (f.date != date) continue;
+      bool overlaps = !f.min_id || !f.max_id;  // no stats: read it to be safe
+      if (!overlaps) {
+        auto it = std::lower_bound(cands.begin(), cands.end(), *f.min_id,
+                                   [](const Candidate& c, int64_t id) { return c.row.trade_id < id; });
+        overlaps = it != cands.end() && it->row.trade_id <= *f.max_id;
+      }
+      if (!overlaps) continue;
+      ASSIGN_OR_RETURN(auto rows, ReadFile<SilverTrade>(f.key, &ReadSilverTrades));
+      existing.insert(existing.end(), std::make_move_iterator(rows.begin()), std::make_move_iterator(rows.end()));
+    }
+    auto by_id = [](const SilverTrade& a, const SilverTrade& b) { return a.trade_id < b.trade_id; };
+    if (!std::is_sorted(existing.begin(), existing.end(), by_id)) std::sort(existing.begin(), existing.end(), by_id);
+
+    std::vector<SilverTrade> inserted;
+    inserted.reserve(cands.size());
+    size_t e = 0;
+    for (auto& c : cands) {
+      while (e < existing.size() && existing[e].trade_id < c.row.trade_id) ++e;
+      const SilverTrade* kept = nullptr;
+      if (e < existing.size() && existing[e].trade_id == c.row.trade_id) {
+        kept = &existing[e];
+      } else if (!inserted.empty() && inserted.back().trade_id == c.row.trade_id) {
+        kept = &inserted.back();
+      }
+      QualityCounters& q = (*delta)[c.bronze_date];
+      if (kept != nullptr) {
+        if (SameTrade(*kept, c.row)) {
+          ++q.duplicates;
+        } else {
+          RejectedRecord r;
+          r.product_id = product;
+          r.date = c.bronze_date;
+          r.trade_id = c.row.trade_id;
+          r.rule = std::string(kConflictingDuplicateRule);
+          r.detail = fmt::format("trade {} is already in Silver from {} with other values", c.row.trade_id,
+                                 kept->bronze_object);
+          r.raw = std::move(c.raw);
+          r.bronze_object = c.row.bronze_object;
+          r.rejected_at = now_;
+          ++q.rejected[r.rule];
+          (*rejected)[c.bronze_partition].push_back(std::move(r));
+        }
+        continue;
+      }
+      ++q.inserted;
+      inserted.push_back(std::move(c.row));
+    }
+    if (!inserted.empty()) {
+      ASSIGN_OR_RETURN(DeltaAddFile add, WriteFile(kSilverTrades, partition, inserted, WriteSilverTrades));
+      BaseFile mine;
+      mine.key = TableFolder(kSilverTrades) + partition + add.path.substr(add.path.rfind('/'));
+      mine.path = add.path;
+      mine.date = date;
+      mine.min_id = inserted.front().trade_id;
+      mine.max_id = inserted.back().trade_id;
+      run_files->push_back(std::move(mine));
+      std::lock_guard lock(mu_);
+      adds_[std::string(kSilverTrades)].push_back(std::move(add));
+      ++report_.silver_partitions;
+    }
+    inserted_all.insert(inserted_all.end(), std::make_move_iterator(inserted.begin()),
+                        std::make_move_iterator(inserted.end()));
+  }
+  RETURN_IF_ERROR(MergeGold(product, inserted_all));
+
+  for (auto& [bp, rows] : *rejected) {
+    for (auto& r : rows) KeepRawReadable(&r);
+    ASSIGN_OR_RETURN(DeltaAddFile add, WriteFile(kSilverRejected, bp, rows, WriteRejected));
+    std::lock_guard lock(mu_);
+    adds_[std::string(kSilverRejected)].push_back(std::move(add));
+  }
+
+  by_date->clear();
+  rejected->clear();
+  return Status::OK();
+}
+
 Status EtlRun::ProcessProduct(const std::string& product, const std::vector<std::string>& keys) {
   TradeValidator validator;
   std::map<std::string, std::vector<Candidate>> by_date;        // Silver (trade) date
@@ -427,6 +535,8 @@ Status EtlRun::ProcessProduct(const std::string& product, const std::vector<std:
   std::map<std::string, QualityCounters> delta;                 // Bronze date
   int64_t cached_day = INT64_MIN;
   std::string cached_date;
+  size_t candidates = 0;
+  std::vector<BaseFile> run_files;  // Silver files this run wrote for the product
   for (const std::string& key : keys) {
     auto obj = ParseBronzeObjectKey(key);
     if (!obj.ok()) return obj.status().WithContext("a landed-log entry names a key that is not a Bronze object");
@@ -468,87 +578,16 @@ Status EtlRun::ProcessProduct(const std::string& product, const std::vector<std:
       by_date[cached_date].push_back({std::move(row), bp, obj->date, std::move(line.trade)});
     }
     if (options_.stop && options_.stop->load()) return Cancelled("stopped; nothing was committed, rerun to resume");
+    // Bounded memory: a run over millions of trades goes in chunks, each
+    // de-duplicated against Silver and the chunks before it.
+    candidates += lines->size();
+    if (candidates >= kChunkRecords) {
+      RETURN_IF_ERROR(ApplyChunk(product, &by_date, &rejected, &delta, &run_files));
+      candidates = 0;
+    }
   }
 
-  std::vector<SilverTrade> inserted_all;  // for Gold, sorted by trade_id per date
-  for (auto& [date, cands] : by_date) {
-    if (options_.stop && options_.stop->load()) return Cancelled("stopped; nothing was committed, rerun to resume");
-    const std::string partition = PartitionName(product, date);
-    auto before = [](const Candidate& a, const Candidate& b) {
-      if (a.row.trade_id != b.row.trade_id) return a.row.trade_id < b.row.trade_id;
-      if (a.row.ingested_at != b.row.ingested_at) return a.row.ingested_at < b.row.ingested_at;
-      return a.row.bronze_object < b.row.bronze_object;
-    };
-    // Bronze objects are read in landing order, so candidates usually arrive sorted.
-    if (!std::is_sorted(cands.begin(), cands.end(), before)) std::sort(cands.begin(), cands.end(), before);
-    // Only Silver files whose trade_id range holds a new id can hold a copy.
-    std::vector<SilverTrade> existing;
-    for (const BaseFile& f : Files(kSilverTrades, product)) {
-      if (f.date != date) continue;
-      bool overlaps = !f.min_id || !f.max_id;  // no stats: read it to be safe
-      if (!overlaps) {
-        auto it = std::lower_bound(cands.begin(), cands.end(), *f.min_id,
-                                   [](const Candidate& c, int64_t id) { return c.row.trade_id < id; });
-        overlaps = it != cands.end() && it->row.trade_id <= *f.max_id;
-      }
-      if (!overlaps) continue;
-      ASSIGN_OR_RETURN(auto rows, ReadFile<SilverTrade>(f.key, &ReadSilverTrades));
-      existing.insert(existing.end(), std::make_move_iterator(rows.begin()), std::make_move_iterator(rows.end()));
-    }
-    auto by_id = [](const SilverTrade& a, const SilverTrade& b) { return a.trade_id < b.trade_id; };
-    if (!std::is_sorted(existing.begin(), existing.end(), by_id)) std::sort(existing.begin(), existing.end(), by_id);
-
-    std::vector<SilverTrade> inserted;
-    inserted.reserve(cands.size());
-    size_t e = 0;
-    for (auto& c : cands) {
-      while (e < existing.size() && existing[e].trade_id < c.row.trade_id) ++e;
-      const SilverTrade* kept = nullptr;
-      if (e < existing.size() && existing[e].trade_id == c.row.trade_id) {
-        kept = &existing[e];
-      } else if (!inserted.empty() && inserted.back().trade_id == c.row.trade_id) {
-        kept = &inserted.back();
-      }
-      QualityCounters& q = delta[c.bronze_date];
-      if (kept != nullptr) {
-        if (SameTrade(*kept, c.row)) {
-          ++q.duplicates;
-        } else {
-          RejectedRecord r;
-          r.product_id = product;
-          r.date = c.bronze_date;
-          r.trade_id = c.row.trade_id;
-          r.rule = std::string(kConflictingDuplicateRule);
-          r.detail = fmt::format("trade {} is already in Silver from {} with other values", c.row.trade_id,
-                                 kept->bronze_object);
-          r.raw = std::move(c.raw);
-          r.bronze_object = c.row.bronze_object;
-          r.rejected_at = now_;
-          ++q.rejected[r.rule];
-          rejected[c.bronze_partition].push_back(std::move(r));
-        }
-        continue;
-      }
-      ++q.inserted;
-      inserted.push_back(std::move(c.row));
-    }
-    if (!inserted.empty()) {
-      ASSIGN_OR_RETURN(DeltaAddFile add, WriteFile(kSilverTrades, partition, inserted, WriteSilverTrades));
-      std::lock_guard lock(mu_);
-      adds_[std::string(kSilverTrades)].push_back(std::move(add));
-      ++report_.silver_partitions;
-    }
-    inserted_all.insert(inserted_all.end(), std::make_move_iterator(inserted.begin()),
-                        std::make_move_iterator(inserted.end()));
-  }
-  RETURN_IF_ERROR(MergeGold(product, inserted_all));
-
-  for (auto& [bp, rows] : rejected) {
-    for (auto& r : rows) KeepRawReadable(&r);
-    ASSIGN_OR_RETURN(DeltaAddFile add, WriteFile(kSilverRejected, bp, rows, WriteRejected));
-    std::lock_guard lock(mu_);
-    adds_[std::string(kSilverRejected)].push_back(std::move(add));
-  }
+  RETURN_IF_ERROR(ApplyChunk(product, &by_date, &rejected, &delta, &run_files));
 
   std::lock_guard lock(mu_);
   QualityCounters& total = next_.totals[product];
