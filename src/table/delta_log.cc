@@ -227,9 +227,22 @@ std::string SqlQuote(std::string_view s) {
   return out;
 }
 
-Result<Connection> OpenDuckDb(std::unique_ptr<Database>* db) {
-  ASSIGN_OR_RETURN(*db, Database::Open(":memory:", {{"threads", "1"}}));
-  return (*db)->Connect();
+// One in-memory DuckDB per thread, opened by the thread's first checkpoint
+// read or write (~10-20 ms, which a `run` step would otherwise pay per table)
+// and kept until the thread exits.
+Result<Connection*> ThreadDuckDb() {
+  struct Holder {
+    std::unique_ptr<Database> db;
+    std::optional<Connection> con;  // destroyed before db
+  };
+  thread_local Holder held;
+  if (!held.con) {
+    ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::Open(":memory:", {{"threads", "1"}}));
+    ASSIGN_OR_RETURN(Connection con, db->Connect());
+    held.db = std::move(db);
+    held.con.emplace(std::move(con));
+  }
+  return &*held.con;
 }
 
 // ---------------------------------------------------------------------------
@@ -463,10 +476,9 @@ Status ApplyCheckpoint(ObjectStore* store, const std::vector<std::string>& keys,
   for (size_t i = 0; i < paths.size(); ++i) files += (i ? ", " : "") + SqlQuote(paths[i]);
   files += "]";
 
-  std::unique_ptr<Database> db;
-  ASSIGN_OR_RETURN(Connection con, OpenDuckDb(&db));
+  ASSIGN_OR_RETURN(Connection * con, ThreadDuckDb());
   ASSIGN_OR_RETURN(QueryResult schema,
-                   con.Query(fmt::format("DESCRIBE SELECT * FROM read_parquet({})", files)));
+                   con->Query(fmt::format("DESCRIBE SELECT * FROM read_parquet({})", files)));
   std::set<std::string> present;
   for (uint64_t row = 0; row < schema.row_count(); ++row)
     present.insert(schema.GetStringOr(row, 0, ""));
@@ -482,7 +494,7 @@ Status ApplyCheckpoint(ObjectStore* store, const std::vector<std::string>& keys,
     select += fmt::format("{}to_json(\"{}\")::VARCHAR", select.empty() ? "" : ", ", kind);
   }
   ASSIGN_OR_RETURN(QueryResult rows,
-                   con.Query(fmt::format("SELECT {} FROM read_parquet({})", select, files)));
+                   con->Query(fmt::format("SELECT {} FROM read_parquet({})", select, files)));
   dom::parser parser;
   for (uint64_t row = 0; row < rows.row_count(); ++row) {
     for (uint64_t col = 0; col < kinds.size(); ++col) {
@@ -1041,13 +1053,12 @@ Status WriteDeltaCheckpoint(ObjectStore* store, std::string_view table_root,
   const fs::path json_path = temp.File("actions.json");
   const fs::path parquet_path = temp.File("checkpoint.parquet");
   RETURN_IF_ERROR(WriteFile(json_path, lines));
-  std::unique_ptr<Database> db;
-  ASSIGN_OR_RETURN(Connection con, OpenDuckDb(&db));
+  ASSIGN_OR_RETURN(Connection * con, ThreadDuckDb());
   const std::string sql = fmt::format(
       "COPY (SELECT \"txn\", \"add\", \"remove\", \"metaData\", \"protocol\" FROM read_json({}, "
       "format = 'newline_delimited', columns = {})) TO {} (FORMAT parquet, COMPRESSION snappy)",
       SqlQuote(json_path.string()), CheckpointColumns(), SqlQuote(parquet_path.string()));
-  RETURN_IF_ERROR(con.Query(sql).status().WithContext(fmt::format("building {}", key)));
+  RETURN_IF_ERROR(con->Query(sql).status().WithContext(fmt::format("building {}", key)));
   ASSIGN_OR_RETURN(std::string bytes, ReadFile(parquet_path));
 
   Status put = store->Put(key, bytes, WriteMode::kCreateOnly);
