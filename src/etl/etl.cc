@@ -678,27 +678,30 @@ Status EtlRun::FlushGold() {
   return Status::OK();
 }
 
-// The committed files of every table, grouped by product, with what the run
-// needs to know of each (trade_id range, Gold period group).
-Result<BaseFiles> FilesOf(const LakeState& state) {
+// The committed files of `products` in every table, with what the run needs
+// to know of each (trade_id range, Gold period group). Only these products'
+// files are looked at, so a run's cost follows its products, not the lake.
+Result<BaseFiles> FilesOf(const LakeState& state, const std::set<std::string>& products) {
   BaseFiles out;
   for (std::string_view table : EtlTables()) {
-    ASSIGN_OR_RETURN(auto files, LiveFiles(state, table));
-    const auto& delta_files = state.tables.at(std::string(table)).files;
-    (void)delta_files;
-    for (auto& f : files) {
+    auto t = state.tables.find(std::string(table));
+    if (t == state.tables.end()) continue;
+    const std::string root = TableFolder(table);
+    for (const auto& [path, add] : t->second.files) {
+      auto product = add.partition_values.find("product_id");
+      if (product == add.partition_values.end() || !product->second || !products.contains(*product->second)) continue;
       BaseFile b;
-      b.key = f.key;
-      b.path = KeyToDeltaPath(TableFolder(table), f.key);
-      b.date = f.date;
-      b.min_id = StatInt(f.stats.min_values, "trade_id");
-      b.max_id = StatInt(f.stats.max_values, "trade_id");
+      ASSIGN_OR_RETURN(b.key, DeltaPathToKey(root, path));
+      b.path = path;
+      if (auto d = add.partition_values.find("date"); d != add.partition_values.end() && d->second) b.date = *d->second;
+      ASSIGN_OR_RETURN(b.stats, ParseDeltaStats(add.stats));
+      b.min_id = StatInt(b.stats.min_values, "trade_id");
+      b.max_id = StatInt(b.stats.max_values, "trade_id");
       for (const GoldSpec& spec : kGoldSpecs) {
         if (spec.table != table) continue;
-        b.group = spec.group_chars == 10 ? f.date : StatPrefix(f.stats.min_values, "period_start", spec.group_chars);
+        b.group = spec.group_chars == 10 ? b.date : StatPrefix(b.stats.min_values, "period_start", spec.group_chars);
       }
-      b.stats = std::move(f.stats);
-      out[std::string(table)][f.product_id].push_back(std::move(b));
+      out[std::string(table)][*product->second].push_back(std::move(b));
     }
   }
   return out;
@@ -827,18 +830,25 @@ Result<EtlReport> RunEtl(ObjectStore* store, const EtlOptions& options) {
     for (std::string_view t : EtlTables()) state.tables[std::string(t)] = DeltaTableState{};
     state.catalog.versions.clear();
   } else {
-    ASSIGN_OR_RETURN(state.tables, TablesOf(store, base));
+    LakeState* cache = options.state_cache;
+    if (cache != nullptr && cache->catalog.seq == base.seq && cache->catalog.seq > 0) {
+      state.tables = cache->tables;  // what this process committed last: no log reads
+    } else {
+      ASSIGN_OR_RETURN(state.tables, TablesOf(store, base));
+    }
   }
   BaseFiles files;
-  if (!options.rebuild && !upgrade) {
-    ASSIGN_OR_RETURN(files, FilesOf(state));
-  }
 
   std::set<std::string> already;
   if (upgrade && !options.rebuild) already = base.legacy->bronze_processed;
   Snapshot bookmarks_from = base;
   if (upgrade) bookmarks_from.bookmarks.clear();
   ASSIGN_OR_RETURN(auto work, FindNewObjects(store, bookmarks_from, options, options.rebuild || upgrade, already));
+  if (!options.rebuild && !upgrade) {
+    std::set<std::string> products;
+    for (const auto& [p, w] : work) products.insert(p);
+    ASSIGN_OR_RETURN(files, FilesOf(state, products));
+  }
   if (work.empty() && !upgrade) {
     EtlReport r;
     r.nothing_to_do = true;
@@ -967,7 +977,23 @@ Result<EtlReport> RunEtl(ObjectStore* store, const EtlOptions& options) {
   // its lease must not commit over a newer holder's work).
   RETURN_IF_ERROR(keeper.StopAndCheck().WithContext("before committing"));
   Status committed = CommitLake(store, &next);
-  if (!committed.ok()) return committed;
+  if (!committed.ok()) {
+    if (options.state_cache) *options.state_cache = LakeState{};
+    return committed;
+  }
+  if (options.state_cache) {
+    // The next run of this process starts from here without reading the logs.
+    LakeState& cache = *options.state_cache;
+    cache.tables = std::move(state.tables);
+    for (const auto& [table, commit] : next.commits) {
+      if (Status s = ApplyDeltaCommit(&cache.tables[table], commit); !s.ok()) {
+        cache = LakeState{};
+        break;
+      }
+    }
+    cache.catalog = next;
+    cache.catalog.commits.clear();
+  }
   report.seq = next.seq;
   report.upgraded = upgrade;
   report.elapsed_seconds = std::chrono::duration<double>(Clock::now() - t0).count();

@@ -42,6 +42,7 @@
 #include "core/status.h"
 #include "core/time.h"
 #include "store/object_store.h"
+#include "table/catalog.h"
 
 namespace tradelake {
 
@@ -56,6 +57,11 @@ struct EtlOptions {
   // At most this many Bronze objects per product in one run (the rest waits
   // for the next run), so one run's memory and time stay bounded.
   int64_t max_objects_per_product = 20000;
+  // A process that runs the ETL again and again (`tradelake run`) keeps the
+  // tables' Delta state here between runs: a run that finds the catalog
+  // where this process left it reads no Delta log at all. Optional; owned by
+  // the caller, used by one RunEtl at a time.
+  LakeState* state_cache = nullptr;
 };
 
 struct EtlReport {
