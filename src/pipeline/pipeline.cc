@@ -395,6 +395,7 @@ class Pipeline::Impl {
       EtlOptions eo = options_.etl;
       eo.stop = &etl_stop_;
       eo.progress = false;
+      eo.state_cache = &etl_cache_;  // only this thread runs the ETL
       lock.unlock();
       auto report = RunEtl(etl_store_, eo);
       lock.lock();
@@ -495,6 +496,7 @@ class Pipeline::Impl {
   std::unique_ptr<RateLimiter> limiter_;
   ClientStats stats_;
   std::atomic<bool> etl_stop_{false};
+  LakeState etl_cache_;  // the ETL thread's Delta state between runs (only it touches this)
   std::atomic<TimestampMicros> last_success_at_{0};
   TimestampMicros started_at_ = 0;
 
