@@ -247,12 +247,9 @@ std::optional<int> SqlCommands::RunIfParsed() {
         }
       }
       if (!products_given) o.products.assign(products.begin(), products.end());
-      if (o.first_date.empty()) {
-        if (dates.empty()) {
-          return FailCommand(InvalidArgument("the lake has no committed partitions to take --first-date from; pass it"));
-        }
-        o.first_date = *dates.begin();
-      }
+      // With no dated file, first_date stays empty: AthenaDdl asks for
+      // --first-date if a table with date folders is printed.
+      if (o.first_date.empty() && !dates.empty()) o.first_date = *dates.begin();
     }
     auto text = AthenaDdl(o);
     if (!text.ok()) return FailCommand(text.status());
