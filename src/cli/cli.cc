@@ -27,6 +27,7 @@
 #include "exchange/simulator.h"
 #include "ingest/ingester.h"
 #include "ingest/verify.h"
+#include "sql/lake_quality.h"
 #include "sql/lake_sql.h"
 #include "sql/render.h"
 #include "store/lake.h"
@@ -334,43 +335,55 @@ struct DqFlags {
 int RunDqCommand(const DqFlags& f) {
   auto store = OpenLake(f.lake, "analyst");
   if (!store.ok()) return FailCommand(store.status());
-  auto snap = LoadCurrentSnapshot(store->get());
-  if (!snap.ok()) return FailCommand(snap.status());
-  if (snap->seq == 0) {
+  auto lake = LoadLakeState(store->get());
+  if (!lake.ok()) return FailCommand(lake.status());
+  const Snapshot& snap = lake->catalog;
+  if (snap.seq == 0) {
     std::printf("no ETL commit in %s yet; run `tradelake etl`\n", (*store)->Describe().c_str());
     return kExitOk;
   }
+  // Per partition: records .. rejected by the Bronze date of the records
+  // (audit.data_quality), silver rows and id gaps by trade date (Silver's
+  // Delta statistics); one line per (product, date) either of them knows.
+  auto partitions = LoadPartitionQuality(store->get(), *lake);
+  if (!partitions.ok()) return FailCommand(partitions.status());
   const auto wanted = SplitCommaList(f.products);
-  std::printf("data quality as of commit %lld (%s)\n", static_cast<long long>(snap->seq),
-              FormatRfc3339Micros(snap->committed_at).c_str());
+  auto is_wanted = [&wanted](const std::string& product) {
+    return wanted.empty() || std::find(wanted.begin(), wanted.end(), product) != wanted.end();
+  };
+  std::printf("data quality as of commit %lld (%s)\n", static_cast<long long>(snap.seq),
+              FormatRfc3339Micros(snap.committed_at).c_str());
   std::printf("%-10s %-10s %11s %11s %10s %9s %11s %8s  %s\n", "product", "date", "records", "inserted",
               "duplicates", "rejected", "silver rows", "id gaps", "rejected by rule");
-  PartitionQuality total;
-  bool balanced = true;
-  for (const auto& [part, q] : snap->quality) {
-    // "product_id=BTC-USD/date=2024-05-01"
-    const size_t slash = part.find('/');
-    const std::string product = part.substr(11, slash - 11);
-    const std::string date = part.substr(slash + 6);
-    if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), product) == wanted.end()) continue;
+  auto rules_text = [](const QualityCounters& q) {
     std::string rules;
     for (const auto& [rule, n] : q.rejected) rules += fmt::format("{}{}={}", rules.empty() ? "" : " ", rule, n);
+    return rules;
+  };
+  int64_t silver_rows = 0, id_gaps = 0;
+  bool balanced = true;
+  for (const auto& [key, p] : *partitions) {
+    const auto& [product, date] = key;
+    if (!is_wanted(product)) continue;
+    const QualityCounters& q = p.counters;
     std::printf("%-10s %-10s %11s %11s %10s %9s %11s %8s  %s\n", product.c_str(), date.c_str(),
                 Thousands(q.records).c_str(), Thousands(q.inserted).c_str(), Thousands(q.duplicates).c_str(),
-                Thousands(q.rejected_total()).c_str(), Thousands(q.silver_rows).c_str(), Thousands(q.id_gaps).c_str(),
-                rules.c_str());
+                Thousands(q.rejected_total()).c_str(), Thousands(p.silver.rows).c_str(),
+                Thousands(p.silver.id_gaps).c_str(), rules_text(q).c_str());
     if (q.records != q.inserted + q.duplicates + q.rejected_total()) balanced = false;
-    total.records += q.records;
-    total.inserted += q.inserted;
-    total.duplicates += q.duplicates;
-    for (const auto& [rule, n] : q.rejected) total.rejected[rule] += n;
-    total.silver_rows += q.silver_rows;
-    total.id_gaps += q.id_gaps;
+    silver_rows += p.silver.rows;
+    id_gaps += p.silver.id_gaps;
   }
+  // Totals over every run, as the catalog keeps them per product.
+  QualityCounters total;
+  for (const auto& [product, q] : snap.totals) {
+    if (is_wanted(product)) total.Add(q);
+  }
+  if (total.records != total.inserted + total.duplicates + total.rejected_total()) balanced = false;
   std::printf("%-10s %-10s %11s %11s %10s %9s %11s %8s  records = inserted + duplicates + rejected: %s\n", "total", "",
               Thousands(total.records).c_str(), Thousands(total.inserted).c_str(), Thousands(total.duplicates).c_str(),
-              Thousands(total.rejected_total()).c_str(), Thousands(total.silver_rows).c_str(),
-              Thousands(total.id_gaps).c_str(), balanced ? "holds" : "BROKEN");
+              Thousands(total.rejected_total()).c_str(), Thousands(silver_rows).c_str(), Thousands(id_gaps).c_str(),
+              balanced ? "holds" : "BROKEN");
   std::printf("\nrules:\n");
   for (const auto& rule : kDqRules) std::printf("  %-22s %s\n", std::string(rule.name).c_str(), std::string(rule.description).c_str());
   std::printf("  %-22s %s\n", std::string(kConflictingDuplicateRule).c_str(),
@@ -411,10 +424,7 @@ int RunBarsCommand(const BarsFlags& f) {
   auto sql = LakeSql::Open(store->get(), SqlOptions{});
   if (!sql.ok()) return FailCommand(sql.status());
   bool product_seen = false;
-  const auto& partitions = (*sql)->snapshot().tables;
-  if (auto t = partitions.find(std::string(table->second)); t != partitions.end()) {
-    for (const auto& [part, keys] : t->second) product_seen |= part.starts_with("product_id=" + f.product + "/");
-  }
+  for (const LakeFile& file : (*sql)->Files(table->second)) product_seen |= file.product == f.product;
   if (!product_seen) {
     return FailCommand(NotFound(fmt::format("no Gold data for product {} in {}; run `tradelake etl` or check --product",
                                      f.product, (*store)->Describe())));

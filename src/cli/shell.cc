@@ -43,8 +43,8 @@ std::string TablesText(const LakeSql& sql) {
   for (const auto& t : sql.Tables()) {
     out += fmt::format("{:<24} {:>10} {:>8} {:>12}\n", t.name, t.partitions, t.files, HumanBytes(t.bytes));
   }
-  out += fmt::format("catalog commit {}{}\n", sql.snapshot().seq,
-                     sql.snapshot().seq == 0 ? " (nothing committed yet: run `tradelake etl`)" : "");
+  out += fmt::format("catalog commit {}{}\n", sql.commit_seq(),
+                     sql.commit_seq() == 0 ? " (nothing committed yet: run `tradelake etl`)" : "");
   return out;
 }
 
@@ -86,7 +86,7 @@ int RunSqlShell(LakeSql* sql, const ShellOptions& options) {
 
   OutputFormat mode = OutputFormat::kTable;
   std::printf("tradelake SQL shell over %s (catalog commit %lld). .help for help, Ctrl-D to leave.\n",
-              options.lake.c_str(), static_cast<long long>(sql->snapshot().seq));
+              options.lake.c_str(), static_cast<long long>(sql->commit_seq()));
   std::string buffer;
   for (;;) {
     const std::string prompt = buffer.empty() ? options.prompt_name + "> " : std::string(options.prompt_name.size(), ' ') + "> ";
@@ -123,7 +123,7 @@ int RunSqlShell(LakeSql* sql, const ShellOptions& options) {
         else mode = *m;
       } else if (name == ".refresh") {
         Status s = sql->Refresh();
-        std::printf("%s\n", s.ok() ? fmt::format("catalog commit {}", sql->snapshot().seq).c_str() : s.ToString().c_str());
+        std::printf("%s\n", s.ok() ? fmt::format("catalog commit {}", sql->commit_seq()).c_str() : s.ToString().c_str());
       } else {
         std::printf("unknown command %s; .help lists them\n", name.c_str());
       }

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <set>
 
 #include <fmt/format.h>
@@ -15,7 +16,7 @@
 #include "sql/athena_ddl.h"
 #include "sql/lake_sql.h"
 #include "sql/render.h"
-#include "sql/repair.h"
+#include "sql/lake_check.h"
 #include "table/catalog.h"
 #include "store/lake.h"
 #include "store/object_store.h"
@@ -30,7 +31,7 @@ struct SqlCommands::Flags {
   CLI::App* catalog = nullptr;
   CLI::App* list = nullptr;
   CLI::App* describe = nullptr;
-  CLI::App* repair = nullptr;
+  CLI::App* check = nullptr;
   CLI::App* ddl = nullptr;
 
   std::string lake = "lake";
@@ -43,7 +44,6 @@ struct SqlCommands::Flags {
   std::string cache_dir;
   std::string role = "analyst";
   std::string table;
-  bool dry_run = false;
   std::string engine = "athena";
   std::string ddl_format = "delta";
   std::string trino_catalog = "delta";
@@ -80,18 +80,18 @@ SqlCommands::SqlCommands(CLI::App* app, const std::string* policies_dir)
       ->check(CLI::IsMember({"analyst", "etl"}))
       ->capture_default_str();
 
-  f.catalog = app->add_subcommand("catalog", "What the lake's catalog exposes: tables, partitions, repair");
+  f.catalog = app->add_subcommand("catalog", "What the lake's catalog exposes: tables, partitions, checks, DDL");
   f.catalog->require_subcommand(1);
   f.list = f.catalog->add_subcommand("list", "Tables with partitions, files and size");
   f.describe = f.catalog->add_subcommand("describe", "Columns, partitions and files of one table");
   f.describe->add_option("table", f.table, "e.g. gold.trades_hourly")->required();
-  f.repair = f.catalog->add_subcommand(
-      "repair", "Reconcile the catalog with the lake's folders (MSCK REPAIR TABLE): report and fix");
-  f.repair->footer(
-      "Only an ETL commit exposes a partition: files no commit lists (an unfinished or\n"
-      "superseded run) are reported, never added. Partitions whose committed files are\n"
-      "gone are removed from the catalog in a new commit.");
-  f.repair->add_flag("--dry-run", f.dry_run, "report only, change nothing");
+  f.check = f.catalog->add_subcommand(
+      "check", "Check that every live file of the catalog's table versions is in the lake");
+  f.check->footer(
+      "Every table is a Delta table: its files are those its log holds at the version\n"
+      "the catalog pins, so there is nothing to repair. A missing live file (exit code 65)\n"
+      "is rebuilt from Bronze with `tradelake etl --rebuild`. Files the pinned versions do\n"
+      "not hold (replaced, awaiting `tradelake vacuum`) are listed, never read or touched.");
   f.ddl = f.catalog->add_subcommand(
       "ddl", "Statements that make the lake's Delta tables queryable from Athena, Trino or Spark");
   f.ddl->footer(
@@ -122,7 +122,7 @@ SqlCommands::SqlCommands(CLI::App* app, const std::string* policies_dir)
   f.ddl->add_option("--products", f.products, "hive: enum projection values, comma-separated ('' : injected)");
   f.ddl->add_option("--first-date", f.first_date, "hive: first date of the projection range (YYYY-MM-DD)");
   f.ddl->add_option("--table", f.tables, "only these tables (repeatable), e.g. gold.trades_daily");
-  for (CLI::App* sub : {f.list, f.describe, f.repair, f.ddl}) {
+  for (CLI::App* sub : {f.list, f.describe, f.check, f.ddl}) {
     sub->add_option("--lake", f.lake, "lake folder, mem:// or s3://bucket/prefix")->capture_default_str();
   }
 }
@@ -199,8 +199,7 @@ std::optional<int> SqlCommands::RunIfParsed() {
     return RunSql(*policies_dir_, f.role, f.lake, f.query, f.format, f.out, f.max_scan, f.max_rows, f.quiet, f.cache_dir);
   }
   if (!f.catalog->parsed()) return std::nullopt;
-  // repair commits the catalog: the ETL's role; the rest only read it.
-  auto store = OpenLakeAs(f.lake, f.repair->parsed() ? "etl" : "analyst", *policies_dir_);
+  auto store = OpenLakeAs(f.lake, "analyst", *policies_dir_);
   if (!store.ok()) return FailCommand(store.status());
   if (f.ddl->parsed()) {
     AthenaDdlOptions o;
@@ -235,15 +234,18 @@ std::optional<int> SqlCommands::RunIfParsed() {
       start = end + 1;
     }
     if (o.format == DdlFormat::kHive && o.projection && (!products_given || o.first_date.empty())) {
-      // Defaults from what the lake holds.
-      auto snap = LoadCurrentSnapshot(store->get());
-      if (!snap.ok()) return FailCommand(snap.status());
+      // Defaults from what the lake holds: products of every table, the
+      // first date of the dated ones (Silver and bars_1m have every day
+      // Gold has).
+      auto lake = LoadLakeState(store->get());
+      if (!lake.ok()) return FailCommand(lake.status());
       std::set<std::string> products, dates;
-      for (const auto& [table, partitions] : snap->tables) {
-        for (const auto& [partition, keys] : partitions) {
-          const size_t slash = partition.find('/');
-          products.insert(partition.substr(11, slash - 11));  // product_id=...
-          dates.insert(partition.substr(slash + 6));           // date=...
+      for (std::string_view table : AllTables()) {
+        auto files = LiveFiles(*lake, table);
+        if (!files.ok()) return FailCommand(files.status());
+        for (const TableFile& file : *files) {
+          products.insert(file.product_id);
+          if (!file.date.empty()) dates.insert(file.date);
         }
       }
       if (!products_given) o.products.assign(products.begin(), products.end());
@@ -256,10 +258,17 @@ std::optional<int> SqlCommands::RunIfParsed() {
     std::fputs(text->c_str(), stdout);
     return 0;
   }
-  if (f.repair->parsed()) {
-    auto report = RepairCatalog(store->get(), f.dry_run);
+  if (f.check->parsed()) {
+    auto report = CheckLake(store->get());
     if (!report.ok()) return FailCommand(report.status());
     std::fputs(report->ToString().c_str(), stdout);
+    if (const int64_t missing = report->missing_count(); missing > 0) {
+      std::fflush(stdout);
+      return FailCommand(DataLoss(fmt::format(
+          "{} live file{} of catalog commit {} {} missing or changed (listed above); rebuild the tables from Bronze "
+          "with `tradelake etl --rebuild`",
+          missing, missing == 1 ? "" : "s", report->seq, missing == 1 ? "is" : "are")));
+    }
     return 0;
   }
   auto sql = LakeSql::Open(store->get(), SqlOptions{});
@@ -276,11 +285,10 @@ std::optional<int> SqlCommands::RunIfParsed() {
     std::printf("%lld partitions, %lld files, %s\n", static_cast<long long>(t.partitions),
                 static_cast<long long>(t.files), HumanBytes(t.bytes).c_str());
   }
-  const auto& tables = (*sql)->snapshot().tables;
-  if (auto it = tables.find(f.table); it != tables.end()) {
-    for (const auto& [partition, keys] : it->second) {
-      std::printf("  %s  (%zu file%s)\n", partition.c_str(), keys.size(), keys.size() == 1 ? "" : "s");
-    }
+  std::map<std::string, int64_t> files_by_partition;
+  for (const LakeFile& file : (*sql)->Files(f.table)) ++files_by_partition[file.partition];
+  for (const auto& [partition, n] : files_by_partition) {
+    std::printf("  %s  (%lld file%s)\n", partition.c_str(), static_cast<long long>(n), n == 1 ? "" : "s");
   }
   return 0;
 }

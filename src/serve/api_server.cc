@@ -12,6 +12,7 @@
 #include <chrono>
 #include <compare>
 #include <cstring>
+#include <limits>
 #include <list>
 #include <map>
 #include <mutex>
@@ -29,6 +30,7 @@
 #include "exchange/coinbase_client.h"
 #include "serve/api_params.h"
 #include "serve/dashboard_assets.h"
+#include "sql/lake_quality.h"
 #include "sql/lake_sql.h"
 #include "sql/render.h"
 
@@ -180,18 +182,6 @@ void AppendTime(std::string* out, const QueryResult& r, uint64_t row, uint64_t c
 void AppendInt(std::string* out, const QueryResult& r, uint64_t row, uint64_t col) {
   *out += r.GetStringOr(row, col, "null");
 }
-
-// "product_id=BTC-USD/date=2024-05-01" -> {product, date}.
-std::optional<std::pair<std::string, std::string>> SplitPartition(std::string_view name) {
-  constexpr std::string_view kP = "product_id=";
-  constexpr std::string_view kD = "/date=";
-  if (!name.starts_with(kP)) return std::nullopt;
-  const size_t d = name.find(kD);
-  if (d == std::string_view::npos) return std::nullopt;
-  return std::pair{std::string(name.substr(kP.size(), d - kP.size())), std::string(name.substr(d + kD.size()))};
-}
-
-
 
 std::string JsonNumber(double d) { return fmt::format("{}", d); }
 
@@ -349,7 +339,7 @@ class ApiServer::Impl {
     so.cache_dir = options_.cache_dir;
     so.threads = options_.sql_threads;
     ASSIGN_OR_RETURN(sql_, LakeSql::Open(store_, so));
-    commit_seq_.store(sql_->snapshot().seq);
+    commit_seq_.store(sql_->commit_seq());
     last_check_micros_.store(SteadyMicros());
 
     // httplib gives each connection to one pool thread until the client
@@ -595,14 +585,14 @@ class ApiServer::Impl {
       return;
     }
     const int64_t newest = *latest;
-    if (newest <= sql_->snapshot().seq) return;
+    if (newest <= sql_->commit_seq()) return;
     Status s = sql_->Refresh();
     if (!s.ok()) {
       spdlog::warn("serve: cannot read catalog commit {}: {}", newest, s.ToString());
       return;
     }
-    commit_seq_.store(sql_->snapshot().seq);
-    spdlog::info("serve: now serving catalog commit {}", sql_->snapshot().seq);
+    commit_seq_.store(sql_->commit_seq());
+    spdlog::info("serve: now serving catalog commit {}", sql_->commit_seq());
   }
 
   // MaybeRefresh for a request that may not need the lake (a bars cache
@@ -641,28 +631,22 @@ class ApiServer::Impl {
   }
 
   // Last trade time in Silver per product, recomputed once per commit from
-  // each product's newest Silver partition. REQUIRES: lake_mu_ held.
+  // each product's newest Silver partition; and Silver's rows and id gaps
+  // per product, from the Delta statistics. REQUIRES: lake_mu_ held.
   void UpdateLastTrades() {
-    const Snapshot& snap = sql_->snapshot();
-    if (last_trade_seq_ == snap.seq) return;
-    std::map<std::string, std::string> newest_date;
-    if (auto it = snap.tables.find(std::string(kSilverTrades)); it != snap.tables.end()) {
-      for (const auto& [partition, files] : it->second) {
-        auto pd = SplitPartition(partition);
-        if (!pd || files.empty()) continue;
-        std::string& d = newest_date[pd->first];
-        d = std::max(d, pd->second);
-      }
+    const int64_t seq = sql_->commit_seq();
+    if (last_trade_seq_ == seq) return;
+    std::map<std::string, int64_t> newest_day;
+    for (const LakeFile& f : sql_->Files(kSilverTrades)) {
+      auto [pos, inserted] = newest_day.try_emplace(f.product, f.last_day);
+      if (!inserted) pos->second = std::max(pos->second, f.last_day);
     }
     std::map<std::string, TimestampMicros> last;
-    for (const auto& [product, date] : newest_date) {
-      if (!ValidateProductId(product).ok() || date.size() != 10 ||
-          date.find_first_not_of("0123456789-") != std::string::npos) {
-        continue;  // never put a name we did not check into SQL
-      }
+    for (const auto& [product, day] : newest_day) {
+      if (!ValidateProductId(product).ok()) continue;  // never put a name we did not check into SQL
       auto r = Run(fmt::format(
           "SELECT epoch_us(max(trade_time)) FROM silver.trades WHERE product_id = '{}' AND date = DATE '{}'",
-          product, date));
+          product, FormatDate(day * kMicrosPerDay)));
       if (!r.ok()) {
         spdlog::warn("serve: last trade of {}: {}", product, r.status().ToString());
         continue;
@@ -673,18 +657,30 @@ class ApiServer::Impl {
         }
       }
     }
+    std::map<std::string, SilverPartitionStats> silver;
+    auto stats = SilverStatsByPartition(sql_->lake());
+    if (stats.ok()) {
+      for (const auto& [key, st] : *stats) {
+        SilverPartitionStats& p = silver[key.first];
+        p.rows += st.rows;
+        p.id_gaps += st.id_gaps;
+      }
+    } else {
+      spdlog::warn("serve: Silver rows and id gaps of commit {}: {}", seq, stats.status().ToString());
+    }
     last_trade_ = last;
-    last_trade_seq_ = snap.seq;
+    silver_stats_ = std::move(silver);
+    last_trade_seq_ = seq;
     std::lock_guard<std::mutex> lock(metrics_mu_);
     last_trade_metric_ = std::move(last);
   }
 
-  bool HasProduct(const Snapshot& snap, std::string_view table, std::string_view product) const {
-    auto it = snap.tables.find(std::string(table));
-    if (it == snap.tables.end()) return false;
-    const std::string prefix = fmt::format("product_id={}/", product);
-    auto p = it->second.lower_bound(prefix);
-    return p != it->second.end() && p->first.starts_with(prefix);
+  // REQUIRES: lake_mu_ held.
+  bool HasProduct(std::string_view table, std::string_view product) const {
+    for (const LakeFile& f : sql_->Files(table)) {
+      if (f.product == product) return true;
+    }
+    return false;
   }
 
   // ------------------------------------------------------------- endpoints
@@ -692,22 +688,28 @@ class ApiServer::Impl {
   void Products(const httplib::Request&, httplib::Response& res, std::string_view) {
     std::lock_guard<std::mutex> lake(lake_mu_);
     MaybeRefresh();
-    const Snapshot& snap = sql_->snapshot();
-    std::map<std::string, std::pair<std::string, std::string>> dates;  // product -> first, last
+    // product -> first, last day of its Gold bars (date folders, or the
+    // period_start statistics of a month or year file)
+    std::map<std::string, std::pair<int64_t, int64_t>> days;
     for (std::string_view table : {kGoldDaily, kGoldHourly, kGoldBars1m}) {
-      auto it = snap.tables.find(std::string(table));
-      if (it == snap.tables.end()) continue;
-      for (const auto& [partition, files] : it->second) {
-        auto pd = SplitPartition(partition);
-        if (!pd || files.empty()) continue;
-        auto [pos, inserted] = dates.try_emplace(pd->first, pd->second, pd->second);
+      for (const LakeFile& f : sql_->Files(table)) {
+        auto [pos, inserted] = days.try_emplace(f.product, f.first_day, f.last_day);
         if (!inserted) {
-          pos->second.first = std::min(pos->second.first, pd->second);
-          pos->second.second = std::max(pos->second.second, pd->second);
+          pos->second.first = std::min(pos->second.first, f.first_day);
+          pos->second.second = std::max(pos->second.second, f.last_day);
         }
       }
     }
-    std::string out = fmt::format("{{\"commit\":{},\"products\":[", snap.seq);
+    std::map<std::string, std::pair<std::string, std::string>> dates;  // product -> first, last
+    for (const auto& [product, range] : days) {
+      // A file without statistics has no known days; bars_1m's date folders
+      // always do, so this only drops a range nothing can bound.
+      if (range.first == std::numeric_limits<int64_t>::min() || range.second == std::numeric_limits<int64_t>::max()) {
+        continue;
+      }
+      dates[product] = {FormatDate(range.first * kMicrosPerDay), FormatDate(range.second * kMicrosPerDay)};
+    }
+    std::string out = fmt::format("{{\"commit\":{},\"products\":[", sql_->commit_seq());
     bool first = true;
     for (const auto& [product, fl] : dates) {
       if (!first) out += ',';
@@ -755,7 +757,7 @@ class ApiServer::Impl {
     }
     std::lock_guard<std::mutex> lake(lake_mu_);
     MaybeRefresh();
-    key.commit = sql_->snapshot().seq;
+    key.commit = sql_->commit_seq();
     // Requests that missed together wait for the lake here: the first to get
     // it computes the answer, the others find it.
     if (BarsCache::Value bars = bars_cache_.Find(key)) {
@@ -786,7 +788,7 @@ class ApiServer::Impl {
     std::string_view table = kGoldHourly;
     if (q.interval.name == "1m") table = kGoldBars1m;
     if (q.interval.name == "1d") table = kGoldDaily;
-    if (!HasProduct(sql_->snapshot(), table, q.product)) {
+    if (!HasProduct(table, q.product)) {
       return NotFound(fmt::format("product {} has no data in {}; GET /api/v1/products lists the products", q.product,
                                   table));
     }
@@ -828,7 +830,7 @@ class ApiServer::Impl {
 
     std::lock_guard<std::mutex> lake(lake_mu_);
     MaybeRefresh();
-    if (!HasProduct(sql_->snapshot(), kSilverTrades, tq->product)) {
+    if (!HasProduct(kSilverTrades, tq->product)) {
       return SetError(res, 404,
                       fmt::format("product {} has no trades in silver.trades; GET /api/v1/products lists the products",
                                   tq->product));
@@ -874,21 +876,22 @@ class ApiServer::Impl {
     std::lock_guard<std::mutex> lake(lake_mu_);
     MaybeRefresh();
     UpdateLastTrades();
-    const Snapshot& snap = sql_->snapshot();
+    const Snapshot& snap = sql_->lake().catalog;
     const TimestampMicros now = options_.clock();
     struct Counts {
       int64_t silver_rows = 0, records = 0, rejected = 0, id_gaps = 0;
     };
     std::map<std::string, Counts> products;
     for (const auto& [product, t] : last_trade_) products[product];
-    for (const auto& [partition, q] : snap.quality) {
-      auto pd = SplitPartition(partition);
-      if (!pd) continue;
-      Counts& c = products[pd->first];
-      c.silver_rows += q.silver_rows;
-      c.records += q.records;
-      c.rejected += q.rejected_total();
-      c.id_gaps += q.id_gaps;
+    for (const auto& [product, s] : silver_stats_) {
+      Counts& c = products[product];
+      c.silver_rows = s.rows;
+      c.id_gaps = s.id_gaps;
+    }
+    for (const auto& [product, q] : snap.totals) {
+      Counts& c = products[product];
+      c.records = q.records;
+      c.rejected = q.rejected_total();
     }
     std::string out = "{\"now\":";
     AppendJsonString(&out, FormatRfc3339Trimmed(now));
@@ -1035,6 +1038,8 @@ class ApiServer::Impl {
   std::atomic<int64_t> last_check_micros_{0};
   int64_t last_trade_seq_ = -1;                       // GUARDED_BY(lake_mu_)
   std::map<std::string, TimestampMicros> last_trade_;  // GUARDED_BY(lake_mu_)
+  // product -> Silver rows and id gaps of commit last_trade_seq_
+  std::map<std::string, SilverPartitionStats> silver_stats_;  // GUARDED_BY(lake_mu_)
 
   std::mutex metrics_mu_;  // taken after lake_mu_, never before
   std::map<std::pair<std::string, int>, int64_t> requests_;  // GUARDED_BY(metrics_mu_)
@@ -1045,7 +1050,7 @@ class ApiServer::Impl {
   }();                                                          // GUARDED_BY(metrics_mu_)
   int64_t bytes_scanned_ = 0;                                   // GUARDED_BY(metrics_mu_)
   std::map<std::string, TimestampMicros> last_trade_metric_;    // GUARDED_BY(metrics_mu_)
-  std::atomic<int64_t> commit_seq_{0};  // sql_->snapshot().seq, readable without lake_mu_
+  std::atomic<int64_t> commit_seq_{0};  // sql_->commit_seq(), readable without lake_mu_
 
   BarsCache bars_cache_{options_.bars_cache_entries, kBarsCacheBytes};
   std::atomic<int64_t> bars_hits_{0};

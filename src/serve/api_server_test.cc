@@ -5,6 +5,7 @@
 #include <simdjson.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <map>
@@ -90,60 +91,162 @@ SilverTrade Trade(std::string product, int64_t id, std::string_view time, std::s
   return t;
 }
 
-// Writes one (product, date) partition of Silver and its three Gold tables
-// into `next`, with the given quality counters.
-void AddPartition(ObjectStore* store, Snapshot* next, const std::string& product, const std::string& date,
-                  const std::vector<SilverTrade>& trades, PartitionQuality quality) {
-  const std::string partition = PartitionName(product, date);
-  auto write = [&](std::string_view table, auto writer, const auto& rows) {
-    const std::string key = fmt::format("{}{}/part-{}.parquet", TableFolder(table), partition, next->seq);
-    auto path = store->LocalPath(key);
-    ASSERT_TRUE(path.has_value());
+// "2024-05-01T10:00:05.250Z": a timestamp statistic as the Delta log holds
+// it (quoted, milliseconds, UTC).
+std::string TimeStat(TimestampMicros t) {
+  const std::string micros = FormatRfc3339Micros(t);  // 2024-05-01T10:00:05.250000Z
+  return fmt::format("\"{}Z\"", micros.substr(0, 23));
+}
+
+DeltaStats SilverStats(const std::vector<SilverTrade>& trades) {
+  DeltaStats st;
+  st.num_records = static_cast<int64_t>(trades.size());
+  if (trades.empty()) return st;
+  auto [lo, hi] = std::minmax_element(trades.begin(), trades.end(),
+                                      [](const SilverTrade& a, const SilverTrade& b) { return a.trade_id < b.trade_id; });
+  st.min_values["trade_id"] = std::to_string(lo->trade_id);
+  st.max_values["trade_id"] = std::to_string(hi->trade_id);
+  auto [first, last] = std::minmax_element(trades.begin(), trades.end(),
+                                           [](const SilverTrade& a, const SilverTrade& b) { return a.time < b.time; });
+  st.min_values["trade_time"] = TimeStat(first->time);
+  st.max_values["trade_time"] = TimeStat(last->time);
+  return st;
+}
+
+DeltaStats BarStats(const std::vector<GoldBar>& bars) {
+  DeltaStats st;
+  st.num_records = static_cast<int64_t>(bars.size());
+  if (bars.empty()) return st;
+  auto [first, last] = std::minmax_element(
+      bars.begin(), bars.end(), [](const GoldBar& a, const GoldBar& b) { return a.period_start < b.period_start; });
+  st.min_values["period_start"] = TimeStat(first->period_start);
+  st.max_values["period_start"] = TimeStat(last->period_start);
+  return st;
+}
+
+// Builds a lake the way the ETL commits one: Parquet files through the real
+// writers, then one CommitLake with each table's Delta commit. Each call of
+// AddPartition adds one (product, date) partition of Silver and bars_1m, and
+// the partition's audit.data_quality row; Commit() adds, per product, one
+// gold.trades_hourly and one gold.trades_daily file of the bars of the
+// trades added (the lake's product partitions; a file per commit keeps
+// the test simple, bars of different commits never share a period here).
+class LakeWriter {
+ public:
+  explicit LakeWriter(const std::string& root) {
+    auto store = OpenLocalStore(root);
+    EXPECT_TRUE(store.ok()) << store.status().ToString();
+    if (store.ok()) store_ = std::move(store).value();
+    if (store_ == nullptr) return;
+    auto current = LoadCurrentSnapshot(store_.get());
+    EXPECT_TRUE(current.ok()) << current.status().ToString();
+    if (current.ok()) next_ = std::move(current).value();
+    next_.seq += 1;
+    next_.commits.clear();
+    next_.legacy.reset();
+  }
+
+  // `rejected`: records of this Bronze partition rejected, by rule.
+  void AddPartition(const std::string& product, const std::string& date, const std::vector<SilverTrade>& trades,
+                    std::map<std::string, int64_t> rejected = {}) {
+    ASSERT_NE(store_, nullptr);
+    const std::string partition = PartitionName(product, date);
+    ASSERT_NO_FATAL_FAILURE(Write(kSilverTrades, fmt::format("{}{}/part-{}.parquet", TableFolder(kSilverTrades),
+                                                             partition, next_.seq),
+                                  WriteSilverTrades, trades, SilverStats(trades)));
+    auto bars = AggregateBars(trades, kMicrosPerMinute);
+    ASSERT_TRUE(bars.ok()) << bars.status().ToString();
+    ASSERT_NO_FATAL_FAILURE(Write(kGoldBars1m, fmt::format("{}{}/part-{}.parquet", TableFolder(kGoldBars1m),
+                                                           partition, next_.seq),
+                                  WriteGoldBars, *bars, BarStats(*bars)));
+    auto& added = trades_[product];
+    added.insert(added.end(), trades.begin(), trades.end());
+    QualityCounters q;
+    q.inserted = static_cast<int64_t>(trades.size());
+    q.rejected = std::move(rejected);
+    q.records = q.inserted + q.rejected_total();
+    next_.totals[product].Add(q);
+    QualityRow row;
+    row.product_id = product;
+    row.date = date;
+    row.etl_seq = next_.seq;
+    row.records = q.records;
+    row.inserted = q.inserted;
+    row.rejected = q.rejected_total();
+    std::string rules;
+    for (const auto& [rule, n] : q.rejected) rules += fmt::format("{}\"{}\":{}", rules.empty() ? "" : ",", rule, n);
+    row.rejected_by_rule = "{" + rules + "}";
+    quality_[product].push_back(std::move(row));
+  }
+
+  void Commit(std::string_view committed_at) {
+    ASSERT_NE(store_, nullptr);
+    next_.committed_at = T(committed_at);
+    for (auto& [product, rows] : quality_) {
+      for (auto& row : rows) row.committed_at = next_.committed_at;
+      DeltaStats st;
+      st.num_records = static_cast<int64_t>(rows.size());
+      ASSERT_NO_FATAL_FAILURE(Write(kAuditQuality, fmt::format("{}{}/part-{}.parquet", TableFolder(kAuditQuality),
+                                                               ProductPartitionName(product), next_.seq),
+                                    WriteQualityRows, rows, st));
+    }
+    for (auto& [product, trades] : trades_) {
+      std::sort(trades.begin(), trades.end(),
+                [](const SilverTrade& a, const SilverTrade& b) { return a.trade_id < b.trade_id; });
+      for (auto [table, period] : {std::pair{kGoldHourly, kMicrosPerHour}, std::pair{kGoldDaily, kMicrosPerDay}}) {
+        auto bars = AggregateBars(trades, period);
+        ASSERT_TRUE(bars.ok()) << bars.status().ToString();
+        ASSERT_NO_FATAL_FAILURE(Write(table, fmt::format("{}{}/part-{}.parquet", TableFolder(table),
+                                                         ProductPartitionName(product), next_.seq),
+                                      WriteGoldBars, *bars, BarStats(*bars)));
+      }
+    }
+    for (auto& [table, commit] : next_.commits) commit.timestamp = next_.committed_at / 1000;
+    Status s = CommitLake(store_.get(), &next_);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+
+ private:
+  template <typename Rows, typename Writer>
+  void Write(std::string_view table, const std::string& key, Writer writer, const Rows& rows, const DeltaStats& stats) {
+    auto path = store_->LocalPath(key);
+    ASSERT_TRUE(path.has_value()) << key;
     Status s = writer(rows, *path);
     ASSERT_TRUE(s.ok()) << s.ToString();
-    next->tables[std::string(table)][partition] = {key};
-  };
-  write(kSilverTrades, WriteSilverTrades, trades);
-  for (auto [table, period] : {std::pair{kGoldHourly, kMicrosPerHour}, std::pair{kGoldDaily, kMicrosPerDay},
-                               std::pair{kGoldBars1m, kMicrosPerMinute}}) {
-    auto bars = AggregateBars(trades, period);
-    ASSERT_TRUE(bars.ok()) << bars.status().ToString();
-    write(table, WriteGoldBars, *bars);
+    auto add = AddFileFor(store_.get(), table, key, stats);
+    ASSERT_TRUE(add.ok()) << add.status().ToString();
+    auto [commit, inserted] = next_.commits.try_emplace(std::string(table));
+    if (inserted && !next_.versions.count(commit->first)) {  // version 0 creates the table
+      commit->second.protocol = DeltaProtocol{};
+      commit->second.metadata = DeltaMetadataFor(table, T("2024-05-01T00:00:00Z") / 1000);
+    }
+    commit->second.adds.push_back(std::move(add).value());
   }
-  quality.silver_rows = static_cast<int64_t>(trades.size());
-  quality.inserted = quality.silver_rows;
-  quality.records = quality.inserted + quality.rejected_total();
-  next->quality[partition] = quality;
-}
+
+  std::unique_ptr<ObjectStore> store_;
+  Snapshot next_;
+  std::map<std::string, std::vector<SilverTrade>> trades_;
+  std::map<std::string, std::vector<QualityRow>> quality_;
+};
 
 // The test lake, commit 1:
 //   BTC-USD 2024-05-01: ids 1-4; 2024-05-02: ids 5 and 7 (one id gap, 2 rejected)
 //   ETH-USD 2024-05-02: ids 10, 11
 void BuildLake(const std::string& root) {
-  auto store = OpenLocalStore(root);
-  ASSERT_TRUE(store.ok());
-  Snapshot next;
-  next.seq = 1;
-  next.committed_at = T("2024-05-02T12:30:00Z");
-  AddPartition(store->get(), &next, "BTC-USD", "2024-05-01",
-               {Trade("BTC-USD", 1, "2024-05-01T10:00:05Z", "100", "1", "buy"),
-                Trade("BTC-USD", 2, "2024-05-01T10:00:30Z", "101.5", "2", "sell"),
-                Trade("BTC-USD", 3, "2024-05-01T10:01:10Z", "99", "0.5", "buy"),
-                Trade("BTC-USD", 4, "2024-05-01T11:30:00Z", "102", "1", "sell")},
-               {});
-  PartitionQuality q;
-  q.rejected["price_not_positive"] = 2;
-  q.id_gaps = 1;
-  AddPartition(store->get(), &next, "BTC-USD", "2024-05-02",
-               {Trade("BTC-USD", 5, "2024-05-02T00:00:01Z", "103", "1", "buy"),
-                Trade("BTC-USD", 7, "2024-05-02T09:15:00.25Z", "104.25", "0.25", "sell")},
-               q);
-  AddPartition(store->get(), &next, "ETH-USD", "2024-05-02",
-               {Trade("ETH-USD", 10, "2024-05-02T12:00:00Z", "3000", "0.1", "buy"),
-                Trade("ETH-USD", 11, "2024-05-02T12:00:30Z", "3001", "0.2", "buy")},
-               {});
-  Status s = CommitSnapshot(store->get(), next);
-  ASSERT_TRUE(s.ok()) << s.ToString();
+  LakeWriter lake(root);
+  ASSERT_NO_FATAL_FAILURE(lake.AddPartition("BTC-USD", "2024-05-01",
+                                            {Trade("BTC-USD", 1, "2024-05-01T10:00:05Z", "100", "1", "buy"),
+                                             Trade("BTC-USD", 2, "2024-05-01T10:00:30Z", "101.5", "2", "sell"),
+                                             Trade("BTC-USD", 3, "2024-05-01T10:01:10Z", "99", "0.5", "buy"),
+                                             Trade("BTC-USD", 4, "2024-05-01T11:30:00Z", "102", "1", "sell")}));
+  ASSERT_NO_FATAL_FAILURE(lake.AddPartition("BTC-USD", "2024-05-02",
+                                            {Trade("BTC-USD", 5, "2024-05-02T00:00:01Z", "103", "1", "buy"),
+                                             Trade("BTC-USD", 7, "2024-05-02T09:15:00.25Z", "104.25", "0.25", "sell")},
+                                            {{"price_not_positive", 2}}));
+  ASSERT_NO_FATAL_FAILURE(lake.AddPartition("ETH-USD", "2024-05-02",
+                                            {Trade("ETH-USD", 10, "2024-05-02T12:00:00Z", "3000", "0.1", "buy"),
+                                             Trade("ETH-USD", 11, "2024-05-02T12:00:30Z", "3001", "0.2", "buy")}));
+  ASSERT_NO_FATAL_FAILURE(lake.Commit("2024-05-02T12:30:00Z"));
 }
 
 // A parsed JSON document that owns its parser.
@@ -387,7 +490,7 @@ TEST_F(ApiServerTest, StatusReportsFreshnessQualityAndTables) {
     EXPECT_GE(j->Int(fmt::format("/tables/{}/bytes", i)), 0);
   }
   EXPECT_EQ(files["silver.trades"], 3);
-  EXPECT_EQ(files["gold.trades_hourly"], 3);
+  EXPECT_EQ(files["gold.trades_hourly"], 2);  // a file per product (and month)
   EXPECT_EQ(files["gold.bars_1m"], 3);
 }
 
@@ -573,15 +676,9 @@ class RefreshingLake {
   // Commits seq 2: the current snapshot plus one partition holding `trade`.
   void CommitOneMore(const std::string& product, const std::string& date, const SilverTrade& trade,
                      std::string_view committed_at) {
-    auto writer = OpenLocalStore(dir_.path());
-    ASSERT_TRUE(writer.ok());
-    auto current = LoadCurrentSnapshot(writer->get());
-    ASSERT_TRUE(current.ok());
-    Snapshot next = *current;
-    next.seq = 2;
-    next.committed_at = T(committed_at);
-    AddPartition(writer->get(), &next, product, date, {trade}, {});
-    ASSERT_TRUE(CommitSnapshot(writer->get(), next).ok());
+    LakeWriter writer(dir_.path());
+    ASSERT_NO_FATAL_FAILURE(writer.AddPartition(product, date, {trade}));
+    ASSERT_NO_FATAL_FAILURE(writer.Commit(committed_at));
   }
 
   ApiServer* server() { return server_.get(); }

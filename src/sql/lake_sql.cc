@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -83,23 +84,30 @@ Status WriteFileAtomically(const std::string& path, std::string_view data) {
   return Status::OK();
 }
 
-std::string ColumnsSelect(const std::vector<ColumnDef>& schema, bool add_date) {
+// Time columns are UTC-adjusted Parquet timestamps (TIMESTAMP WITH TIME
+// ZONE in DuckDB); the views show them as plain TIMESTAMP, UTC (the
+// databases' TimeZone is 'UTC', see BuildDatabases). A cast of a plain
+// TIMESTAMP (a file from before) to TIMESTAMP changes nothing.
+bool IsTimestamp(std::string_view type) { return type.starts_with("TIMESTAMP"); }
+
+// The view's columns: the schema's, times as TIMESTAMP, and `date` last when
+// the file does not hold it (from the folder, or from period_start).
+std::string ColumnsSelect(const std::vector<ColumnDef>& schema, bool add_date, bool date_folder) {
   std::string cols;
   for (const auto& c : schema) {
     if (!cols.empty()) cols += ", ";
-    cols += c.name;
+    cols += IsTimestamp(c.type) ? fmt::format("CAST({0} AS TIMESTAMP) AS {0}", c.name) : c.name;
   }
-  if (add_date) cols += ", date";
+  if (add_date) cols += date_folder ? ", date" : ", CAST(CAST(period_start AS TIMESTAMP) AS DATE) AS date";
   return cols;
 }
 
-std::string EmptySelect(const std::vector<ColumnDef>& schema, bool add_date) {
+std::string EmptySelect(const std::vector<std::pair<std::string, std::string>>& columns) {
   std::string cols;
-  for (const auto& c : schema) {
+  for (const auto& [name, type] : columns) {
     if (!cols.empty()) cols += ", ";
-    cols += fmt::format("CAST(NULL AS {}) AS {}", c.type, c.name);
+    cols += fmt::format("CAST(NULL AS {}) AS {}", type, name);
   }
-  if (add_date) cols += ", CAST(NULL AS DATE) AS date";
   return fmt::format("SELECT {} WHERE false", cols);
 }
 
@@ -109,6 +117,21 @@ bool HasColumn(const std::vector<ColumnDef>& schema, std::string_view name) {
   }
   return false;
 }
+
+// The UTC day of a timestamp statistic ("\"2024-05-01T10:00:00.000Z\""),
+// widened by a day either way when it is not written in UTC ("...+02:00");
+// nullopt when it is not a timestamp.
+std::optional<std::pair<int64_t, int64_t>> StatDays(std::string_view value) {
+  if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+  if (value.size() < 10) return std::nullopt;
+  auto day = ParseDay(value.substr(0, 10));
+  if (!day) return std::nullopt;
+  if (value.size() == 10 || value.ends_with("Z") || value.ends_with("+00:00")) return std::pair{*day, *day};
+  return std::pair{*day - 1, *day + 1};
+}
+
+constexpr int64_t kAnyDayMin = std::numeric_limits<int64_t>::min();
+constexpr int64_t kAnyDayMax = std::numeric_limits<int64_t>::max();
 
 // Statement types an analyst may run.
 // "EXPLAIN [ANALYZE] rest" -> rest; "" if `statement` is not an EXPLAIN.
@@ -225,65 +248,82 @@ Status LakeSql::Init() {
     cache_dir_ = fmt::format("{}/{}", options_.cache_dir.empty() ? DefaultCacheDir() : options_.cache_dir,
                              CacheName(store_->Describe()));
   }
+  ASSIGN_OR_RETURN(lake_, LoadLakeState(store_));
   RETURN_IF_ERROR(LoadFiles());
   return BuildDatabases();
 }
 
-Status LakeSql::LoadFiles() {
-  ASSIGN_OR_RETURN(snapshot_, LoadCurrentSnapshot(store_));
-  tables_data_.clear();
-  tables_.clear();
-  // Sizes of the committed files, by listing the table folders.
-  std::map<std::string, int64_t> sizes;
-  for (std::string_view prefix : {"silver/", "gold/"}) {
-    ASSIGN_OR_RETURN(auto objects, store_->List(prefix));
-    for (auto& o : objects) sizes[o.key] = o.size;
+const std::vector<LakeFile>& LakeSql::Files(std::string_view table) const {
+  static const std::vector<LakeFile> kNone;
+  for (const auto& t : tables_data_) {
+    if (t.name == table) return t.files;
   }
+  return kNone;
+}
+
+Status LakeSql::LoadFiles() {
+  std::vector<Table> tables_data;
+  std::vector<TableInfo> tables;
   for (std::string_view name : AllTables()) {
     Table t;
     t.name.assign(name);
-    const std::vector<ColumnDef> schema = name == kSilverRejected ? RejectedSchema()
-                                          : name == kSilverTrades ? SilverTradesSchema()
-                                                                  : GoldBarsSchema();
+    const std::vector<ColumnDef> schema = SchemaOf(name);
+    const std::vector<std::string> partition_columns = PartitionColumns(name);
+    t.date_folder = std::find(partition_columns.begin(), partition_columns.end(), "date") != partition_columns.end();
     const bool add_date = !HasColumn(schema, "date");
-    t.select_list = ColumnsSelect(schema, add_date);
-    t.empty_select = EmptySelect(schema, add_date);
+    if (add_date && !t.date_folder && !HasColumn(schema, "period_start")) {
+      return Internal(fmt::format("{} has neither a date folder nor a period_start column to show `date`", name));
+    }
+    t.select_list = ColumnsSelect(schema, add_date, t.date_folder);
+    t.hive_types = t.date_folder ? "{product_id: VARCHAR, date: DATE}" : "{product_id: VARCHAR}";
     TableInfo info;
     info.name = t.name;
-    for (const auto& c : schema) info.columns.emplace_back(c.name, c.type);
+    for (const auto& c : schema) info.columns.emplace_back(c.name, IsTimestamp(c.type) ? "TIMESTAMP" : c.type);
     if (add_date) info.columns.emplace_back("date", "DATE");
     t.columns = info.columns;
+    t.empty_select = EmptySelect(t.columns);
     t.cached = t.name.starts_with("gold.");
-    info.partition_columns = {"product_id", "date"};
-    auto it = snapshot_.tables.find(t.name);
-    if (it != snapshot_.tables.end()) {
-      for (const auto& [partition, keys] : it->second) {
-        ++info.partitions;
-        for (const auto& key : keys) {
-          FileEntry f;
-          f.key = key;
-          f.product = HiveValue("/" + key, "product_id");
-          auto day = ParseDay(HiveValue("/" + key, "date"));
-          if (f.product.empty() || !day) {
-            return DataLoss(fmt::format("catalog commit {} lists {} outside a product_id=/date= partition",
-                                        snapshot_.seq, key));
-          }
-          f.day = *day;
-          auto size = sizes.find(key);
-          if (size == sizes.end()) {
-            return DataLoss(fmt::format("catalog commit {} lists {}, which is not in the lake; "
-                                        "run `tradelake catalog repair`",
-                                        snapshot_.seq, key));
-          }
-          f.size = size->second;
-          info.bytes += f.size;
-          t.files.push_back(std::move(f));
+    info.partition_columns = partition_columns;
+    ASSIGN_OR_RETURN(std::vector<TableFile> live, LiveFiles(lake_, name));
+    std::set<std::string> partitions;
+    for (TableFile& tf : live) {
+      FileEntry f;
+      f.key = std::move(tf.key);
+      f.product = std::move(tf.product_id);
+      f.size = tf.size;
+      if (!tf.date.empty()) {
+        auto day = ParseDay(tf.date);
+        if (!day) {
+          return DataLoss(fmt::format("{} version {}: file {} has date partition value '{}', not YYYY-MM-DD", name,
+                                      lake_.tables.at(t.name).version, f.key, tf.date));
         }
+        f.first_day = f.last_day = *day;
+        f.partition = PartitionName(f.product, tf.date);
+      } else {
+        // A month or a year per file: its days from the period_start
+        // statistics; without them, any day (read whenever the product is).
+        f.first_day = kAnyDayMin;
+        f.last_day = kAnyDayMax;
+        auto lo = tf.stats.min_values.find("period_start");
+        auto hi = tf.stats.max_values.find("period_start");
+        if (lo != tf.stats.min_values.end() && hi != tf.stats.max_values.end()) {
+          auto first = StatDays(lo->second);
+          auto last = StatDays(hi->second);
+          if (first && last) {
+            f.first_day = first->first;
+            f.last_day = last->second;
+          }
+        }
+        f.partition = ProductPartitionName(f.product);
       }
+      partitions.insert(f.partition);
+      info.bytes += f.size;
+      t.files.push_back(std::move(f));
     }
+    info.partitions = static_cast<int64_t>(partitions.size());
     info.files = static_cast<int64_t>(t.files.size());
-    tables_data_.push_back(std::move(t));
-    tables_.push_back(std::move(info));
+    tables_data.push_back(std::move(t));
+    tables.push_back(std::move(info));
   }
   // Bronze, for roles that may read it: no catalog, every landed object.
   auto bronze = store_->List(kBronzePrefix);
@@ -319,19 +359,22 @@ Status LakeSql::LoadFiles() {
       f.product = HiveValue("/" + o.key, "product");
       auto day = ParseDay(HiveValue("/" + o.key, "date"));
       if (f.product.empty() || !day) continue;
-      f.day = *day;
+      f.first_day = f.last_day = *day;
+      f.partition = fmt::format("product={}/date={}", f.product, HiveValue("/" + o.key, "date"));
       f.size = o.size;
-      partitions.insert(f.product + "/" + std::to_string(f.day));
+      partitions.insert(f.partition);
       info.bytes += f.size;
       t.files.push_back(std::move(f));
     }
     info.partitions = static_cast<int64_t>(partitions.size());
     info.files = static_cast<int64_t>(t.files.size());
-    tables_data_.push_back(std::move(t));
-    tables_.push_back(std::move(info));
+    tables_data.push_back(std::move(t));
+    tables.push_back(std::move(info));
   } else if (bronze.status().code() != StatusCode::kPermissionDenied) {
     return bronze.status();
   }
+  tables_data_ = std::move(tables_data);
+  tables_ = std::move(tables);
   return Status::OK();
 }
 
@@ -378,12 +421,22 @@ std::string LakeSql::ViewSql(const Table& table, const std::vector<const FileEnt
         table.name, select, list);
   }
   if (table.cached) {
-    // The cache may hold more partitions than this statement may read: the
-    // view keeps exactly the chosen ones (product_id, date), which DuckDB
-    // filters fast with its zone maps.
-    std::map<std::string, std::vector<int64_t>> days;
-    for (const FileEntry* f : files) days[f->product].push_back(f->day);
+    // The cache may hold more files than this statement may read: the view
+    // keeps exactly the chosen ones. With a date folder by (product_id,
+    // date), which DuckDB filters fast with its zone maps; a table without
+    // one has a file per product and month or year: by file name.
     std::string where;
+    if (!table.date_folder) {
+      std::string names;
+      for (const FileEntry* f : files) {
+        names += fmt::format("{}{}", names.empty() ? "" : ", ", SqlQuote(fmt::format("{}/{}", root, f->key)));
+      }
+      where = fmt::format("tl_file IN ({})", names);
+    }
+    std::map<std::string, std::vector<int64_t>> days;
+    if (table.date_folder) {
+      for (const FileEntry* f : files) days[f->product].push_back(f->first_day);
+    }
     for (auto& [product, list_of_days] : days) {
       std::sort(list_of_days.begin(), list_of_days.end());
       list_of_days.erase(std::unique(list_of_days.begin(), list_of_days.end()), list_of_days.end());
@@ -401,9 +454,8 @@ std::string LakeSql::ViewSql(const Table& table, const std::vector<const FileEnt
                        CacheTable(table), where);
   }
   return fmt::format(
-      "CREATE OR REPLACE VIEW {} AS SELECT {} FROM read_parquet([{}], hive_partitioning = true, "
-      "hive_types = {{product_id: VARCHAR, date: DATE}})",
-      table.name, table.select_list, list);
+      "CREATE OR REPLACE VIEW {} AS SELECT {} FROM read_parquet([{}], hive_partitioning = true, hive_types = {})",
+      table.name, table.select_list, list, table.hive_types);
 }
 
 std::string LakeSql::CacheTable(const Table& table) {
@@ -434,9 +486,8 @@ Status LakeSql::LoadIntoCache(const Table& table, const std::vector<const FileEn
   }
   RETURN_IF_ERROR(exec_con_
                       ->Query(fmt::format("INSERT INTO {} SELECT {}, filename AS tl_file FROM read_parquet([{}], "
-                                          "hive_partitioning = true, hive_types = {{product_id: VARCHAR, date: DATE}}, "
-                                          "filename = true)",
-                                          CacheTable(table), table.select_list, list))
+                                          "hive_partitioning = true, hive_types = {}, filename = true)",
+                                          CacheTable(table), table.select_list, list, table.hive_types))
                       .status());
   cached_files_.insert(loading.begin(), loading.end());
   cached_bytes_ += bytes;
@@ -472,6 +523,10 @@ Status LakeSql::BuildDatabases() {
     RETURN_IF_ERROR(con->Query(fmt::format("SET allowed_directories = [{}]", list)).status());
     if (cache_metadata) RETURN_IF_ERROR(con->Query("SET parquet_metadata_cache = true").status());
     RETURN_IF_ERROR(con->Query("SET enable_external_access = false").status());
+    // The views cast UTC-adjusted times to TIMESTAMP, and users compare
+    // TIMESTAMP WITH TIME ZONE values of their own: both in UTC, whatever the
+    // machine's time zone (and no SET can change it after the lock).
+    RETURN_IF_ERROR(con->Query("SET TimeZone = 'UTC'").status());
     RETURN_IF_ERROR(con->Query("CREATE SCHEMA IF NOT EXISTS silver; CREATE SCHEMA IF NOT EXISTS gold; "
                                "CREATE SCHEMA IF NOT EXISTS bronze")
                         .status());
@@ -522,7 +577,15 @@ Status LakeSql::BuildDatabases() {
 }
 
 Status LakeSql::Refresh() {
-  RETURN_IF_ERROR(LoadFiles());
+  // A copy, so that a failure leaves the session on its snapshot.
+  LakeState next = lake_;
+  ASSIGN_OR_RETURN(bool changed, RefreshLakeState(store_, &next));
+  if (!changed) return Status::OK();
+  std::swap(lake_, next);
+  if (Status s = LoadFiles(); !s.ok()) {
+    std::swap(lake_, next);
+    return s;
+  }
   return BuildDatabases();
 }
 
@@ -602,13 +665,28 @@ bool IsMissingFile(const Status& s) {
 Result<StatementResult> LakeSql::ExecuteOne(std::string_view statement) {
   auto result = ExecuteOnSnapshot(statement);
   if (result.ok() || !IsMissingFile(result.status())) return result;
-  const int64_t read_seq = snapshot_.seq;
+  // Files a commit replaces stay until `tradelake vacuum`; a file of the
+  // snapshot this session read may be gone if vacuum ran since.
+  const int64_t read_seq = lake_.catalog.seq;
   auto newest = LatestCommitSeq(store_);
-  if (!newest.ok() || *newest <= read_seq) return result;
-  spdlog::debug("sql: a file of commit {} is gone ({}); reading commit {} and running again", read_seq,
-                result.status().message(), *newest);
-  RETURN_IF_ERROR(Refresh());
-  return ExecuteOnSnapshot(statement);
+  if (newest.ok() && *newest > read_seq) {
+    spdlog::debug("sql: a file of commit {} is gone ({}); reading commit {} and running again", read_seq,
+                  result.status().message(), *newest);
+    RETURN_IF_ERROR(Refresh());
+    result = ExecuteOnSnapshot(statement);
+    if (result.ok() || !IsMissingFile(result.status())) return result;
+  }
+  // Still missing on the newest snapshot: the lake lost a live file.
+  std::string missing;
+  for (const auto& key : last_keys_) {
+    if (auto path = store_->LocalPath(key); path && !fs::exists(*path)) {
+      missing += fmt::format("{}{}", missing.empty() ? "" : ", ", key);
+    }
+  }
+  return DataLoss(fmt::format(
+      "{}: a live file of catalog commit {} is missing from the lake{}; `tradelake catalog check` lists every "
+      "missing file (rebuild the tables from Bronze with `tradelake etl --rebuild`)",
+      result.status().message(), lake_.catalog.seq, missing.empty() ? "" : fmt::format(" ({})", missing)));
 }
 
 Result<StatementResult> LakeSql::ExecuteOnSnapshot(std::string_view statement) {
@@ -678,7 +756,7 @@ Result<StatementResult> LakeSql::ExecuteOnSnapshot(std::string_view statement) {
       bool need = false;
       for (const auto* c : constraints) {
         if (need) break;
-        need = c->Matches(f.product, f.day);
+        need = c->Matches(f.product, f.first_day, f.last_day);
       }
       if (need) files.push_back(&f);
     }
@@ -700,6 +778,7 @@ Result<StatementResult> LakeSql::ExecuteOnSnapshot(std::string_view statement) {
     for (const auto* f : files) keys.insert(f->key);
   }
   RETURN_IF_ERROR(SyncFarm(keys));
+  last_keys_ = keys;
   const fs::path farm = fs::path(work_dir_) / "farm";
   for (const auto& [t, files] : chosen) {
     for (const auto* f : files) {

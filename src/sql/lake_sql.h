@@ -8,7 +8,15 @@
 //                         only for roles that may read Bronze (etl), for debugging
 // Each is a view with a fixed column list (the table contract of DESIGN.md)
 // plus the partition columns product_id VARCHAR and date DATE (Bronze:
-// product, date) taken from the Hive folders.
+// product, date) taken from the Hive folders; gold.trades_hourly and
+// gold.trades_daily have no date folder (a file per month / year), so their
+// date is CAST(period_start AS DATE). Time columns are stored as UTC-adjusted
+// Parquet timestamps and shown as plain TIMESTAMP (UTC): both databases run
+// with TimeZone 'UTC', so the views' casts never depend on the machine.
+//
+// Which files: the live files of each table at the Delta version the
+// catalog snapshot pins (table/catalog.h LoadLakeState), with their sizes
+// and statistics from the Delta log; the table folders are never listed.
 //
 // How a statement runs:
 //   1. It is parsed (only SELECT and EXPLAIN SELECT pass) and planned by a
@@ -16,7 +24,9 @@
 //      lake tables' names and columns and three rows (NULL, lowest, highest
 //      value), so statistics never let the optimizer drop a scan.
 //   2. From DuckDB's plan (EXPLAIN FORMAT JSON) and the tables the statement
-//      names, prune.h derives the partitions each table can need.
+//      names, prune.h derives the partitions each table can need. A file's
+//      days are its date partition or, without one, the range of its
+//      period_start statistics (min/max in the Delta log).
 //   3. The scan is accounted before anything is read: files read / skipped,
 //      bytes (whole Parquet/Bronze objects: an upper bound of the columnar
 //      bytes Athena bills), and the Athena price of that scan. Above the
@@ -57,9 +67,9 @@
 #include <vector>
 
 #include "core/status.h"
-#include "table/catalog.h"
 #include "query/duckdb.h"
 #include "store/object_store.h"
+#include "table/catalog.h"
 
 namespace tradelake {
 
@@ -101,16 +111,29 @@ struct StatementResult {
 struct TableInfo {
   std::string name;  // "gold.trades_hourly"
   std::vector<std::pair<std::string, std::string>> columns;  // name, DuckDB type
-  std::vector<std::string> partition_columns;
+  std::vector<std::string> partition_columns;  // the folders: catalog.h PartitionColumns()
   int64_t partitions = 0;
   int64_t files = 0;
   int64_t bytes = 0;
 };
 
+// A live file of a table, as LakeSql reads and accounts it.
+struct LakeFile {
+  std::string key;      // object key
+  std::string product;  // product_id (Bronze: product) partition value
+  std::string partition;  // "product_id=X/date=D", or "product_id=X" for a table without a date folder
+  // UTC days (since 1970-01-01) its rows can hold, inclusive: the date
+  // partition, or the range of its period_start statistics; the widest range
+  // when the file has no statistics.
+  int64_t first_day = 0;
+  int64_t last_day = 0;
+  int64_t size = 0;
+};
+
 class LakeSql {
  public:
-  // Reads the current catalog snapshot and the sizes of the committed files.
-  // `store` must outlive the LakeSql.
+  // Reads the current catalog snapshot and the Delta state of every table
+  // (LoadLakeState). `store` must outlive the LakeSql.
   static Result<std::unique_ptr<LakeSql>> Open(ObjectStore* store, const SqlOptions& options);
   ~LakeSql();
 
@@ -121,16 +144,23 @@ class LakeSql {
   // failure.
   Result<std::vector<StatementResult>> Execute(std::string_view sql);
   // Exactly one statement. If it fails because a file of the snapshot it
-  // read is gone (an ETL committing at the same time deletes the files its
-  // commit replaced) and a newer snapshot exists, it is run once more on
-  // the newer snapshot.
+  // read is gone (`tradelake vacuum` deleted files an older version still
+  // had) and a newer snapshot exists, it is run once more on the newer
+  // snapshot. A file still missing -> DataLoss naming it.
   Result<StatementResult> ExecuteOne(std::string_view statement);
 
   // The tables this role can query, with their shape and size.
   const std::vector<TableInfo>& Tables() const { return tables_; }
-  const Snapshot& snapshot() const { return snapshot_; }
+  // The catalog snapshot and table versions every statement reads.
+  const LakeState& lake() const { return lake_; }
+  int64_t commit_seq() const { return lake_.catalog.seq; }
+  // The live files of `table` (a name of Tables()), sorted by key; empty
+  // for an unknown name.
+  const std::vector<LakeFile>& Files(std::string_view table) const;
 
-  // Re-reads the catalog (after an ETL commit).
+  // Moves to the newest catalog snapshot (after an ETL commit), reading only
+  // the Delta log entries that are new (RefreshLakeState). Nothing is
+  // rebuilt when nothing changed. On error the session keeps its snapshot.
   Status Refresh();
 
   // Cancels the running statement (it fails with Cancelled).
@@ -141,18 +171,15 @@ class LakeSql {
   int64_t max_scan_bytes() const { return options_.max_scan_bytes; }
 
  private:
-  struct FileEntry {
-    std::string key;
-    std::string product;
-    int64_t day = 0;
-    int64_t size = 0;
-  };
+  using FileEntry = LakeFile;
   struct Table {
     std::string name;          // "silver.trades"
     std::string select_list;   // explicit columns of the view
     std::string empty_select;  // same columns, no rows
     bool bronze = false;
     bool cached = false;  // Gold: rows kept in memory once read
+    bool date_folder = true;  // partitioned by date too (else date comes from period_start)
+    std::string hive_types;   // read_parquet's hive_types: the table's folders
     std::vector<std::pair<std::string, std::string>> columns;  // name, DuckDB type
     std::vector<FileEntry> files;
   };
@@ -160,7 +187,7 @@ class LakeSql {
   LakeSql(ObjectStore* store, SqlOptions options) : store_(store), options_(std::move(options)) {}
   Status Init();
   Result<StatementResult> ExecuteOnSnapshot(std::string_view statement);
-  Status LoadFiles();
+  Status LoadFiles();  // tables_data_ and tables_ from lake_
   Status BuildDatabases();
   Result<std::string> LocalFile(const FileEntry& file);
   Status SyncFarm(const std::set<std::string>& keys);
@@ -172,7 +199,7 @@ class LakeSql {
 
   ObjectStore* store_;
   SqlOptions options_;
-  Snapshot snapshot_;
+  LakeState lake_;
   std::vector<Table> tables_data_;
   std::vector<TableInfo> tables_;
   std::string work_dir_;   // private: farm/ (the executing side's only folder)
@@ -180,6 +207,7 @@ class LakeSql {
   bool local_ = false;
   std::string lake_root_;  // local lakes: the folder
   std::set<std::string> farm_;       // keys linked in work_dir_/farm
+  std::set<std::string> last_keys_;  // the files the last statement read
   std::set<std::string> farm_dirs_;  // folders created there
   std::map<std::string, std::string> view_sql_;
   // Gold rows already read, in the executing database's tl_cache schema.

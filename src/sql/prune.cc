@@ -308,8 +308,8 @@ std::optional<int64_t> ParseDay(std::string_view date) {
   return DayNumber(*t);
 }
 
-bool ScanConstraints::Matches(std::string_view product, int64_t day) const {
-  if (day < min_day || day > max_day) return false;
+bool ScanConstraints::Matches(std::string_view product, int64_t first_day, int64_t last_day) const {
+  if (last_day < min_day || first_day > max_day) return false;
   return !products || products->count(std::string(product)) > 0;
 }
 

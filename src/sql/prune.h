@@ -9,9 +9,12 @@
 // those whose partition (product, date) satisfies the constraints of at least
 // one scan of the statement.
 //
-// Why days follow from times: every table is partitioned by the UTC date of
-// its time column (silver.trades by trade_time, Gold by period_start), so a
+// Why days follow from times: every table's `date` is the UTC date of its
+// time column (silver.trades by trade_time, Gold by period_start), so a
 // row with trade_time >= '2024-05-02 10:00' lives in date >= 2024-05-02.
+// A file of a table without a date folder (gold.trades_hourly, a month per
+// file; gold.trades_daily, a year) spans a range of days, known from its
+// period_start statistics: it is needed when that range meets the scan's.
 //
 // Recognised predicates (column names as DuckDB prints them):
 //   product_id | product   = 'X'  |  IN ('X', 'Y', ...)  |  OR of those
@@ -42,7 +45,10 @@ struct ScanConstraints {
   int64_t max_day = std::numeric_limits<int64_t>::max();
 
   // True if a file of partition (product, day) may hold rows of this scan.
-  bool Matches(std::string_view product, int64_t day) const;
+  bool Matches(std::string_view product, int64_t day) const { return Matches(product, day, day); }
+  // True if a file of `product` holding rows of days first_day..last_day
+  // (inclusive) may hold rows of this scan.
+  bool Matches(std::string_view product, int64_t first_day, int64_t last_day) const;
   bool Unconstrained() const;
   // "products {BTC-USD}, days 2024-05-01..2024-05-02" for EXPLAIN-like output.
   std::string ToString() const;

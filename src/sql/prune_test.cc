@@ -89,6 +89,21 @@ TEST(ScanConstraints, MatchesDayBoundsInclusivelyAndOnlyListedProducts) {
   EXPECT_EQ(c.ToString(), "products {BTC-USD, ETH-USD}, days 2026-11-25..2026-11-26");
 }
 
+// A month file of gold.trades_hourly is needed when its days meet the scan's.
+TEST(ScanConstraints, AFileSpanningDaysMatchesWhenItsRangeMeetsTheScans) {
+  ScanConstraints c;
+  c.products = Products{"BTC-USD"};
+  c.min_day = Day(2026, 11, 25);
+  c.max_day = Day(2026, 11, 26);
+  EXPECT_TRUE(c.Matches("BTC-USD", Day(2026, 11, 1), Day(2026, 11, 30)));
+  EXPECT_TRUE(c.Matches("BTC-USD", Day(2026, 11, 26), Day(2026, 12, 31)));
+  EXPECT_TRUE(c.Matches("BTC-USD", Day(2026, 1, 1), Day(2026, 11, 25)));
+  EXPECT_FALSE(c.Matches("BTC-USD", Day(2026, 10, 1), Day(2026, 11, 24)));
+  EXPECT_FALSE(c.Matches("BTC-USD", Day(2026, 11, 27), Day(2026, 12, 31)));
+  EXPECT_FALSE(c.Matches("ETH-USD", Day(2026, 11, 1), Day(2026, 11, 30)));
+  EXPECT_TRUE(ScanConstraints{}.Matches("X", kMin, kMax));
+}
+
 TEST(ScanConstraints, AnEmptyProductSetMatchesNothing) {
   ScanConstraints c;
   c.products = Products{};

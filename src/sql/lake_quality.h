@@ -1,0 +1,53 @@
+// Data quality per partition, as `tradelake dq` and the API's status show it,
+// from a LakeState (table/catalog.h) without scanning Silver:
+//   - silver rows and trade-id gaps of a (product, trade date) from the Delta
+//     statistics of silver.trades' live files: rows = sum of numRecords,
+//     id gaps = max(trade_id) - min(trade_id) + 1 - rows;
+//   - records, inserted, duplicates and rejected (by rule) of a (product,
+//     Bronze date) summed over the audit.data_quality rows of every run
+//     (its live files are read; they are small: a row per run and partition).
+// Per-product totals over every run are in state.catalog.totals.
+//
+// Errors: a Silver file without numRecords or trade_id min/max statistics,
+// or an audit row whose rejected_by_rule is not a JSON object of counts ->
+// DataLoss naming the file; a store failure is passed on with the key.
+//
+// Threads: no state; any thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+
+#include "core/status.h"
+#include "store/object_store.h"
+#include "table/catalog.h"
+
+namespace tradelake {
+
+// (product_id, "YYYY-MM-DD")
+using PartitionKey = std::pair<std::string, std::string>;
+
+struct SilverPartitionStats {
+  int64_t rows = 0;
+  int64_t id_gaps = 0;  // trade ids missing between the partition's first and last id
+};
+
+struct PartitionQuality {
+  QualityCounters counters;  // by Bronze date, from audit.data_quality
+  SilverPartitionStats silver;  // by trade date, from Silver's statistics
+};
+
+// Silver's rows and id gaps per partition, from the Delta statistics only.
+Result<std::map<PartitionKey, SilverPartitionStats>> SilverStatsByPartition(const LakeState& state);
+
+// audit.data_quality summed per partition. Reads the table's live files
+// through `store` (downloaded to a private temporary file when the lake is
+// not a local folder).
+Result<std::map<PartitionKey, QualityCounters>> QualityByPartition(ObjectStore* store, const LakeState& state);
+
+// Both, for every partition either of them knows.
+Result<std::map<PartitionKey, PartitionQuality>> LoadPartitionQuality(ObjectStore* store, const LakeState& state);
+
+}  // namespace tradelake
