@@ -14,6 +14,7 @@
 
 #include "cli/run_command.h"
 #include "cli/serve_command.h"
+#include "cli/maintenance_commands.h"
 #include "cli/sql_commands.h"
 #include "core/exit_codes.h"
 #include "core/log.h"
@@ -570,6 +571,7 @@ int RunCli(int argc, char** argv) {
 
   SimulateFlags sf;
   SqlCommands sql_commands(&app, &g_policies_dir);
+  MaintenanceCommands maintenance_commands(&app, &g_policies_dir);
   ServeCommand serve_command(&app, &g_policies_dir);
   RunCommand run_command(&app, &g_policies_dir);
 
@@ -617,6 +619,7 @@ int RunCli(int argc, char** argv) {
   if (Status s = InitLogging(*fmt_, g.log_level); !s.ok()) return FailCommand(s);
 
   if (auto code = sql_commands.RunIfParsed()) return *code;
+  if (auto code = maintenance_commands.RunIfParsed()) return *code;
   if (auto code = serve_command.RunIfParsed()) return *code;
   if (auto code = run_command.RunIfParsed(&app)) return *code;
   if (ingest->parsed()) return RunIngestCommand(in, g);
