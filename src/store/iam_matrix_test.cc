@@ -82,9 +82,9 @@ std::string_view OpName(Op op) {
 }
 
 // The lake's areas, as ObjectStore prefixes under s3://<bucket>/lake/.
-constexpr std::array<std::string_view, 9> kAreas = {
-    "bronze/",     "silver/",     "gold/",  "_state/ingest/", "_state/ingest/landed/", "_state/ingest/products/",
-    "_state/etl/", "_catalog/",   "_artifacts/"};
+constexpr std::array<std::string_view, 10> kAreas = {
+    "bronze/",     "silver/",     "gold/",     "audit/",     "_state/ingest/", "_state/ingest/landed/",
+    "_state/ingest/products/",    "_state/etl/", "_catalog/", "_artifacts/"};
 
 constexpr std::array<std::string_view, 4> kRoles = {"ingest", "etl", "analyst", "deployer"};
 
@@ -101,11 +101,11 @@ struct ExpectedRow {
 // DESIGN.md, "Roles", with policies/README.md for the detail:
 //   ingest   writes Bronze and its own checkpoints (_state/ingest), may re-read
 //            both (it re-reads an object it finds already written); nothing else.
-//   etl      reads Bronze; writes Silver, Gold, the catalog and its own
+//   etl      reads Bronze; writes Silver, Gold, audit, the catalog and its own
 //            bookmarks (_state/etl). Reads and lists ingest's landed-object
 //            log and product markers (_state/ingest/landed, .../products),
 //            never writes them, and nothing else of _state/ingest.
-//   analyst  reads Silver and Gold, and the catalog (to know what is committed).
+//   analyst  reads Silver, Gold and audit, and the catalog (to know what is committed).
 //   deployer no lake data; may upload and read build artifacts (_artifacts/),
 //            not list them.
 //   Nobody deletes Bronze; nobody deletes what it may not write.
@@ -114,6 +114,7 @@ constexpr ExpectedRow kDesignTable[] = {
     {"ingest", "bronze/", "AAAD"},
     {"ingest", "silver/", "DDDD"},
     {"ingest", "gold/", "DDDD"},
+    {"ingest", "audit/", "DDDD"},
     {"ingest", "_state/ingest/", "AAAD"},
     {"ingest", "_state/ingest/landed/", "AAAD"},
     {"ingest", "_state/ingest/products/", "AAAD"},
@@ -124,6 +125,7 @@ constexpr ExpectedRow kDesignTable[] = {
     {"etl", "bronze/", "ADAD"},
     {"etl", "silver/", "AAAA"},
     {"etl", "gold/", "AAAA"},
+    {"etl", "audit/", "AAAA"},
     {"etl", "_state/ingest/", "DDDD"},
     {"etl", "_state/ingest/landed/", "ADAD"},
     {"etl", "_state/ingest/products/", "ADAD"},
@@ -134,6 +136,7 @@ constexpr ExpectedRow kDesignTable[] = {
     {"analyst", "bronze/", "DDDD"},
     {"analyst", "silver/", "ADAD"},
     {"analyst", "gold/", "ADAD"},
+    {"analyst", "audit/", "ADAD"},
     {"analyst", "_state/ingest/", "DDDD"},
     {"analyst", "_state/ingest/landed/", "DDDD"},
     {"analyst", "_state/ingest/products/", "DDDD"},
@@ -144,6 +147,7 @@ constexpr ExpectedRow kDesignTable[] = {
     {"deployer", "bronze/", "DDDD"},
     {"deployer", "silver/", "DDDD"},
     {"deployer", "gold/", "DDDD"},
+    {"deployer", "audit/", "DDDD"},
     {"deployer", "_state/ingest/", "DDDD"},
     {"deployer", "_state/ingest/landed/", "DDDD"},
     {"deployer", "_state/ingest/products/", "DDDD"},
@@ -160,6 +164,7 @@ constexpr ExpectedRow kBroadenedEtlTable[] = {
     {"etl-broadened", "bronze/", "ADAD"},
     {"etl-broadened", "silver/", "AAAA"},
     {"etl-broadened", "gold/", "AAAA"},
+    {"etl-broadened", "audit/", "AAAA"},
     {"etl-broadened", "_state/ingest/", "AADA"},
     {"etl-broadened", "_state/ingest/landed/", "AAAA"},
     {"etl-broadened", "_state/ingest/products/", "AAAA"},
@@ -702,7 +707,7 @@ TEST_F(IamMatrix, LoosenedDocumentsFlipCellsAwayFromTheDesignTable) {
   for (const std::string& p : MotoVersusTradelake(analyst)) ADD_FAILURE() << p;
   for (const std::string& p : MotoVersusTradelake(etl)) ADD_FAILURE() << p;
   EXPECT_EQ(CellsOffTheTable(analyst),
-            (std::set<std::string>{"silver/ Put", "gold/ Put", "_catalog/ Put"}));
+            (std::set<std::string>{"silver/ Put", "gold/ Put", "audit/ Put", "_catalog/ Put"}));
   EXPECT_EQ(CellsOffTheTable(etl), (std::set<std::string>{"bronze/ Put", "bronze/ Delete"}));
   EXPECT_FALSE(Problems(analyst).empty());
   EXPECT_FALSE(Problems(etl).empty());

@@ -3,8 +3,8 @@
 // "Roles"), on every backend, the local folder included:
 //
 //   ingest, verify              -> ingest   (Bronze + _state/ingest)
-//   etl, catalog repair         -> etl      (read Bronze; write Silver, Gold, _catalog, _state/etl)
-//   sql, catalog list/describe/ddl, dq, bars -> analyst (read Silver, Gold, _catalog)
+//   etl, catalog repair         -> etl      (read Bronze; write Silver, Gold, audit, _catalog, _state/etl)
+//   sql, catalog list/describe/ddl, dq, bars -> analyst (read Silver, Gold, audit, _catalog)
 //
 // The documents are policies/<role>.json, compiled into the binary; a folder
 // of edited documents can be given instead (--policies DIR). In ARNs a lake
