@@ -75,8 +75,9 @@ echo "  Bronze objects:   $LAKE/bronze/source=coinbase/product=*/date=*/<first>-
 first=$(find "$LAKE/bronze" -name '*.jsonl.zst' | sort | head -n 1)
 echo "  read one:         zstdcat '$first' | head -n 2"
 echo "  checkpoints:      $LAKE/_state/ingest/source=coinbase/product=*/checkpoint.json"
-echo "  Silver and Gold:  $LAKE/silver/trades/  $LAKE/gold/{trades_hourly,trades_daily,bars_1m}/  (Parquet, product_id=/date=)"
-echo "  committed state:  $LAKE/_catalog/commits/ (the newest commit lists every live file)"
+echo "  Silver and Gold:  $LAKE/silver/trades/  $LAKE/gold/{trades_hourly,trades_daily,bars_1m}/  (Delta Lake tables: Parquet + _delta_log/)"
+echo "  Delta log:        $LAKE/silver/trades/_delta_log/ (what Athena, Trino and Spark read: the committed files)"
+echo "  committed state:  $LAKE/_catalog/commits/ (one Delta version per table, bookmarks, totals)"
 echo "  SQL shell:        $TRADELAKE sql --lake $LAKE   (.tables, .schema, .help)"
 echo "  Athena DDL:       $TRADELAKE catalog ddl --lake $LAKE --location s3://your-bucket/lake"
 echo "  live Coinbase:    make run"
