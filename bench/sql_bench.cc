@@ -1,22 +1,27 @@
 // SQL benchmark: `tradelake sql` (LakeSql: catalog, pruning, accounting,
 // sandbox) next to plain DuckDB over the same Parquet files with
-// read_parquet('<table>/**/*.parquet', hive_partitioning = true) and no
+// read_parquet('<table>/product_id=*/**/*.parquet', hive_partitioning = true) and no
 // catalog, measured in the same run, in the same process.
 //
-//   1. Gold: gold.trades_hourly for 1 year x 5 products (1,825 daily files of
-//      24 bars). Query: one product's hourly bars for the year.
+//   1. Gold: gold.trades_hourly for 1 year x 5 products (60 files: one per
+//      product and month, as the lake keeps it). Query: one product's hourly
+//      bars for the year.
 //      Target: median latency <= 50 ms.
 //   2. Silver: N trades (default 50,000,000) of 5 products over 100 days.
 //      Query: one product, one day (by date, and by a trade_time range).
 //      Target: bytes scanned <= 1/100 of the table's bytes.
 // The tables are generated directly as Parquet with the lake's schemas
-// (DuckDB COPY ... PARTITION_BY) and committed to the catalog, so the bench
-// measures queries, not ingestion.
+// (DuckDB COPY; times UTC-adjusted) and committed as Delta tables through
+// CommitLake with each file's statistics, so the bench measures queries,
+// not ingestion.
 //
 // Latency: median (and min/max) of --runs runs after one warm-up run; both
 // sides keep their database open between runs (DuckDB's Parquet metadata
 // cache on for both). Bytes for plain DuckDB: the files its plan scans
 // (EXPLAIN "Scanning Files: k/n"), whole files, the same measure as ours.
+//
+// Plain DuckDB reads '<table>/product_id=*/**/*.parquet' (the data files,
+// not the Delta log's checkpoints).
 //
 // Usage: sql_bench [--silver-trades N] [--runs R] [--lake DIR] [--keep]
 #include <algorithm>
@@ -31,6 +36,7 @@
 #include <fmt/format.h>
 
 #include "table/catalog.h"
+#include "core/time.h"
 #include "etl/table_io.h"
 #include "query/duckdb.h"
 #include "sql/lake_sql.h"
@@ -55,7 +61,8 @@ const char* kProducts[] = {"BTC-USD", "ETH-USD", "SOL-USD", "ADA-USD", "XRP-USD"
     if (!_s.ok()) Die(_s, what);          \
   } while (0)
 
-// SELECT list casting generated expressions to the table's column types.
+// SELECT list casting generated expressions to the table's column types
+// (times as UTC-adjusted timestamps, as the lake writes them).
 std::string TypedSelect(const std::vector<ColumnDef>& schema, const std::map<std::string, std::string>& exprs) {
   std::string out;
   for (const auto& c : schema) {
@@ -65,30 +72,56 @@ std::string TypedSelect(const std::vector<ColumnDef>& schema, const std::map<std
       std::exit(1);
     }
     if (!out.empty()) out += ", ";
-    out += fmt::format("CAST({} AS {}) AS {}", it->second, c.type, c.name);
+    out += fmt::format("CAST({} AS {}) AS {}", it->second, c.type.starts_with("TIMESTAMP") ? "TIMESTAMPTZ" : c.type,
+                       c.name);
   }
   return out;
 }
 
-// Registers every Parquet file under the table's folder in one commit.
-void Commit(ObjectStore* store, const std::vector<std::string_view>& tables) {
+// Delta's timestamp statistic for epoch milliseconds: "\"2025-01-01T00:00:00.000Z\"".
+std::string TimeStat(int64_t ms) {
+  return fmt::format("\"{}Z\"", FormatRfc3339Micros(ms * 1000).substr(0, 23));
+}
+
+// Commits every Parquet file under the tables' folders as version 0 of each
+// table, with the statistics the ETL writes (numRecords, min/max of
+// trade_id and the time column).
+void Commit(ObjectStore* store, Connection* con, const std::string& lake, const std::vector<std::string_view>& tables) {
   auto snap = LoadCurrentSnapshot(store);
   if (!snap.ok()) Die(snap.status(), "loading catalog");
   Snapshot next = *snap;
   next.seq = snap->seq + 1;
   next.committed_at = NowMicros();
+  next.commits.clear();
+  const int64_t now_ms = next.committed_at / 1000;
   for (std::string_view table : tables) {
-    auto files = store->List(TableFolder(table));
-    if (!files.ok()) Die(files.status(), "listing");
-    auto& parts = next.tables[std::string(table)];
-    parts.clear();
-    for (const auto& o : *files) {
-      if (!o.key.ends_with(".parquet")) continue;
-      const std::string rest = o.key.substr(TableFolder(table).size());
-      parts[rest.substr(0, rest.rfind('/'))].push_back(o.key);
+    const bool silver = table == kSilverTrades;
+    const std::string time = silver ? "trade_time" : "period_start";
+    auto stats = con->Query(fmt::format(
+        "SELECT filename, count(*), min({1}), max({1}), epoch_ms(min({2})), epoch_ms(max({2})) "
+        "FROM read_parquet('{0}/{3}product_id=*/**/*.parquet', filename = true) GROUP BY filename",
+        lake, silver ? "trade_id" : "first_trade_id", time, TableFolder(table)));
+    if (!stats.ok()) Die(stats.status(), "file statistics");
+    DeltaCommit commit;
+    commit.protocol = DeltaProtocol{};
+    commit.metadata = DeltaMetadataFor(table, now_ms);
+    commit.timestamp = now_ms;
+    for (uint64_t r = 0; r < stats->row_count(); ++r) {
+      const std::string path = stats->GetStringOr(r, 0, "");
+      DeltaStats st;
+      st.num_records = std::stoll(stats->GetStringOr(r, 1, "0"));
+      const std::string id_column = silver ? "trade_id" : "first_trade_id";
+      st.min_values[id_column] = stats->GetStringOr(r, 2, "0");
+      st.max_values[id_column] = stats->GetStringOr(r, 3, "0");
+      st.min_values[time] = TimeStat(std::stoll(stats->GetStringOr(r, 4, "0")));
+      st.max_values[time] = TimeStat(std::stoll(stats->GetStringOr(r, 5, "0")));
+      auto add = AddFileFor(store, table, path.substr(lake.size() + 1), st);
+      if (!add.ok()) Die(add.status(), "add action");
+      commit.adds.push_back(std::move(add).value());
     }
+    next.commits[std::string(table)] = std::move(commit);
   }
-  CHECK_OK(CommitSnapshot(store, next), "committing");
+  CHECK_OK(CommitLake(store, &next), "committing");
 }
 
 std::string ProductList() {
@@ -114,15 +147,22 @@ void GenerateGold(Connection* con, const std::string& lake) {
       {"sell_volume", "((h * 17 + pi) % 997) / 200.0 + 1"},
       {"first_trade_id", "h * 10000 + pi"},
       {"last_trade_id", "h * 10000 + pi + 999"},
+      {"price_sum", "(100 + ((h * 31 + pi) % 1000) / 10.0) * (1000 + (h * 7919 + pi * 104729) % 5000)"},
   };
-  std::vector<ColumnDef> schema = GoldBarsSchema();
-  const std::string sql = fmt::format(
-      "COPY (SELECT {}, strftime(TIMESTAMP '2025-01-01' + INTERVAL 1 HOUR * h, '%Y-%m-%d') AS date "
-      "FROM (SELECT unnest([{}]) AS p, generate_subscripts([{}], 1) AS pi), range(0, 365 * 24) t(h)) "
-      "TO '{}/gold/trades_hourly' (FORMAT parquet, PARTITION_BY (product_id, date), WRITE_PARTITION_COLUMNS true, "
-      "COMPRESSION zstd, FILENAME_PATTERN 'part-00000001-{{i}}', OVERWRITE_OR_IGNORE true)",
-      TypedSelect(schema, e), ProductList(), ProductList(), lake);
-  CHECK_OK(con->Query(sql).status(), "generating gold");
+  // A file per product and month (the lake's layout: no date folder).
+  const std::string select = TypedSelect(GoldBarsSchema(), e);
+  for (size_t pi = 0; pi < std::size(kProducts); ++pi) {
+    const std::string folder = fmt::format("{}/{}product_id={}", lake, TableFolder(kGoldHourly), kProducts[pi]);
+    fs::create_directories(folder);
+    for (int month = 1; month <= 12; ++month) {
+      const std::string sql = fmt::format(
+          "COPY (SELECT {} FROM (SELECT '{}' AS p, {} AS pi), range(0, 365 * 24) t(h) "
+          "WHERE month(TIMESTAMP '2025-01-01' + INTERVAL 1 HOUR * h) = {} ORDER BY h) "
+          "TO '{}/part-00000001-2025-{:02d}.parquet' (FORMAT parquet, COMPRESSION zstd)",
+          select, kProducts[pi], pi + 1, month, folder, month);
+      CHECK_OK(con->Query(sql).status(), "generating gold");
+    }
+  }
 }
 
 void GenerateSilver(Connection* con, const std::string& lake, int64_t trades) {
@@ -173,11 +213,12 @@ Latency Measure(int runs, F run) {
   return {ms[ms.size() / 2], ms.front(), ms.back(), cold};
 }
 
+// Bytes of the table's data files (its _delta_log aside).
 int64_t TableBytes(ObjectStore* store, std::string_view table) {
   auto files = store->List(TableFolder(table));
   if (!files.ok()) Die(files.status(), "listing");
   int64_t total = 0;
-  for (const auto& o : *files) total += o.size;
+  for (const auto& o : *files) total += o.key.find("/_delta_log/") == std::string::npos ? o.size : 0;
   return total;
 }
 
@@ -191,7 +232,11 @@ std::pair<int64_t, int64_t> PlainScan(Connection* con, const std::string& sql, O
   for (uint64_t r = 0; r < plan->row_count(); ++r) text += plan->GetStringOr(r, 1, "");
   auto files = store->List(TableFolder(table));
   int64_t n = 0, bytes = 0;
-  for (const auto& o : *files) n += o.key.ends_with(".parquet") ? 1 : 0, bytes += o.size;
+  for (const auto& o : *files) {
+    if (o.key.find("/_delta_log/") != std::string::npos || !o.key.ends_with(".parquet")) continue;
+    ++n;
+    bytes += o.size;
+  }
   // "Scanning Files": "365/1825"
   const size_t at = text.find("\"Scanning Files\": \"");
   if (at == std::string::npos) return {n, bytes};
@@ -233,6 +278,7 @@ int main(int argc, char** argv) {
   auto con = (*db)->Connect();
   if (!con.ok()) Die(con.status(), "duckdb");
   CHECK_OK(con->Query("SET parquet_metadata_cache = true").status(), "metadata cache");
+  CHECK_OK(con->Query("SET TimeZone = 'UTC'").status(), "time zone");  // as LakeSql's databases
 
   std::printf("sql_bench: lake %s\n", lake.c_str());
   if (!reuse) {
@@ -241,7 +287,7 @@ int main(int argc, char** argv) {
     fs::create_directories(fs::path(lake) / "silver");
     GenerateGold(&*con, lake);
     GenerateSilver(&*con, lake, silver_trades);
-    Commit(store->get(), {kGoldHourly, kSilverTrades});
+    Commit(store->get(), &*con, lake, {kGoldHourly, kSilverTrades});
     std::printf("generated in %.1f s: gold.trades_hourly %s, silver.trades %s (%lld trades)\n",
                 std::chrono::duration<double>(Clock::now() - t0).count(),
                 HumanBytes(TableBytes(store->get(), kGoldHourly)).c_str(),
@@ -283,7 +329,7 @@ int main(int argc, char** argv) {
     std::string plain = c.ours;
     const std::string from = fmt::format("FROM {}", c.table);
     plain.replace(plain.find(from), from.size(),
-                  fmt::format("FROM read_parquet('{}/{}**/*.parquet', hive_partitioning = true)", lake,
+                  fmt::format("FROM read_parquet('{}/{}product_id=*/**/*.parquet', hive_partitioning = true)", lake,
                               TableFolder(c.table)));
     plain += " " + c.where;
     int64_t plain_rows = 0;
