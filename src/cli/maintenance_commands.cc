@@ -91,6 +91,7 @@ int RunVacuum(const std::string& policies_dir, const std::string& lake, const st
   VacuumOptions o;
   o.retain_micros = *retain_micros;
   o.dry_run = dry_run;
+  o.lease = lease.get();
   auto report = VacuumLake(store->get(), o);
   if (!report.ok()) return FailCommand(report.status());
   if (dry_run) {
@@ -98,7 +99,7 @@ int RunVacuum(const std::string& policies_dir, const std::string& lake, const st
   }
   for (const auto& [table, t] : report->tables) {
     if (t.files_listed == 0) continue;
-    fmt::print("{:<22} {} {:>6} files ({:>10}), kept {} live, {} recently removed, {} young unreferenced\n", table,
+    fmt::print("{:<22} {} {:>6} files ({:>10}), kept {} live or pinned, {} recently removed, {} young unreferenced\n", table,
                dry_run ? "would delete" : "deleted", t.files_deleted, HumanBytes(t.bytes_deleted),
                t.files_kept_live, t.files_kept_tombstoned, t.files_kept_young);
   }
@@ -120,6 +121,7 @@ int RunCompact(const std::string& policies_dir, const std::string& lake, const s
   CompactOptions o;
   o.target_file_bytes = *target;
   o.max_input_files = max_files;
+  o.lease = lease->get();
   auto report = CompactLake(store->get(), o);
   if (!report.ok()) return FailCommand(report.status());
   if (report->nothing_to_do) {

@@ -454,6 +454,19 @@ Result<CompactReport> CompactLake(ObjectStore* store, const CompactOptions& opti
     }
     commit.removes.insert(commit.removes.end(), merged->removes.begin(), merged->removes.end());
     commit.adds.insert(commit.adds.end(), merged->adds.begin(), merged->adds.end());
+    if (options.lease) {
+      if (Status s = options.lease->Renew(); !s.ok()) {
+        cleanup();
+        return s.WithContext("compact");
+      }
+    }
+  }
+  // The commit point: only while the lease is ours.
+  if (options.lease) {
+    if (Status s = options.lease->CheckHeld(); !s.ok()) {
+      cleanup();
+      return s.WithContext("compact");
+    }
   }
   for (auto& [table, commit] : next.commits) {
     commit.timestamp = now / 1000;

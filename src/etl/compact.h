@@ -42,6 +42,7 @@
 
 #include "core/status.h"
 #include "core/time.h"
+#include "etl/lease.h"
 #include "store/object_store.h"
 
 namespace tradelake {
@@ -53,6 +54,10 @@ struct CompactOptions {
   int min_files_per_merge = 8;
   int max_input_files = 256;               // files rewritten per call, at most
   std::function<TimestampMicros()> clock;  // NowMicros if empty
+  // If set, the lease the caller holds: renewed after each group merged and
+  // checked right before the commit (FailedPrecondition if lost; the files
+  // written are deleted again). Not owned.
+  EtlLease* lease = nullptr;
 };
 
 struct CompactTableReport {

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "etl/lease.h"
 #include "etl/table_io.h"
 #include "table/catalog.h"
 #include "table/delta_log.h"
@@ -427,6 +428,34 @@ TEST_P(CompactTest, MergedRowsAreSplitIntoFilesOfTheTargetSize) {
   EXPECT_EQ(ranges[0], std::make_pair(int64_t{1000}, int64_t{1029}));
   EXPECT_EQ(ranges[1], std::make_pair(int64_t{1030}, int64_t{1059}));
   EXPECT_EQ(ranges[2], std::make_pair(int64_t{1060}, int64_t{1089}));
+}
+
+TEST_P(CompactTest, ALostLeaseCommitsNothingAndLeavesNoFiles) {
+  BuildLake();
+  const int64_t seq = LatestCommitSeq(store_.get()).value_or(-1);
+  TimestampMicros now = kT0;
+  LeaseOptions lo;
+  lo.owner = "compactor";
+  lo.clock = [&now] { return now; };
+  auto lease = EtlLease::Acquire(store_.get(), lo);
+  ASSERT_TRUE(lease.ok()) << lease.status().ToString();
+  CompactOptions o;
+  o.lease = lease->get();
+  now += lo.ttl_micros;  // the lease runs out while compacting
+  auto r = CompactLake(store_.get(), o);
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition) << r.status().ToString();
+  EXPECT_EQ(LatestCommitSeq(store_.get()).value_or(-1), seq);
+  auto all = store_->List("");
+  ASSERT_TRUE(all.ok());
+  for (const ObjectInfo& o2 : *all) EXPECT_EQ(o2.key.find("compact"), std::string::npos) << o2.key;
+
+  now = kT0;  // within the lease again (a renewed one): compaction commits
+  auto again = EtlLease::Acquire(store_.get(), lo);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  o.lease = again->get();
+  r = CompactLake(store_.get(), o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->seq, seq + 1);
 }
 
 TEST_P(CompactTest, AnEmptyLakeHasNothingToDo) {

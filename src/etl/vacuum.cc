@@ -214,8 +214,14 @@ Result<VacuumReport> VacuumLake(ObjectStore* store, const VacuumOptions& options
   }
 
   std::sort(victims.begin(), victims.end(), [](const Victim& a, const Victim& b) { return a.key < b.key; });
+  if (!options.dry_run && options.lease && !victims.empty()) {
+    RETURN_IF_ERROR(options.lease->CheckHeld().WithContext("vacuum"));
+  }
   for (const Victim& v : victims) {
     if (!options.dry_run) {
+      if (options.lease && report.files_deleted > 0 && report.files_deleted % 1000 == 0) {
+        RETURN_IF_ERROR(options.lease->Renew().WithContext("vacuum"));
+      }
       RETURN_IF_ERROR(store->Delete(v.key).WithContext("vacuum"));
     }
     VacuumTableReport& tr = report.tables[v.table];

@@ -43,6 +43,7 @@
 
 #include "core/status.h"
 #include "core/time.h"
+#include "etl/lease.h"
 #include "store/object_store.h"
 
 namespace tradelake {
@@ -53,6 +54,9 @@ struct VacuumOptions {
   int64_t retain_micros = 7 * kMicrosPerDay;  // must be >= 0
   bool dry_run = false;                       // report what would go; change nothing
   std::function<TimestampMicros()> clock;     // NowMicros if empty
+  // If set, the lease the caller holds: checked before deleting and renewed
+  // every 1000 deletions (deleting stops with its error if it is lost). Not owned.
+  EtlLease* lease = nullptr;
 };
 
 struct VacuumTableReport {
