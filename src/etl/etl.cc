@@ -18,6 +18,7 @@
 
 #include "bronze/bronze.h"
 #include "bronze/landed_log.h"
+#include "etl/compact.h"
 #include "etl/dec18.h"
 #include "etl/gold.h"
 #include "etl/lease.h"
@@ -110,6 +111,8 @@ class LeaseKeeper {
     return lease_->CheckHeld();
   }
   static constexpr int64_t kLeaseTtl = 2 * kMicrosPerMinute;
+  // The lease, for work done under it after StopAndCheck (compaction).
+  EtlLease* lease() { return lease_.get(); }
 
  private:
   void Stop() {
@@ -994,7 +997,26 @@ Result<EtlReport> RunEtl(ObjectStore* store, const EtlOptions& options) {
     cache.catalog = next;
     cache.catalog.commits.clear();
   }
-  report.seq = next.seq;
+  // Small files are merged as they accumulate: after every
+  // kDeltaCheckpointInterval-th version of a table (so about once in ten
+  // runs), with a bounded budget, under the same lease.
+  bool due = false;
+  for (const auto& [table, commit] : next.commits) due |= next.versions[table] % kDeltaCheckpointInterval == 0;
+  if (options.compact && due) {
+    CompactOptions co;
+    co.max_input_files = 64;
+    co.lease = keeper.lease();
+    auto compacted = CompactLake(store, co);
+    if (!compacted.ok()) {
+      spdlog::warn("compaction after commit {} failed (the commit stands; `tradelake compact` retries): {}", next.seq,
+                   compacted.status().ToString());
+    } else if (!compacted->nothing_to_do) {
+      report.seq = compacted->seq;
+      report.files_compacted = compacted->files_removed;
+      if (options.state_cache) *options.state_cache = LakeState{};  // the next run reloads the new versions
+    }
+  }
+  if (report.seq == 0) report.seq = next.seq;
   report.upgraded = upgrade;
   report.elapsed_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   return report;

@@ -62,6 +62,9 @@ struct EtlOptions {
   // where this process left it reads no Delta log at all. Optional; owned by
   // the caller, used by one RunEtl at a time.
   LakeState* state_cache = nullptr;
+  // Merge small files (etl/compact.h) after every tenth version of a table,
+  // with a bounded budget per run.
+  bool compact = true;
 };
 
 struct EtlReport {
@@ -76,6 +79,7 @@ struct EtlReport {
   int64_t orphans_removed = 0;     // unused since Delta tables (vacuum removes them)
   int64_t files_replaced = 0;      // files a commit removed (kept until vacuum)
   bool upgraded = false;           // this run upgraded a lake from before Delta tables
+  int64_t files_compacted = 0;     // small files merged after the commit (their own commit: seq)
   double elapsed_seconds = 0;
   bool invariant_holds() const { return records == inserted + duplicates + rejected; }
 };
