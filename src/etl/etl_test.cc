@@ -195,9 +195,11 @@ TEST(Etl, ConflictingCopyIsRejectedAndCounted) {
 TEST(Etl, ARunReadsOnlyTheSilverFilesItsTradesOverlap) {
   TempLake lake;
   Lander l(lake.store.get());
+  EtlOptions no_compaction = Opts();
+  no_compaction.compact = false;
   for (int64_t i = 0; i < 12; ++i) {
     l.Land("BTC-USD", 1 + i * 10, 10 + i * 10, 1'000'000);  // all on one day
-    ASSERT_TRUE(RunEtl(lake.store.get(), Opts()).ok());
+    ASSERT_TRUE(RunEtl(lake.store.get(), no_compaction).ok());
   }
   auto state = LoadLakeState(lake.store.get());
   ASSERT_TRUE(state.ok());
@@ -234,6 +236,31 @@ TEST(Etl, RebuildEqualsIncremental) {
   auto again = RunEtl(lake.store.get(), Opts());
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(again->nothing_to_do);
+}
+
+TEST(Etl, SmallFilesAreCompactedAsTheyAccumulateAndNothingChanges) {
+  TempLake plain, compacted;
+  Lander a(plain.store.get()), b(compacted.store.get());
+  EtlOptions no_compaction = Opts();
+  no_compaction.compact = false;
+  int64_t files_compacted = 0;
+  for (int64_t i = 0; i < 25; ++i) {
+    a.Land("BTC-USD", 1 + i * 10, 10 + i * 10, 1'000'000);
+    b.Land("BTC-USD", 1 + i * 10, 10 + i * 10, 1'000'000);
+    ASSERT_TRUE(RunEtl(plain.store.get(), no_compaction).ok());
+    auto r = RunEtl(compacted.store.get(), Opts());
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    files_compacted += r->files_compacted;
+  }
+  EXPECT_GT(files_compacted, 0);
+  auto state = LoadLakeState(compacted.store.get());
+  ASSERT_TRUE(state.ok());
+  EXPECT_LT(LiveFiles(*state, kSilverTrades)->size(), 25u);
+  EXPECT_EQ(SilverRows(compacted.store.get()), SilverRows(plain.store.get()));
+  for (auto t : {kGoldBars1m, kGoldHourly, kGoldDaily}) {
+    EXPECT_EQ(GoldRows(compacted.store.get(), t), GoldRows(plain.store.get(), t)) << t;
+  }
+  ExpectGoldEqualsSilver(compacted.store.get());
 }
 
 }  // namespace
