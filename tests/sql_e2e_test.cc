@@ -1037,7 +1037,7 @@ TEST(Catalog, CheckNamesALiveFileThatIsGoneAndNeverReadsFilesOutsideThePinnedVer
   // A live file lost: queries reading it fail and say what to do; others run.
   ASSERT_TRUE(fs::remove(lake / eth));
   const auto broken = Csv("SELECT count(*) FROM silver.trades", lake);
-  EXPECT_EQ(broken.exit_code, 65) << broken.err;
+  EXPECT_EQ(broken.exit_code, 65) << broken.out << broken.err;
   EXPECT_THAT(broken.err, HasSubstr(eth));
   EXPECT_THAT(broken.err, HasSubstr("tradelake catalog check"));
   EXPECT_EQ(Csv("SELECT count(*) AS n FROM silver.trades WHERE product_id = 'SOL-USD'", lake).exit_code, 0);
@@ -1112,7 +1112,7 @@ TEST(Formats, ParquetOutKeepsEveryTypeAndValue) {
       {"vwap", "DECIMAL(38,18)"},        {"open", "DECIMAL(38,18)"},        {"high", "DECIMAL(38,18)"},
       {"low", "DECIMAL(38,18)"},         {"close", "DECIMAL(38,18)"},       {"buy_volume", "DECIMAL(38,18)"},
       {"sell_volume", "DECIMAL(38,18)"}, {"first_trade_id", "BIGINT"},      {"last_trade_id", "BIGINT"},
-      {"date", "DATE"}};
+      {"price_sum", "DECIMAL(38,18)"},   {"date", "DATE"}};
   std::map<std::string, std::string> types;
   for (uint64_t c = 0; c < back->column_count(); ++c) types[back->column_name(c)] = back->column_type_name(c);
   EXPECT_EQ(types, want_types);

@@ -241,9 +241,13 @@ Status LakeSql::Init() {
   } else {
     return IOError("cannot create a private folder under /tmp for the SQL sandbox");
   }
-  if (auto root = store_->LocalPath("_catalog")) {
+  // A key every reading role may get (the catalog's commits): a role's
+  // policy may refuse the bare folder name, which would make a folder lake
+  // look remote and be copied into the cache.
+  constexpr std::string_view kProbe = "_catalog/commits/";
+  if (auto root = store_->LocalPath(kProbe); root && root->ends_with(kProbe)) {
     local_ = true;
-    lake_root_ = fs::path(*root).parent_path().string();
+    lake_root_ = fs::path(root->substr(0, root->size() - kProbe.size())).lexically_normal().string();
   } else {
     cache_dir_ = fmt::format("{}/{}", options_.cache_dir.empty() ? DefaultCacheDir() : options_.cache_dir,
                              CacheName(store_->Describe()));
