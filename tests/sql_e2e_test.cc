@@ -858,7 +858,7 @@ TEST(ReadOnlyGate, AcceptsEveryKindOfRead) {
       {"(SELECT 1 AS x)", "x\r\n1\r\n"},
       {"VALUES (1)", "col0\r\n1\r\n"},
       {"WITH d AS (SELECT * FROM gold.trades_daily) SELECT count(*) AS n FROM d", "n\r\n9\r\n"},
-      {"SELECT count(*) AS n FROM (DESCRIBE gold.trades_daily)", "n\r\n16\r\n"},
+      {"SELECT count(*) AS n FROM (DESCRIBE gold.trades_daily)", "n\r\n17\r\n"},
       {"SUMMARIZE gold.trades_daily", "column_name,column_type,"},
       {"SHOW gold.trades_daily", "column_name,column_type,"},
       {"-- a comment first\nSELECT 1 AS x", "x\r\n1\r\n"},

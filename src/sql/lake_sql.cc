@@ -244,7 +244,8 @@ Status LakeSql::Init() {
   // A key every reading role may get (the catalog's commits): a role's
   // policy may refuse the bare folder name, which would make a folder lake
   // look remote and be copied into the cache.
-  constexpr std::string_view kProbe = "_catalog/commits/";
+  // (It need not exist: only its path is asked.)
+  constexpr std::string_view kProbe = "_catalog/commits/00000000000000000000.json";
   if (auto root = store_->LocalPath(kProbe); root && root->ends_with(kProbe)) {
     local_ = true;
     lake_root_ = fs::path(root->substr(0, root->size() - kProbe.size())).lexically_normal().string();
