@@ -57,4 +57,18 @@ std::vector<std::string> SplitCommaList(std::string_view s) {
   return out;
 }
 
+Status ValidateProductId(std::string_view product_id) {
+  constexpr size_t kMaxLength = 64;
+  bool valid_chars = true;
+  for (char c : product_id) {
+    valid_chars &= (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  }
+  if (product_id.empty() || product_id.size() > kMaxLength || !valid_chars) {
+    return InvalidArgument("product id " + QuoteForMessage(product_id) + " is not valid: use 1-" +
+                           std::to_string(kMaxLength) +
+                           " letters, digits and '-' (like BTC-USD); check --products");
+  }
+  return Status::OK();
+}
+
 }  // namespace tradelake

@@ -336,20 +336,6 @@ Status ParseTradePage(std::string body, TradePage* page) {
   return Status::OK();
 }
 
-Status ValidateProductId(std::string_view product_id) {
-  constexpr size_t kMaxLength = 64;
-  const bool valid_chars = std::all_of(product_id.begin(), product_id.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-  });
-  if (product_id.empty() || product_id.size() > kMaxLength || !valid_chars) {
-    return InvalidArgument(
-        fmt::format("product id {:?} is not valid: use 1-{} letters, digits and '-' (like "
-                    "BTC-USD); check --products",
-                    product_id, kMaxLength));
-  }
-  return Status::OK();
-}
-
 int64_t BackoffCeilingMs(const RetryPolicy& policy, int retry) {
   const int64_t base = std::max<int64_t>(policy.base_delay_ms, 0);
   const int64_t cap = std::max<int64_t>(policy.max_delay_ms, 0);

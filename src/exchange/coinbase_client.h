@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "core/text.h"  // ValidateProductId
 #include "core/time.h"
 #include "exchange/http_client.h"
 #include "exchange/rate_limiter.h"
@@ -83,9 +84,6 @@ struct TradePage {
 // then empty.
 Status ParseTradePage(std::string body, TradePage* page);
 
-// OK if `product_id` is safe to put in a URL path as is: 1-64 characters, each
-// a letter, a digit or '-'. InvalidArgument naming the id otherwise.
-Status ValidateProductId(std::string_view product_id);
 
 struct RetryPolicy {
   int max_attempts = 6;          // total tries per request; values < 1 mean 1

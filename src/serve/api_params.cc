@@ -8,7 +8,6 @@
 #include <optional>
 
 #include "core/text.h"
-#include "exchange/coinbase_client.h"
 
 namespace tradelake {
 namespace {

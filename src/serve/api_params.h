@@ -57,7 +57,7 @@ inline constexpr int64_t kMaxTradesLimit = 10'000;
 inline constexpr int64_t kDefaultTradesSpan = kMicrosPerDay;
 inline constexpr int64_t kMaxTradesSpan = 36525 * kMicrosPerDay;
 
-// product=: required; an id ValidateProductId (exchange/coinbase_client.h)
+// product=: required; an id ValidateProductId (core/text.h)
 // accepts, so it is safe to put in SQL and paths as is.
 Result<std::string> ParseProductParam(const QueryParams& params);
 

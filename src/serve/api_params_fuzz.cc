@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include "exchange/coinbase_client.h"
+#include "core/text.h"
 #include "serve/api_params.h"
 
 namespace {

@@ -27,7 +27,6 @@
 #include "core/text.h"
 #include "table/catalog.h"
 #include "etl/dec18.h"
-#include "exchange/coinbase_client.h"
 #include "serve/api_params.h"
 #include "serve/dashboard_assets.h"
 #include "sql/lake_quality.h"

@@ -96,27 +96,10 @@ Status CheckTrinoCatalog(std::string_view catalog) {
   return Status::OK();
 }
 
-// The ids the ingester accepts (exchange/coinbase_client.h ValidateProductId,
-// which sql may not use; the rule belongs in core): 1-64 letters, digits and
-// '-', so a value can neither break the enum list (',') nor the quoted
-// literal, and needs no Hive escaping in a folder name.
-Status CheckProductId(std::string_view id) {
-  constexpr size_t kMaxLength = 64;
-  const bool valid_chars = std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || IsLowerOrDigit(c) || c == '-';
-  });
-  if (id.empty() || id.size() > kMaxLength || !valid_chars) {
-    return InvalidArgument(fmt::format(
-        "product id {} is not valid: use 1-{} letters, digits and '-' (like BTC-USD); check --products",
-        QuoteForMessage(id), kMaxLength));
-  }
-  return Status::OK();
-}
-
 Status CheckProducts(const std::vector<std::string>& products) {
   std::set<std::string_view> seen;
   for (const std::string& p : products) {
-    RETURN_IF_ERROR(CheckProductId(p));
+    RETURN_IF_ERROR(ValidateProductId(p));
     if (!seen.insert(p).second) {
       // Athena would project the partition twice and count its rows twice.
       return InvalidArgument(fmt::format("product id {} is listed twice; check --products", p));
