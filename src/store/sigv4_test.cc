@@ -20,8 +20,8 @@ namespace fs = std::filesystem;
 
 // ---- test data ----------------------------------------------------------------
 
-// The shared test data lives next to the clone: <parent>/<clone>/src/store/
-// sigv4_test.cc and <parent>/shared/testdata/sigv4/. TRADELAKE_SIGV4_TESTDATA
+// The test data is in the repository: tests/testdata/sigv4/ (the AWS suite
+// with its LICENSE and NOTICE; see its README.md). TRADELAKE_SIGV4_TESTDATA
 // overrides it. A missing folder is a failure, never a skip: a signer that
 // silently stops being checked against AWS's vectors is worse than none.
 fs::path TestDataDir() {
@@ -29,7 +29,7 @@ fs::path TestDataDir() {
     return fs::path(env);
   }
   const fs::path repo = fs::path(__FILE__).parent_path().parent_path().parent_path();
-  return (repo / ".." / "shared" / "testdata" / "sigv4").lexically_normal();
+  return (repo / "tests" / "testdata" / "sigv4").lexically_normal();
 }
 
 ::testing::AssertionResult TestDataPresent() {
@@ -41,7 +41,7 @@ fs::path TestDataDir() {
   return ::testing::AssertionFailure()
          << "SigV4 test data not found in " << dir
          << " (expected aws-sig-v4-test-suite/ and s3-examples.json there). It lives in "
-            "shared/testdata/sigv4/ beside the clone; set TRADELAKE_SIGV4_TESTDATA to its path.";
+            "tests/testdata/sigv4/ of the repository; set TRADELAKE_SIGV4_TESTDATA to another copy.";
 }
 
 std::string ReadFile(const fs::path& path) {
