@@ -23,7 +23,7 @@
 //      miss does not fail the program (a benchmark reports).
 //
 // Usage: age_bench [--days N] [--quick] [--steps N] [--objects-per-step N]
-//                  [--threads N] [--catchup-objects N] [--force-put] [--keep]
+//                  [--threads N] [--catchup-objects N] [--force-put] [--keep] [--no-cache]
 //   --quick            3 days instead of 30 (minutes instead of tens of them)
 //   --force-put        the ETL writes Parquet through Put, as on S3, instead of
 //                      in place through WritablePath (the local default)
@@ -238,6 +238,10 @@ struct StepCost {
 // One lake under test: the local folder, the counter just above it, and the
 // two roles' policies above that (so requests a policy denies are not
 // counted: they never reach storage).
+// Steps keep the ETL's Delta state between runs, as `tradelake run` does
+// (--no-cache: every step loads it from the logs, as `tradelake etl` does).
+bool g_keep_state = true;
+
 struct Lake {
   Lake(std::string name_, fs::path dir_) : name(std::move(name_)), dir(std::move(dir_)) {}
   std::string name;
@@ -247,6 +251,7 @@ struct Lake {
   std::unique_ptr<ObjectStore> as_ingest, as_etl;
   int64_t next_object = 0;  // market index of the next object to land
   int64_t next_seq = 0;     // its landed-log seq
+  LakeState etl_cache;      // the ETL's Delta state between steps, as `tradelake run` keeps it
   std::vector<StepCost> steps;
 };
 
@@ -303,7 +308,9 @@ Result<StepCost> Step(Lake* lake, const Market& market, int objects) {
   cost.ingest_bytes = WrittenBytes(lake, &cost.log_bytes);
 
   const auto t2 = Clock::now();
-  ASSIGN_OR_RETURN(EtlReport r, RunEtl(lake->as_etl.get(), EtlOptions{}));
+  EtlOptions options;
+  if (g_keep_state) options.state_cache = &lake->etl_cache;
+  ASSIGN_OR_RETURN(EtlReport r, RunEtl(lake->as_etl.get(), options));
   const auto t3 = Clock::now();
   const StoreCounts c2 = lake->counting->counts();
   cost.etl_bytes = WrittenBytes(lake, &cost.log_bytes);
@@ -468,7 +475,9 @@ struct Flags {
   int catchup_objects = 200'000;
   bool force_put = false;
   bool keep = false;
+  bool no_cache = false;  // reload the Delta state every step, as a one-shot `tradelake etl` does
 };
+
 
 Status Run(const Flags& f, const fs::path& dir, bench::Children& children) {
   const int64_t old_objects = f.days * kObjectsPerDay;
@@ -488,6 +497,9 @@ Status Run(const Flags& f, const fs::path& dir, bench::Children& children) {
   std::printf("a step: land %d objects (%d s of trades, ingest role) + one in-process RunEtl (etl role); "
               "%d steps per lake, interleaved, after one unmeasured warm-up step each\n",
               f.objects_per_step, f.objects_per_step * 2, f.steps);
+  std::printf("the ETL's Delta state is %s\n",
+              f.no_cache ? "loaded from the logs every step (--no-cache), as a one-shot `tradelake etl` does"
+                         : "kept between steps, as `tradelake run` does (--no-cache: reloaded every step)");
   std::printf("Parquet the ETL writes %s\n\n",
               f.force_put ? "goes through Put (--force-put: WritablePath disabled in the counting wrapper), as on S3"
                           : "in place through WritablePath (the local default): counted as \"local write\" "
@@ -546,15 +558,17 @@ int Main(int argc, char** argv) {
                                                {"--threads", &f.threads},
                                                {"--catchup-objects", &f.catchup_objects},
                                                {"--force-put", &f.force_put},
-                                               {"--keep", &f.keep}});
+                                               {"--keep", &f.keep},
+                                               {"--no-cache", &f.no_cache}});
   if (!bad.empty()) {
     std::fprintf(stderr,
                  "age_bench: unknown or incomplete option %s\n"
                  "usage: age_bench [--days N] [--quick] [--steps N] [--objects-per-step N] [--threads N]\n"
-                 "                 [--catchup-objects N] [--force-put] [--keep]\n",
+                 "                 [--catchup-objects N] [--force-put] [--keep] [--no-cache]\n",
                  bad.c_str());
     return 2;
   }
+  g_keep_state = !f.no_cache;
   if (f.quick) f.days = 3;
   if (days > 0) f.days = days;
   if (f.days < 1 || f.steps < 1 || f.objects_per_step < 1 || f.threads < 1 || f.catchup_objects < 1) {
