@@ -12,6 +12,7 @@
 #include <zstd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -68,8 +69,10 @@ inline pid_t Spawn(const std::vector<std::string>& args, const fs::path& out, co
 }
 
 // Waits for `pid`; returns its exit code, or -signal if a signal ended it.
-// `cpu_seconds` (optional) receives the child's user + system CPU time.
-inline int Wait(pid_t pid, double* cpu_seconds = nullptr) {
+// `cpu_seconds` (optional) receives the child's user + system CPU time;
+// `max_rss_bytes` (optional) its peak resident set size (wait4's ru_maxrss,
+// which Linux reports in KiB, converted to bytes).
+inline int Wait(pid_t pid, double* cpu_seconds = nullptr, int64_t* max_rss_bytes = nullptr) {
   int status = 0;
   struct rusage ru {};
   if (wait4(pid, &status, 0, &ru) != pid) return -1000;
@@ -77,6 +80,7 @@ inline int Wait(pid_t pid, double* cpu_seconds = nullptr) {
     *cpu_seconds = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
                    static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
   }
+  if (max_rss_bytes) *max_rss_bytes = static_cast<int64_t>(ru.ru_maxrss) * 1024;
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return -WTERMSIG(status);
   return -1000;
