@@ -474,7 +474,10 @@ Result<CompactReport> CompactLake(ObjectStore* store, const CompactOptions& opti
     commit.operation_parameters = {{"predicate", "[]"}, {"zOrderBy", "[]"}, {"auto", "false"}};
   }
   if (Status s = CommitLake(store, &next); !s.ok()) {
-    cleanup();
+    // Only a commit known not to have happened (another writer took the seq)
+    // may take its files with it: after an unanswered write the commit may
+    // well be in place, and its files must stay (vacuum removes orphans).
+    if (s.code() == StatusCode::kFailedPrecondition) cleanup();
     return s.WithContext("compact");
   }
   report.nothing_to_do = false;

@@ -277,6 +277,26 @@ Status CheckpointIfDue(ObjectStore* store, const std::string& root, int64_t vers
   return WriteDeltaCheckpoint(store, root, state);
 }
 
+// True when the checkpoint of `version` and a _last_checkpoint naming it (or
+// a newer one) are both in place.
+Result<bool> CheckpointComplete(ObjectStore* store, const std::string& root, int64_t version) {
+  auto parquet = store->Head(fmt::format("{}_delta_log/{:020d}.checkpoint.parquet", root, version));
+  if (!parquet.ok()) {
+    if (parquet.status().code() == StatusCode::kNotFound) return false;
+    return parquet.status();
+  }
+  auto last = store->Get(root + "_delta_log/_last_checkpoint");
+  if (!last.ok()) {
+    if (last.status().code() == StatusCode::kNotFound) return false;
+    return last.status();
+  }
+  simdjson::dom::parser parser;
+  int64_t named = -1;
+  simdjson::dom::element doc;
+  if (parser.parse(*last).get(doc) != simdjson::SUCCESS || doc["version"].get_int64().get(named)) return false;
+  return named >= version;
+}
+
 }  // namespace
 
 Status CommitLake(ObjectStore* store, Snapshot* next) {
@@ -315,7 +335,14 @@ Status RollForward(ObjectStore* store, const Snapshot& snapshot) {
     const int64_t version = snapshot.versions.at(table);
     const std::string key = DeltaCommitKey(root, version);
     auto head = store->Head(key);
-    if (head.ok()) continue;
+    if (head.ok()) {
+      // The commit is there; a checkpoint due at it may not be (a run that
+      // died in between, or a failed checkpoint write).
+      if (version == 0 || version % kDeltaCheckpointInterval != 0) continue;
+      ASSIGN_OR_RETURN(bool complete, CheckpointComplete(store, root, version));
+      if (!complete) RETURN_IF_ERROR(CheckpointIfDue(store, root, version));
+      continue;
+    }
     if (head.status().code() != StatusCode::kNotFound) return head.status();
     spdlog::info("writing {} version {}, committed by catalog commit {} but not yet in its log", table, version,
                  snapshot.seq);
@@ -335,6 +362,11 @@ Result<LakeState> LoadLakeState(ObjectStore* store) {
   if (!tables) {
     // Between a catalog commit and its Delta commits: the previous snapshot is complete.
     const int64_t newest = state.catalog.seq;
+    if (newest == 1) {
+      // The first commit's Delta commits are not written yet: before it, the lake was empty.
+      state.catalog = Snapshot{};
+      return state;
+    }
     auto previous = LoadCommit(store, newest - 1);
     if (!previous.ok()) {
       return Unavailable(fmt::format("catalog commit {} pins Delta versions that are not written yet, and commit {} "
