@@ -59,7 +59,7 @@
 
 #include <fmt/format.h>
 
-#include "store/moto_server.h"
+#include "support/moto_server.h"
 #include "store/s3_store.h"
 
 extern char** environ;

@@ -15,6 +15,7 @@ APT_PACKAGES=(
   libedit-dev                        # SQL shell line editing and history
   libfmt-dev libspdlog-dev           # formatting, logging
   nlohmann-json3-dev                 # JSON writing (Delta log, catalog, landed log)
+  libexpat1-dev                      # S3 XML answers
   libcpp-httplib-dev                 # HTTP server (simulator, API)
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev           # libFuzzer targets

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs a command with one moto_server (S3 + IAM) on 127.0.0.1 for all the
 # tests it starts: TRADELAKE_MOTO_ENDPOINT tells them where it is (see
-# src/store/moto_server.h); without it every test process would start its own.
+# tests/support/moto_server.h); without it every test process would start its own.
 # The server is stopped when the command ends, whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -14,7 +14,7 @@
 
 #include "e2e_util.h"
 #include "exchange/simulator.h"
-#include "store/moto_server.h"
+#include "support/moto_server.h"
 #include "store/object_store.h"
 #include "store/s3_store.h"
 

@@ -53,7 +53,7 @@
 #include <vector>
 
 #include "store/lake.h"
-#include "store/moto_server.h"
+#include "support/moto_server.h"
 #include "store/object_store.h"
 #include "store/policy.h"
 #include "store/policy_store.h"

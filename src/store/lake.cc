@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/text.h"
+#include "store/open_store.h"
 #include "store/policy.h"
 
 namespace tradelake {

@@ -1,4 +1,5 @@
 #include "store/object_store.h"
+#include "store/object_store_internal.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -14,15 +15,10 @@
 
 #include <fmt/format.h>
 
-#include "store/aws_config.h"
-#include "store/s3_store.h"
 
 namespace tradelake {
-namespace {
 
-namespace fs = std::filesystem;
-
-constexpr std::string_view kTempPrefix = ".tmp-";
+namespace store_internal {
 
 Status ErrnoStatus(std::string_view what, const std::string& path, int err) {
   std::string msg = fmt::format("{} {}: {}", what, path, std::strerror(err));
@@ -31,6 +27,15 @@ Status ErrnoStatus(std::string_view what, const std::string& path, int err) {
   if (err == ENOENT) return NotFound(msg);
   return IOError(msg);
 }
+
+}  // namespace store_internal
+
+namespace {
+
+namespace fs = std::filesystem;
+using store_internal::ErrnoStatus;
+
+constexpr std::string_view kTempPrefix = ".tmp-";
 
 // Closes a file descriptor when it goes out of scope.
 class ScopedFd {
@@ -294,24 +299,5 @@ Result<std::unique_ptr<ObjectStore>> OpenLocalStore(std::string root) {
 }
 
 std::unique_ptr<ObjectStore> NewMemoryStore() { return std::make_unique<MemoryStore>(); }
-
-Result<std::unique_ptr<ObjectStore>> OpenStore(std::string_view uri) {
-  if (uri == "mem://") return NewMemoryStore();
-  if (uri.starts_with("s3://")) {
-    ASSIGN_OR_RETURN(S3Uri location, ParseS3Uri(uri));
-    S3StoreOptions options;
-    options.bucket = std::move(location.bucket);
-    options.prefix = std::move(location.prefix);
-    auto aws = ResolveAwsConfig(ProcessEnv());
-    if (!aws.ok()) return aws.status().WithContext(fmt::format("lake {}", uri));
-    options.aws = std::move(*aws);
-    return OpenS3Store(options);
-  }
-  if (uri.find("://") != std::string_view::npos && !uri.starts_with("file://")) {
-    return InvalidArgument(fmt::format("lake {}: unknown scheme (use a folder path or file://)", uri));
-  }
-  if (uri.starts_with("file://")) uri.remove_prefix(7);
-  return OpenLocalStore(std::string(uri));
-}
 
 }  // namespace tradelake

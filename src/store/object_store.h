@@ -80,10 +80,7 @@ Result<std::unique_ptr<ObjectStore>> OpenLocalStore(std::string root);
 // A store kept in memory, for tests.
 std::unique_ptr<ObjectStore> NewMemoryStore();
 
-// Opens the lake named on a command line: "mem://", a folder path (or
-// file:///path), or "s3://bucket/prefix" (the S3 backend, store/s3_store.h,
-// with credentials, region and endpoint resolved from the environment and
-// ~/.aws as the AWS CLI does, store/aws_config.h; no network access here).
-Result<std::unique_ptr<ObjectStore>> OpenStore(std::string_view uri);
+// OpenStore(uri), which picks a backend from a URI, is in store/open_store.h:
+// this interface does not depend on any backend beyond the local ones.
 
 }  // namespace tradelake

@@ -11,7 +11,7 @@
 #include <sstream>
 #include <thread>
 
-#include "store/moto_server.h"
+#include "support/moto_server.h"
 #include "store/object_store.h"
 #include "store/s3_store.h"
 

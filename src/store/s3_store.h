@@ -182,9 +182,12 @@ struct XmlElement {
   std::string ChildText(std::string_view child) const;
 };
 
-// Parses one XML document (prolog, comments, DOCTYPE without internal subset,
-// CDATA, &amp; &lt; &gt; &quot; &apos; &#NN; &#xNN;). InvalidArgument for
-// malformed text, at most 64 levels deep.
+// Parses one XML document with expat (store/s3_xml.cc): prolog, comments,
+// CDATA, the predefined entities and character references; a DOCTYPE only
+// without internal subset, no entity declarations, nothing fetched.
+// Leading whitespace (S3's keep-alive padding) is skipped.
+// InvalidArgument for text that is not well-formed XML, and for a document
+// nested more than 64 levels below its root. Thread-safe (no shared state).
 Result<XmlElement> ParseXml(std::string_view text);
 
 // Decodes a value S3 returned with encoding-type=url ('+' is a space).

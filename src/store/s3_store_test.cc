@@ -3,7 +3,7 @@
 //   - FakeS3: a scripted HTTP server on 127.0.0.1 (plain sockets) that answers
 //     what a test needs (503s, dropped connections, errors in a 200) and
 //     records every request as it arrived on the wire;
-//   - the shared moto_server (store/moto_server.h), signatures unchecked;
+//   - the shared moto_server (tests/support/moto_server.h), signatures unchecked;
 //   - a private moto_server with signature checks on and IAM users, for the
 //     credential errors.
 // Independent references: botocore (the AWS CLI's library, which real S3
@@ -31,7 +31,8 @@
 #include <thread>
 
 #include "core/text.h"
-#include "store/moto_server.h"
+#include "support/moto_server.h"
+#include "store/open_store.h"
 #include "store/sigv4.h"
 
 namespace tradelake {
@@ -353,13 +354,23 @@ TEST(S3Xml, RejectsMalformedDocuments) {
   for (const char* bad :
        {"", "text", "<a>", "<a></b>", "<a>&unknown;</a>", "<a>&#0;</a>", "<a>&#xD800;</a>",
         "<a>&#x110000;</a>", "<a>& </a>", "<a></a><b></b>", "<a x=1></a>",
-        "<!DOCTYPE a [<!ENTITY e \"x\">]><a>&e;</a>", "<a><![CDATA[x</a>"}) {
+        "<!DOCTYPE a [<!ENTITY e \"x\">]><a>&e;</a>", "<a><![CDATA[x</a>",
+        // Nothing is fetched or expanded: an external DTD leaves &e; unknown.
+        "<!DOCTYPE a SYSTEM \"file:///etc/passwd\"><a>&e;</a>",
+        "<!DOCTYPE a [<!ENTITY a \"xxxxxxxx\"><!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;\">]><a>&b;</a>",
+        "<a>\xff\xfe</a>"}) {
     EXPECT_FALSE(ParseXml(bad).ok()) << bad;
   }
   std::string deep;
   for (int i = 0; i < 100; ++i) deep += "<a>";
   for (int i = 0; i < 100; ++i) deep += "</a>";
   EXPECT_FALSE(ParseXml(deep).ok());
+}
+
+TEST(S3Xml, ReadsTheEncodingTheDocumentDeclares) {
+  auto xml = ParseXml("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><Key>caf\xe9</Key>");
+  ASSERT_TRUE(xml.ok()) << xml.status().ToString();
+  EXPECT_EQ(xml->text, "caf\xC3\xA9");
 }
 
 TEST(S3Xml, UrlDecodingOfListedKeys) {
@@ -524,8 +535,8 @@ FakeS3::Response MultipartHandler(const FakeS3::Request& req, int complete_failu
     const int n = completes->fetch_add(1);
     if (n < complete_failures) {
       return {200,
-              "<?xml version=\"1.0\"?>\n" +
-                  ErrorXml("InternalError", "We encountered an internal error."),
+              // The keep-alive whitespace S3 sends while it works, then the error.
+              "  \n  \n" + ErrorXml("InternalError", "We encountered an internal error."),
               {}};
     }
     return {200,
