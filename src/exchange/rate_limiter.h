@@ -14,7 +14,21 @@ namespace tradelake {
 
 class RateLimiter {
  public:
-  RateLimiter(double rate_per_second, double burst);
+  // Where the limiter reads the time and how it waits. The default is
+  // steady_clock and std::this_thread::sleep_for; tests pass a fake clock whose
+  // SleepFor advances its time, so nothing in a test depends on the wall clock.
+  // Implementations must be thread-safe.
+  class Clock {
+   public:
+    virtual ~Clock() = default;
+    virtual std::chrono::steady_clock::time_point Now() = 0;
+    virtual void SleepFor(std::chrono::nanoseconds d) = 0;
+  };
+  // The process-wide real clock (steady_clock, sleep_for).
+  static Clock* RealClock();
+
+  // `clock` is not owned and must outlive the limiter; nullptr means RealClock().
+  RateLimiter(double rate_per_second, double burst, Clock* clock = nullptr);
 
   // Takes a token, sleeping (once, without polling) until it is due. Concurrent
   // callers are served in arrival order: each reserves the next free slot.
@@ -32,6 +46,7 @@ class RateLimiter {
 
   const double rate_;
   const double burst_;
+  Clock* const clock_;
   std::mutex mu_;
   double tokens_;                                 // GUARDED_BY(mu_)
   std::chrono::steady_clock::time_point last_;    // GUARDED_BY(mu_)
