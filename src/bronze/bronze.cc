@@ -2,8 +2,10 @@
 
 #include <zstd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <memory>
+#include <vector>
 
 #include <fmt/format.h>
 #include <simdjson.h>
@@ -20,6 +22,13 @@ constexpr int kZstdLevel = 3;
 struct ZstdCCtxDeleter {
   void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
 };
+struct ZstdDCtxDeleter {
+  void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
+};
+
+// Largest zstd window accepted (2^27 = 128 MiB, zstd's default limit for
+// streaming): the window is what a decoder must hold besides its output.
+constexpr int kZstdMaxWindowLog = 27;
 
 Result<int64_t> ParseId(std::string_view s, std::string_view what) {
   int64_t v = 0;
@@ -54,9 +63,14 @@ Result<BronzeKey> ParseBronzeObjectKey(std::string_view key) {
   if (slash == std::string_view::npos || slash == 0) return bad("no product");
   BronzeKey out;
   out.product_id = std::string(rest.substr(0, slash));
+  // The product and date go into Silver partitions, SQL and messages: only
+  // names tradelake itself would write pass.
+  if (!ValidateProductId(out.product_id).ok()) return bad("invalid product id");
   rest.remove_prefix(slash + 1);
   if (!rest.starts_with("date=") || rest.size() < 16 || rest[15] != '/') return bad("no date");
   out.date = std::string(rest.substr(5, 10));
+  auto midnight = ParseRfc3339(out.date + "T00:00:00Z");
+  if (!midnight.ok() || FormatDate(*midnight) != out.date) return bad("invalid date");
   rest.remove_prefix(16);
   constexpr std::string_view kExt = ".jsonl.zst";
   if (!rest.ends_with(kExt)) return bad("not .jsonl.zst");
@@ -186,17 +200,58 @@ void ParseLine(BronzeLine* l) {
 
 }  // namespace
 
-Result<std::vector<BronzeLine>> ReadBronzeLines(std::string_view compressed) {
-  const unsigned long long size = ZSTD_getFrameContentSize(compressed.data(), compressed.size());
-  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN) {
-    return DataLoss("Bronze object is not a complete zstd frame");
+Result<std::string> DecompressBronzeObject(std::string_view compressed, size_t max_bytes) {
+  // The frame header's content size is only a claim: a hostile object can
+  // claim anything, or nothing. Never allocate by it; decompress in steps
+  // and stop as soon as the output passes max_bytes.
+  const unsigned long long claimed = ZSTD_getFrameContentSize(compressed.data(), compressed.size());
+  if (claimed == ZSTD_CONTENTSIZE_ERROR) return DataLoss("Bronze object is not a zstd frame");
+  auto too_big = [&] {
+    return DataLoss(fmt::format(
+        "Bronze object inflates to more than the limit of {} MiB ({} bytes compressed); tradelake writes at most "
+        "--object-trades trades (~250 bytes each) per object, so it is not one of its objects",
+        max_bytes >> 20, compressed.size()));
+  };
+  if (claimed != ZSTD_CONTENTSIZE_UNKNOWN && claimed > max_bytes) return too_big();
+  std::unique_ptr<ZSTD_DCtx, ZstdDCtxDeleter> dctx(ZSTD_createDCtx());
+  if (!dctx) return Internal("zstd: cannot create a decompression context");
+  ZSTD_DCtx_setParameter(dctx.get(), ZSTD_d_windowLogMax, kZstdMaxWindowLog);
+  // Steps of 1 MiB kept apart and joined at the end: a growing string
+  // would hold its old and new buffers at once (1.5-3x the output) while
+  // it reallocates, so a bomb would cost more than max_bytes.
+  std::vector<std::string> steps;
+  size_t total = 0;
+  ZSTD_inBuffer in{compressed.data(), compressed.size(), 0};
+  constexpr size_t kStep = 1 << 20;
+  while (true) {
+    if (total > max_bytes) return too_big();
+    std::string step(std::min(kStep, max_bytes + 1 - total), '\0');  // one byte past the limit tells "too big"
+    ZSTD_outBuffer o{step.data(), step.size(), 0};
+    const size_t ret = ZSTD_decompressStream(dctx.get(), &o, &in);
+    if (ZSTD_isError(ret)) {
+      return DataLoss(fmt::format("Bronze object does not decompress: {}", ZSTD_getErrorName(ret)));
+    }
+    total += o.pos;
+    const bool full = o.pos == step.size();
+    step.resize(o.pos);
+    if (!step.empty()) steps.push_back(std::move(step));
+    if (total > max_bytes) return too_big();
+    if (ret == 0) break;  // the frame ended
+    if (in.pos == in.size && !full) return DataLoss("Bronze object does not decompress: truncated zstd frame");
   }
-  std::string jsonl(size, '\0');
-  const size_t n = ZSTD_decompress(jsonl.data(), size, compressed.data(), compressed.size());
-  if (ZSTD_isError(n) || n != size) {
-    return DataLoss(fmt::format("Bronze object does not decompress: {}",
-                                ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short frame"));
+  if (in.pos != in.size) return DataLoss("Bronze object has bytes after its zstd frame");
+  if (claimed != ZSTD_CONTENTSIZE_UNKNOWN && total != claimed) {
+    return DataLoss("Bronze object does not decompress: short frame");
   }
+  if (steps.size() == 1) return std::move(steps.front());
+  std::string out;
+  out.reserve(total);
+  for (const auto& st : steps) out += st;
+  return out;
+}
+
+Result<std::vector<BronzeLine>> ReadBronzeLines(std::string_view compressed, size_t max_bytes) {
+  ASSIGN_OR_RETURN(std::string jsonl, DecompressBronzeObject(compressed, max_bytes));
   std::vector<BronzeLine> out;
   size_t pos = 0;
   while (pos < jsonl.size()) {
@@ -211,8 +266,8 @@ Result<std::vector<BronzeLine>> ReadBronzeLines(std::string_view compressed) {
   return out;
 }
 
-Result<std::vector<DecodedBronzeRecord>> DecodeBronzeObject(std::string_view compressed) {
-  ASSIGN_OR_RETURN(auto lines, ReadBronzeLines(compressed));
+Result<std::vector<DecodedBronzeRecord>> DecodeBronzeObject(std::string_view compressed, size_t max_bytes) {
+  ASSIGN_OR_RETURN(auto lines, ReadBronzeLines(compressed, max_bytes));
   std::vector<DecodedBronzeRecord> out;
   out.reserve(lines.size());
   simdjson::dom::parser dom;

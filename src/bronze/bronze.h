@@ -13,6 +13,7 @@
 // Objects are written once with WriteMode::kCreateOnly and never modified.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -39,7 +40,9 @@ struct BronzeKey {
   int64_t first_id = 0;
   int64_t last_id = 0;
 };
-// Parses a key made by BronzeObjectKey; InvalidArgument for anything else.
+// Parses a key made by BronzeObjectKey; InvalidArgument for anything else,
+// including a product id core/text.h ValidateProductId refuses and a date
+// that is not a real calendar date ("2024-02-30", "2024-13-01").
 Result<BronzeKey> ParseBronzeObjectKey(std::string_view key);
 
 // One trade to land: its id and the exchange's bytes.
@@ -71,12 +74,26 @@ struct BronzeLine {
   std::string error;        // empty when the line has the Bronze shape
 };
 
-// Decompresses an object and splits it into lines. DataLoss only when the
-// object itself is not a complete zstd frame.
-Result<std::vector<BronzeLine>> ReadBronzeLines(std::string_view compressed);
+// Most bytes an object may decompress to (a hostile object -- 1 MB that
+// inflates to 10 GB -- fails instead). tradelake's own objects hold at most
+// --object-trades (50,000) trades of ~250 bytes: ~12 MB.
+inline constexpr size_t kMaxBronzeObjectBytes = size_t{256} << 20;
 
-// Decompresses and parses an object. DataLoss for a corrupt or truncated
-// object (naming the line), so nothing bad is ever silently skipped.
-Result<std::vector<DecodedBronzeRecord>> DecodeBronzeObject(std::string_view compressed);
+// The object's bytes, decompressed in steps into memory that never exceeds
+// max_bytes (plus one step of 1 MiB): the frame's claimed size is not
+// trusted, and the decoder's window is at most 128 MiB. DataLoss, saying so,
+// for an object that inflates past max_bytes, is not one complete zstd frame
+// or has bytes after it.
+Result<std::string> DecompressBronzeObject(std::string_view compressed, size_t max_bytes = kMaxBronzeObjectBytes);
+
+// Decompresses an object (DecompressBronzeObject) and splits it into lines.
+// DataLoss only when the object itself does not decompress within max_bytes.
+Result<std::vector<BronzeLine>> ReadBronzeLines(std::string_view compressed,
+                                                size_t max_bytes = kMaxBronzeObjectBytes);
+
+// Decompresses and parses an object. DataLoss for a corrupt, truncated or
+// oversized object (naming the line), so nothing bad is ever silently skipped.
+Result<std::vector<DecodedBronzeRecord>> DecodeBronzeObject(std::string_view compressed,
+                                                            size_t max_bytes = kMaxBronzeObjectBytes);
 
 }  // namespace tradelake

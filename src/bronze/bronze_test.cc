@@ -1,6 +1,10 @@
 #include "bronze/bronze.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <zstd.h>
+
+#include <cstdio>
 
 namespace tradelake {
 namespace {
@@ -18,7 +22,14 @@ TEST(BronzeKey, RoundTripsAndRejectsStrangers) {
                           "bronze/source=coinbase/product=BTC-USD/date=2024-05-01/x-1.jsonl.zst",
                           "bronze/source=coinbase/product=BTC-USD/date=2024-05-01/1-2.json",
                           "bronze/source=other/product=BTC-USD/date=2024-05-01/1-2.jsonl.zst",
-                          "bronze/source=coinbase/product=BTC-USD/1-2.jsonl.zst"}) {
+                          "bronze/source=coinbase/product=BTC-USD/1-2.jsonl.zst",
+                          // a date that is no date, a product tradelake would never name
+                          "bronze/source=coinbase/product=BTC-USD/date=2024-13-01/1-2.jsonl.zst",
+                          "bronze/source=coinbase/product=BTC-USD/date=2024-02-30/1-2.jsonl.zst",
+                          "bronze/source=coinbase/product=BTC-USD/date=2024-5-01x/1-2.jsonl.zst",
+                          "bronze/source=coinbase/product=BTC-USD/date=../../../1-2.jsonl.zst",
+                          "bronze/source=coinbase/product=BTC USD'; DROP/date=2024-05-01/1-2.jsonl.zst",
+                          "bronze/source=coinbase/product=../date=2024-05-01/1-2.jsonl.zst"}) {
     EXPECT_FALSE(ParseBronzeObjectKey(bad).ok()) << bad;
   }
 }
@@ -47,6 +58,67 @@ TEST(BronzeObject, CorruptOrTruncatedObjectsAreDataLoss) {
   auto no_id = EncodeBronzeObject({{1, R"({"price":"1"})"}}, 0, "/x");
   ASSERT_TRUE(no_id.ok());
   EXPECT_EQ(DecodeBronzeObject(*no_id).status().code(), StatusCode::kDataLoss);
+}
+
+// Compresses `gib` GiB of the same line, streaming (so the frame may claim
+// no size), into an object of about a megabyte: a decompression bomb.
+std::string Bomb(int64_t gib, bool pledge_size) {
+  std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
+  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, 1);
+  const int64_t total = gib << 30;
+  if (pledge_size) ZSTD_CCtx_setPledgedSrcSize(cctx.get(), static_cast<unsigned long long>(total));
+  const std::string chunk(size_t{16} << 20, 'x');
+  std::string out;
+  std::string buf(ZSTD_CStreamOutSize(), '\0');
+  for (int64_t done = 0; done < total; done += static_cast<int64_t>(chunk.size())) {
+    const bool last = done + static_cast<int64_t>(chunk.size()) >= total;
+    ZSTD_inBuffer in{chunk.data(), chunk.size(), 0};
+    size_t left = 0;
+    do {
+      ZSTD_outBuffer o{buf.data(), buf.size(), 0};
+      left = ZSTD_compressStream2(cctx.get(), &o, &in, last ? ZSTD_e_end : ZSTD_e_continue);
+      EXPECT_FALSE(ZSTD_isError(left));
+      out.append(buf.data(), o.pos);
+    } while (last ? left != 0 : in.pos < in.size);
+  }
+  return out;
+}
+
+int64_t PeakRssBytes() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<int64_t>(u.ru_maxrss) * 1024;
+}
+
+TEST(BronzeObject, ADecompressionBombFailsInBoundedMemoryNamingTheLimit) {
+  for (bool pledge : {false, true}) {
+    // 10 GiB of a claimed size is refused before decompressing; 2 GiB keep the test short.
+    const std::string bomb = Bomb(pledge ? 2 : 10, pledge);
+    const int64_t peak_before = PeakRssBytes();
+    auto lines = ReadBronzeLines(bomb);
+    const int64_t growth = PeakRssBytes() - peak_before;
+    std::printf("bomb of %zu bytes (size %s): %s; peak RSS grew by %lld MiB\n", bomb.size(),
+                pledge ? "claimed" : "unclaimed", lines.status().ToString().c_str(),
+                static_cast<long long>(growth >> 20));
+    ASSERT_FALSE(lines.ok());
+    EXPECT_EQ(lines.status().code(), StatusCode::kDataLoss);
+    EXPECT_NE(lines.status().message().find("inflates to more than the limit of 256 MiB"), std::string::npos)
+        << lines.status().message();
+    EXPECT_LT(bomb.size(), size_t{2} << 20);
+    // At most the limit plus a step, never the 10 GiB.
+    EXPECT_LT(growth, int64_t{300} << 20);
+  }
+  // A small limit applies to ordinary objects too.
+  auto data = EncodeBronzeObject({{1, R"({"trade_id":1})"}}, 0, "/x");
+  ASSERT_TRUE(data.ok());
+  EXPECT_EQ(ReadBronzeLines(*data, 10).status().code(), StatusCode::kDataLoss);
+  EXPECT_TRUE(ReadBronzeLines(*data, 1000).ok());
+}
+
+TEST(BronzeObject, TrailingBytesAfterTheFrameAreDataLoss) {
+  auto data = EncodeBronzeObject({{1, R"({"trade_id":1})"}}, 0, "/x");
+  ASSERT_TRUE(data.ok());
+  EXPECT_EQ(ReadBronzeLines(*data + "junk").status().code(), StatusCode::kDataLoss);
 }
 
 }  // namespace
