@@ -67,6 +67,20 @@ TEST(FormatLogLine, JsonKeepsUtf8AndReplacesInvalidBytes) {
   EXPECT_EQ(p.msg, "bad \xEF\xBF\xBD( \xEF\xBF\xBD");
 }
 
+TEST(FormatLogLine, JsonOfAnyBytesIsOneValidLine) {
+  // Every byte value alone and after a UTF-8 lead byte: never a throw, never
+  // a second line, always JSON a parser reads back.
+  for (int a = 0; a < 256; ++a) {
+    for (const std::string& prefix : {std::string(), std::string("\xE2"), std::string("\xF0\x9F")}) {
+      std::string msg = prefix + static_cast<char>(a) + "x";
+      const std::string line = FormatLogLine(LogFormat::kJson, kT, "info", msg);
+      ASSERT_EQ(line.find('\n'), line.size() - 1) << a;
+      ParseLine(line);
+      ASSERT_FALSE(HasFailure()) << "byte " << a << " after " << prefix.size() << " lead bytes";
+    }
+  }
+}
+
 TEST(InitLogging, WritesJsonLinesToStderrAtTheChosenLevel) {
   ASSERT_TRUE(InitLogging(LogFormat::kJson, "info").ok());
   ::testing::internal::CaptureStderr();
