@@ -14,7 +14,9 @@
 
 #include "cli/run_command.h"
 #include "cli/serve_command.h"
+#include "cli/lambda_commands.h"
 #include "cli/maintenance_commands.h"
+#include "cli/reconcile_commands.h"
 #include "cli/sql_commands.h"
 #include "core/exit_codes.h"
 #include "core/log.h"
@@ -574,6 +576,8 @@ int RunCli(int argc, char** argv) {
   MaintenanceCommands maintenance_commands(&app, &g_policies_dir);
   ServeCommand serve_command(&app, &g_policies_dir);
   RunCommand run_command(&app, &g_policies_dir);
+  ReconcileCommand reconcile_command(&app, &g_policies_dir);
+  LambdaCommands lambda_commands(&app, &g_policies_dir);
 
   auto* simulate = app.add_subcommand("simulate", "Serve an offline Coinbase Exchange (REST) over a synthetic market");
   simulate->footer(
@@ -599,6 +603,11 @@ int RunCli(int argc, char** argv) {
   simulate->add_option("--fault-overlap", sf.o.faults.overlap, "share of trade pages shifted to overlap");
   simulate->add_option("--fault-duplicate", sf.o.faults.duplicate, "share of trade pages with repeated trades");
   simulate->add_option("--fault-latency-ms", sf.o.faults.latency_ms, "added latency per answer");
+  simulate->add_option("--fault-candle-perturb", sf.o.faults.candle_perturb,
+                       "share of 1-minute candles with one value off by one increment");
+  simulate->add_option("--fault-candle-drop", sf.o.faults.candle_drop, "share of 1-minute candles left out");
+  simulate->add_option("--candle-lag-ms", sf.o.faults.candle_lag_ms,
+                       "candles include only trades older than this (not final yet)");
   simulate->add_option("--holes", sf.holes, "trade id ranges the exchange cannot return, e.g. 1000-1005,2000-2000");
   simulate->add_option("--threads", sf.o.threads, "HTTP worker threads")->capture_default_str();
   simulate->add_option("--ready-file", sf.ready_file, "write the URL to this file once serving");
@@ -620,8 +629,10 @@ int RunCli(int argc, char** argv) {
 
   if (auto code = sql_commands.RunIfParsed()) return *code;
   if (auto code = maintenance_commands.RunIfParsed()) return *code;
+  if (auto code = reconcile_command.RunIfParsed()) return *code;
   if (auto code = serve_command.RunIfParsed()) return *code;
   if (auto code = run_command.RunIfParsed(&app)) return *code;
+  if (auto code = lambda_commands.RunIfParsed()) return *code;
   if (ingest->parsed()) return RunIngestCommand(in, g);
   if (verify->parsed()) return RunVerifyCommand(vf);
   if (etl->parsed()) return RunEtlCommand(ef);

@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "etl/table_files.h"
 #include "etl/table_io.h"
 #include "table/catalog.h"
 #include "table/delta_log.h"
@@ -25,89 +26,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string RandomTag() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  return fmt::format("{:016x}", rng());
-}
-
-// A private folder where Parquet files of a store that is not a local folder
-// are staged (DuckDB reads and writes files); removed with its contents.
-class Scratch {
- public:
-  Scratch() : dir_(fs::temp_directory_path() / fmt::format("tradelake-compact-{}-{}", ::getpid(), RandomTag())) {}
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  Result<std::string> NewPath() {
-    std::error_code ec;
-    fs::create_directories(dir_, ec);
-    if (ec) return IOError(fmt::format("creating {}: {}", dir_.string(), ec.message()));
-    return (dir_ / (RandomTag() + ".parquet")).string();
-  }
-
- private:
-  fs::path dir_;
-};
-
-Result<std::string> ReadLocalFile(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return IOError(fmt::format("reading {}", path));
-  std::string bytes;
-  char buf[1 << 16];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) bytes.append(buf, n);
-  const bool failed = std::ferror(f) != 0;
-  std::fclose(f);
-  if (failed) return IOError(fmt::format("reading {}", path));
-  return bytes;
-}
-
-Status WriteLocalFile(const std::string& path, std::string_view bytes) {
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) return IOError(fmt::format("writing {}", path));
-  const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-  if (std::fclose(f) != 0 || !ok) return IOError(fmt::format("writing {}", path));
-  return Status::OK();
-}
-
-template <typename Row>
-using Reader = Result<std::vector<Row>> (*)(const std::string&);
-template <typename Row>
-using Writer = Status (*)(const std::vector<Row>&, const std::string&);
-
-template <typename Row>
-Result<std::vector<Row>> ReadRows(ObjectStore* store, const std::string& key, Reader<Row> reader, Scratch* scratch) {
-  if (auto local = store->LocalPath(key)) {
-    auto rows = reader(*local);
-    if (!rows.ok()) return rows.status().WithContext(key);
-    return rows;
-  }
-  ASSIGN_OR_RETURN(std::string bytes, store->Get(key));
-  ASSIGN_OR_RETURN(std::string tmp, scratch->NewPath());
-  RETURN_IF_ERROR(WriteLocalFile(tmp, bytes));
-  auto rows = reader(tmp);
-  std::error_code ec;
-  fs::remove(tmp, ec);
-  if (!rows.ok()) return rows.status().WithContext(key);
-  return rows;
-}
-
-// Written create-only through the store (never in place), so a key is
-// either absent or whole, on every backend.
-template <typename Row>
-Status WriteRows(ObjectStore* store, const std::string& key, const std::vector<Row>& rows, Writer<Row> writer,
-                 Scratch* scratch) {
-  ASSIGN_OR_RETURN(std::string tmp, scratch->NewPath());
-  Status s = writer(rows, tmp);
-  Result<std::string> bytes = s.ok() ? ReadLocalFile(tmp) : Result<std::string>(s);
-  std::error_code ec;
-  fs::remove(tmp, ec);
-  if (!bytes.ok()) return bytes.status().WithContext(fmt::format("writing {}", key));
-  return store->Put(key, *bytes, WriteMode::kCreateOnly).WithContext("writing a compacted file");
-}
 
 // Compares two statistics values as the log holds them: quoted strings
 // (dates, timestamps, text) by their text, plain decimal numbers by value.
@@ -291,6 +209,7 @@ class Compactor {
     if (g.table == kSilverTrades) return MergeRows<SilverTrade>(g, ReadSilverTrades, WriteSilverTrades, SortSilver);
     if (g.table == kSilverRejected) return MergeRows<RejectedRecord>(g, ReadRejected, WriteRejected, KeepOrder);
     if (g.table == kAuditQuality) return MergeRows<QualityRow>(g, ReadQualityRows, WriteQualityRows, SortQuality);
+    if (g.table == kAuditReconciliation) return MergeRows<ReconRow>(g, ReadReconRows, WriteReconRows, SortRecon);
     return MergeRows<GoldBar>(g, ReadGoldBars, WriteGoldBars, SortBars);
   }
 
@@ -316,6 +235,12 @@ class Compactor {
     });
     return Status::OK();
   }
+  static Status SortRecon(const Group&, std::vector<ReconRow>* rows) {
+    std::stable_sort(rows->begin(), rows->end(), [](const ReconRow& a, const ReconRow& b) {
+      return std::tie(a.reconciled_at, a.minute) < std::tie(b.reconciled_at, b.minute);
+    });
+    return Status::OK();
+  }
   static Status SortBars(const Group&, std::vector<GoldBar>* rows) {
     std::stable_sort(rows->begin(), rows->end(),
                      [](const GoldBar& a, const GoldBar& b) { return a.period_start < b.period_start; });
@@ -323,14 +248,14 @@ class Compactor {
   }
 
   template <typename Row>
-  Result<Merged> MergeRows(const Group& g, Reader<Row> reader, Writer<Row> writer,
+  Result<Merged> MergeRows(const Group& g, RowReader<Row> reader, RowWriter<Row> writer,
                            Status (*order)(const Group&, std::vector<Row>*)) {
     std::vector<Row> rows;
     std::vector<DeltaStats> stats;
     int64_t input_bytes = 0;
     Merged out;
     for (const Input& in : g.files) {
-      ASSIGN_OR_RETURN(std::vector<Row> part, ReadRows<Row>(store_, in.key, reader, &scratch_));
+      ASSIGN_OR_RETURN(std::vector<Row> part, ReadRowsAt<Row>(store_, in.key, reader, &scratch_));
       rows.insert(rows.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
       stats.push_back(in.stats);
       input_bytes += in.add.size;
@@ -344,7 +269,7 @@ class Compactor {
     }
     RETURN_IF_ERROR(order(g, &rows));
     out.rows = static_cast<int64_t>(rows.size());
-    const bool gold = !(g.table == kSilverTrades || g.table == kSilverRejected || g.table == kAuditQuality);
+    const bool gold = g.table == kGoldBars1m || g.table == kGoldHourly || g.table == kGoldDaily;
     size_t parts = 1;
     if (!gold && options_.target_file_bytes > 0) {
       parts = static_cast<size_t>((input_bytes + options_.target_file_bytes - 1) / options_.target_file_bytes);
@@ -353,13 +278,13 @@ class Compactor {
     if (rows.empty()) return out;  // only empty files: removing them changes no answer
     // One tag per group and the part number after it, so the outputs sort by
     // key in row order (readers take files in key order).
-    const std::string tag = RandomTag();
+    const std::string tag = RandomFileTag();
     for (size_t i = 0; i < parts; ++i) {
       const size_t begin = rows.size() * i / parts, end = rows.size() * (i + 1) / parts;
       std::vector<Row> chunk(std::make_move_iterator(rows.begin() + static_cast<std::ptrdiff_t>(begin)),
                              std::make_move_iterator(rows.begin() + static_cast<std::ptrdiff_t>(end)));
       const std::string key = fmt::format("{}part-{:08d}-compact-{}-{:05d}.parquet", g.folder, seq_, tag, i);
-      RETURN_IF_ERROR(WriteRows<Row>(store_, key, chunk, writer, &scratch_));
+      RETURN_IF_ERROR(WriteRowsAt<Row>(store_, key, chunk, writer, &scratch_));
       written_.push_back(key);
       DeltaStats st = MergeStats(stats, static_cast<int64_t>(chunk.size()), parts == 1);
       if constexpr (std::is_same_v<Row, SilverTrade>) {
@@ -379,7 +304,7 @@ class Compactor {
   const CompactOptions& options_;
   int64_t seq_;
   TimestampMicros now_;
-  Scratch scratch_;
+  StagingDir scratch_{"compact"};
   std::vector<std::string> written_;
 };
 

@@ -5,14 +5,16 @@
 // so every reader answers every query the same before and after.
 //
 // Policy, per table:
-//   silver.trades, silver.trades_rejected, audit.data_quality: tiered, so
+//   silver.trades, silver.trades_rejected, audit.data_quality,
+//   audit.candle_reconciliation: tiered, so
 //     that a row is rewritten O(log n) times. In each partition, files
 //     smaller than the target are grouped by size tier (tier 0 below
 //     min_tier_bytes, then one tier per factor `tier_factor`); a tier holding
 //     at least `min_files_per_merge` files is merged. Silver rows come out
 //     sorted by trade_id (unique in a partition); rejected rows keep their
 //     order (files in key order, rows in file order); quality rows come out
-//     ordered by (etl_seq, date).
+//     ordered by (etl_seq, date), reconciliation rows by (reconciled_at,
+//     minute).
 //   gold.bars_1m (a file per (product, date)), gold.trades_hourly (a file
 //     per (product, month)), gold.trades_daily (a file per (product, year)):
 //     files are merged only when several cover the same period range (the

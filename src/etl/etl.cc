@@ -22,6 +22,8 @@
 #include "etl/dec18.h"
 #include "etl/gold.h"
 #include "etl/lease.h"
+#include "etl/table_files.h"
+#include "etl/table_stats.h"
 #include "etl/table_io.h"
 #include "etl/validate.h"
 #include "table/catalog.h"
@@ -84,173 +86,6 @@ bool SameTrade(const SilverTrade& a, const SilverTrade& b) {
   return a.price == b.price && a.size == b.size && a.side == b.side && a.time == b.time;
 }
 
-std::string RandomTag() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  return fmt::format("{:08x}", static_cast<uint32_t>(rng()));
-}
-
-// Keeps the ETL lease renewed while a run works (a rebuild may take longer
-// than the lease's ttl), and says at the commit point whether it is still held.
-class LeaseKeeper {
- public:
-  explicit LeaseKeeper(std::unique_ptr<EtlLease> lease) : lease_(std::move(lease)) {
-    renewer_ = std::thread([this] {
-      std::unique_lock lock(mu_);
-      const auto every = std::chrono::microseconds(kLeaseTtl / 3);
-      while (!done_) {
-        if (cv_.wait_for(lock, every, [this] { return done_; })) break;
-        if (Status s = lease_->Renew(); !s.ok() && renew_error_.ok()) renew_error_ = s;
-      }
-    });
-  }
-  ~LeaseKeeper() { Stop(); }
-  // Stops renewing; OK if the lease is still held.
-  Status StopAndCheck() {
-    Stop();
-    if (!renew_error_.ok()) return renew_error_;
-    return lease_->CheckHeld();
-  }
-  static constexpr int64_t kLeaseTtl = 2 * kMicrosPerMinute;
-  // The lease, for work done under it after StopAndCheck (compaction).
-  EtlLease* lease() { return lease_.get(); }
-
- private:
-  void Stop() {
-    {
-      std::lock_guard lock(mu_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    if (renewer_.joinable()) renewer_.join();
-  }
-  std::unique_ptr<EtlLease> lease_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;         // GUARDED_BY(mu_)
-  Status renew_error_;        // written by the renewer, read after join
-  std::thread renewer_;
-};
-
-// --- statistics for Delta `add` actions ---------------------------------------
-
-std::string JsonText(std::string_view s) { return nlohmann::json(std::string(s)).dump(); }
-// Delta stats hold timestamps as ISO-8601 with milliseconds (truncated, as Spark writes them).
-std::string StatsTime(TimestampMicros t) {
-  const TimestampMicros ms = t >= 0 ? t / 1000 * 1000 : (t - 999) / 1000 * 1000;
-  const std::string full = FormatRfc3339Micros(ms);  // ...T12:34:56.789000Z
-  return JsonText(full.substr(0, full.size() - 4) + "Z");
-}
-std::string StatsDate(std::string_view date) { return JsonText(date); }
-std::string StatsDec(Dec18 v) { return Dec18ToString(v); }
-
-template <typename T, typename Less = std::less<T>>
-struct MinMax {
-  std::optional<T> lo, hi;
-  void Add(const T& v) {
-    if (!lo || Less()(v, *lo)) lo = v;
-    if (!hi || Less()(*hi, v)) hi = v;
-  }
-};
-
-DeltaStats StatsOf(const std::vector<SilverTrade>& rows) {
-  DeltaStats st;
-  st.num_records = static_cast<int64_t>(rows.size());
-  MinMax<std::string> product, side;
-  MinMax<int64_t> id, time, ingested;
-  MinMax<Dec18> price, size, notional;
-  for (const auto& r : rows) {
-    product.Add(r.product_id);
-    id.Add(r.trade_id);
-    price.Add(r.price);
-    size.Add(r.size);
-    notional.Add(r.quote_notional);
-    time.Add(r.time);
-    ingested.Add(r.ingested_at);
-  }
-  if (!rows.empty()) {
-    st.min_values = {{"product_id", JsonText(*product.lo)}, {"trade_id", std::to_string(*id.lo)},
-                     {"price", StatsDec(*price.lo)},        {"size", StatsDec(*size.lo)},
-                     {"quote_notional", StatsDec(*notional.lo)}, {"trade_time", StatsTime(*time.lo)},
-                     {"ingested_at", StatsTime(*ingested.lo)}};
-    st.max_values = {{"product_id", JsonText(*product.hi)}, {"trade_id", std::to_string(*id.hi)},
-                     {"price", StatsDec(*price.hi)},        {"size", StatsDec(*size.hi)},
-                     {"quote_notional", StatsDec(*notional.hi)}, {"trade_time", StatsTime(*time.hi)},
-                     {"ingested_at", StatsTime(*ingested.hi)}};
-  }
-  for (const auto& c : SilverTradesSchema()) st.null_count[c.name] = 0;
-  return st;
-}
-
-DeltaStats StatsOf(const std::vector<GoldBar>& rows) {
-  DeltaStats st;
-  st.num_records = static_cast<int64_t>(rows.size());
-  MinMax<std::string> product;
-  MinMax<int64_t> period, first, last;
-  for (const auto& b : rows) {
-    product.Add(b.product_id);
-    period.Add(b.period_start);
-    first.Add(b.first_trade_id);
-    last.Add(b.last_trade_id);
-  }
-  if (!rows.empty()) {
-    st.min_values = {{"product_id", JsonText(*product.lo)}, {"period_start", StatsTime(*period.lo)},
-                     {"first_trade_id", std::to_string(*first.lo)}, {"last_trade_id", std::to_string(*last.lo)}};
-    st.max_values = {{"product_id", JsonText(*product.hi)}, {"period_start", StatsTime(*period.hi)},
-                     {"first_trade_id", std::to_string(*first.hi)}, {"last_trade_id", std::to_string(*last.hi)}};
-  }
-  for (const auto& c : GoldBarsSchema()) st.null_count[c.name] = 0;
-  return st;
-}
-
-DeltaStats StatsOf(const std::vector<RejectedRecord>& rows) {
-  DeltaStats st;
-  st.num_records = static_cast<int64_t>(rows.size());
-  MinMax<std::string> product;
-  MinMax<int64_t> id, at;
-  int64_t null_ids = 0, null_dates = 0;
-  for (const auto& r : rows) {
-    product.Add(r.product_id);
-    if (r.trade_id) {
-      id.Add(*r.trade_id);
-    } else {
-      ++null_ids;
-    }
-    if (r.date.empty()) ++null_dates;
-    at.Add(r.rejected_at);
-  }
-  if (!rows.empty()) {
-    st.min_values = {{"product_id", JsonText(*product.lo)}, {"rejected_at", StatsTime(*at.lo)}};
-    st.max_values = {{"product_id", JsonText(*product.hi)}, {"rejected_at", StatsTime(*at.hi)}};
-    if (id.lo) {
-      st.min_values["trade_id"] = std::to_string(*id.lo);
-      st.max_values["trade_id"] = std::to_string(*id.hi);
-    }
-  }
-  for (const auto& c : RejectedSchema()) st.null_count[c.name] = 0;
-  st.null_count["trade_id"] = null_ids;
-  st.null_count["date"] = null_dates;
-  return st;
-}
-
-DeltaStats StatsOf(const std::vector<QualityRow>& rows) {
-  DeltaStats st;
-  st.num_records = static_cast<int64_t>(rows.size());
-  MinMax<std::string> product, date;
-  MinMax<int64_t> seq;
-  for (const auto& q : rows) {
-    product.Add(q.product_id);
-    date.Add(q.date);
-    seq.Add(q.etl_seq);
-  }
-  if (!rows.empty()) {
-    st.min_values = {{"product_id", JsonText(*product.lo)}, {"date", StatsDate(*date.lo)},
-                     {"etl_seq", std::to_string(*seq.lo)}};
-    st.max_values = {{"product_id", JsonText(*product.hi)}, {"date", StatsDate(*date.hi)},
-                     {"etl_seq", std::to_string(*seq.hi)}};
-  }
-  for (const auto& c : QualitySchema()) st.null_count[c.name] = 0;
-  return st;
-}
 
 std::optional<int64_t> StatInt(const std::map<std::string, std::string>& values, const char* column) {
   auto it = values.find(column);
@@ -312,11 +147,6 @@ class EtlRun {
     next_.seq = base_.seq + 1;
     next_.commit_text.clear();
     next_.legacy.reset();
-    tmp_dir_ = fs::temp_directory_path() / fmt::format("tradelake-etl-{}-{}", ::getpid(), RandomTag());
-  }
-  ~EtlRun() {
-    std::error_code ec;
-    fs::remove_all(tmp_dir_, ec);
   }
 
   Status ProcessProduct(const std::string& product, const std::vector<std::string>& keys);
@@ -363,7 +193,7 @@ class EtlRun {
   const Snapshot base_;
   const BaseFiles* files_;
   TimestampMicros now_ = 0;
-  fs::path tmp_dir_;
+  StagingDir staging_{"etl"};
 
   std::mutex mu_;
   Snapshot next_;                                                   // GUARDED_BY(mu_)
@@ -380,26 +210,8 @@ template <typename Rows, typename Writer>
 Result<DeltaAddFile> EtlRun::WriteFile(std::string_view table, const std::string& partition, const Rows& rows,
                                        Writer writer) {
   const std::string key = fmt::format("{}{}/part-{:08d}-{}.parquet", TableFolder(table), partition, next_.seq,
-                                      RandomTag());
-  if (auto local = store_->WritablePath(key)) {
-    RETURN_IF_ERROR(writer(rows, *local).WithContext(fmt::format("writing {}", key)));
-  } else {
-    std::error_code ec;
-    fs::create_directories(tmp_dir_, ec);
-    const fs::path tmp = tmp_dir_ / fmt::format("{}.parquet", RandomTag());
-    RETURN_IF_ERROR(writer(rows, tmp.string()).WithContext(fmt::format("writing {}", key)));
-    std::string bytes;
-    {
-      std::FILE* f = std::fopen(tmp.c_str(), "rb");
-      if (!f) return IOError(fmt::format("reading back {}", tmp.string()));
-      char buf[1 << 16];
-      size_t n;
-      while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) bytes.append(buf, n);
-      std::fclose(f);
-    }
-    fs::remove(tmp, ec);
-    RETURN_IF_ERROR(store_->Put(key, bytes, WriteMode::kCreateOnly));
-  }
+                                      RandomFileTag());
+  RETURN_IF_ERROR(WriteRowsAt(store_, key, rows, writer, &staging_));
   ASSIGN_OR_RETURN(DeltaAddFile add, AddFileFor(store_, table, key, StatsOf(rows)));
   add.modification_time = now_ / 1000;
   std::lock_guard lock(mu_);
@@ -411,22 +223,7 @@ Result<DeltaAddFile> EtlRun::WriteFile(std::string_view table, const std::string
 template <typename Row>
 Result<std::vector<Row>> EtlRun::ReadFile(const std::string& key,
                                           Result<std::vector<Row>> (*reader)(const std::string&)) {
-  if (auto local = store_->LocalPath(key)) return reader(*local);
-  ASSIGN_OR_RETURN(std::string bytes, store_->Get(key));
-  std::error_code ec;
-  fs::create_directories(tmp_dir_, ec);
-  const fs::path tmp = tmp_dir_ / fmt::format("{}.parquet", RandomTag());
-  {
-    std::FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (!f || std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size()) {
-      if (f) std::fclose(f);
-      return IOError(fmt::format("staging {} in {}", key, tmp.string()));
-    }
-    std::fclose(f);
-  }
-  auto read = reader(tmp.string());
-  fs::remove(tmp, ec);
-  return read;
+  return ReadRowsAt(store_, key, reader, &staging_);
 }
 
 // De-duplicates one chunk of candidates against Silver (committed files and

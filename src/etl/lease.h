@@ -23,11 +23,14 @@
 // Threads: an EtlLease may be used from one thread at a time.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "core/status.h"
 #include "core/time.h"
@@ -96,6 +99,48 @@ class EtlLease {
   TimestampMicros acquired_at_;
   TimestampMicros expires_at_;
   bool released_ = false;
+};
+
+// Keeps the ETL lease renewed while a run works (a rebuild may take longer
+// than the lease's ttl), and says at the commit point whether it is still held.
+class LeaseKeeper {
+ public:
+  explicit LeaseKeeper(std::unique_ptr<EtlLease> lease) : lease_(std::move(lease)) {
+    renewer_ = std::thread([this] {
+      std::unique_lock lock(mu_);
+      const auto every = std::chrono::microseconds(kLeaseTtl / 3);
+      while (!done_) {
+        if (cv_.wait_for(lock, every, [this] { return done_; })) break;
+        if (Status s = lease_->Renew(); !s.ok() && renew_error_.ok()) renew_error_ = s;
+      }
+    });
+  }
+  ~LeaseKeeper() { Stop(); }
+  // Stops renewing; OK if the lease is still held.
+  Status StopAndCheck() {
+    Stop();
+    if (!renew_error_.ok()) return renew_error_;
+    return lease_->CheckHeld();
+  }
+  static constexpr int64_t kLeaseTtl = 2 * kMicrosPerMinute;
+  // The lease, for work done under it after StopAndCheck (compaction).
+  EtlLease* lease() { return lease_.get(); }
+
+ private:
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    if (renewer_.joinable()) renewer_.join();
+  }
+  std::unique_ptr<EtlLease> lease_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;         // GUARDED_BY(mu_)
+  Status renew_error_;        // written by the renewer, read after join
+  std::thread renewer_;
 };
 
 }  // namespace tradelake

@@ -85,4 +85,24 @@ struct QualityRow {
   friend bool operator==(const QualityRow&, const QualityRow&) = default;
 };
 
+// audit.candle_reconciliation: one closed minute of one product compared
+// with the exchange's own 1-minute candle, by one reconcile run.
+struct Ohlcv {
+  Dec18 open = 0, high = 0, low = 0, close = 0, volume = 0;
+  friend bool operator==(const Ohlcv&, const Ohlcv&) = default;
+};
+struct ReconRow {
+  std::string product_id;
+  TimestampMicros minute = 0;  // the minute's start, UTC
+  std::string status;          // reconcile/reconcile.h: match, differs, missing_in_gold, missing_on_exchange
+  std::optional<Ohlcv> gold;   // gold.bars_1m's values (volume = total_volume)
+  std::optional<int64_t> gold_trade_count;
+  std::optional<Ohlcv> exchange;        // the candle's values, exactly
+  std::optional<std::string> candle;    // the candle's JSON array exactly as sent
+  std::string detail;                   // which fields differ, missing trade ids, ...
+  TimestampMicros reconciled_at = 0;
+
+  friend bool operator==(const ReconRow&, const ReconRow&) = default;
+};
+
 }  // namespace tradelake

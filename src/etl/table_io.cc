@@ -99,14 +99,35 @@ constexpr ColumnSpec kQualityColumns[] = {
     {"rejected_by_rule", ColType::kVarchar, false},  // 8
 };
 
+constexpr ColumnSpec kReconColumns[] = {
+    {"product_id", ColType::kVarchar, false},      // 0
+    {"minute", ColType::kTimestamp, false},        // 1
+    {"status", ColType::kVarchar, false},          // 2
+    {"gold_open", ColType::kDecimal, true},        // 3
+    {"gold_high", ColType::kDecimal, true},        // 4
+    {"gold_low", ColType::kDecimal, true},         // 5
+    {"gold_close", ColType::kDecimal, true},       // 6
+    {"gold_volume", ColType::kDecimal, true},      // 7
+    {"gold_trade_count", ColType::kBigint, true},  // 8
+    {"exchange_open", ColType::kDecimal, true},    // 9
+    {"exchange_high", ColType::kDecimal, true},    // 10
+    {"exchange_low", ColType::kDecimal, true},     // 11
+    {"exchange_close", ColType::kDecimal, true},   // 12
+    {"exchange_volume", ColType::kDecimal, true},  // 13
+    {"exchange_candle", ColType::kVarchar, true},  // 14
+    {"detail", ColType::kVarchar, false},          // 15
+    {"reconciled_at", ColType::kTimestamp, false}, // 16
+};
+
 using Columns = std::span<const ColumnSpec>;
 
 // ChunkFiller and ChunkReader keep per-column pointers in fixed arrays.
-constexpr size_t kMaxColumns = 16;
+constexpr size_t kMaxColumns = 20;
 static_assert(std::size(kSilverTradeColumns) <= kMaxColumns);
 static_assert(std::size(kRejectedColumns) <= kMaxColumns);
 static_assert(std::size(kGoldBarColumns) <= kMaxColumns);
 static_assert(std::size(kQualityColumns) <= kMaxColumns);
+static_assert(std::size(kReconColumns) <= kMaxColumns);
 
 std::string TypeSql(ColType type) {
   switch (type) {
@@ -406,6 +427,37 @@ void FillQuality(ChunkFiller& f, idx_t r, const QualityRow& q) {
   f.Int64(6, r, q.duplicates);
   f.Int64(7, r, q.rejected);
   f.Varchar(8, r, q.rejected_by_rule);
+}
+
+void FillOhlcv(ChunkFiller& f, idx_t r, idx_t first, const std::optional<Ohlcv>& v) {
+  for (idx_t i = 0; i < 5; ++i) {
+    if (!v) {
+      f.Null(first + i, r);
+      continue;
+    }
+    const Dec18 values[] = {v->open, v->high, v->low, v->close, v->volume};
+    f.Decimal(first + i, r, values[i]);
+  }
+}
+
+void FillRecon(ChunkFiller& f, idx_t r, const ReconRow& x) {
+  f.Varchar(0, r, x.product_id);
+  f.Timestamp(1, r, x.minute);
+  f.Varchar(2, r, x.status);
+  FillOhlcv(f, r, 3, x.gold);
+  if (x.gold_trade_count) {
+    f.Int64(8, r, *x.gold_trade_count);
+  } else {
+    f.Null(8, r);
+  }
+  FillOhlcv(f, r, 9, x.exchange);
+  if (x.candle) {
+    f.Varchar(14, r, *x.candle);
+  } else {
+    f.Null(14, r);
+  }
+  f.Varchar(15, r, x.detail);
+  f.Timestamp(16, r, x.reconciled_at);
 }
 
 // A name next to path that no other writer (thread or process) picks. The
@@ -883,6 +935,24 @@ void ReadQuality(ChunkReader& rd, idx_t r, QualityRow& q) {
   q.rejected_by_rule = rd.Varchar(8, r);
 }
 
+std::optional<Ohlcv> ReadOhlcv(ChunkReader& rd, idx_t r, idx_t first) {
+  if (rd.IsNull(first, r)) return std::nullopt;
+  return Ohlcv{rd.Decimal(first, r), rd.Decimal(first + 1, r), rd.Decimal(first + 2, r), rd.Decimal(first + 3, r),
+               rd.Decimal(first + 4, r)};
+}
+
+void ReadRecon(ChunkReader& rd, idx_t r, ReconRow& x) {
+  x.product_id = rd.Varchar(0, r);
+  x.minute = rd.Timestamp(1, r);
+  x.status = rd.Varchar(2, r);
+  x.gold = ReadOhlcv(rd, r, 3);
+  if (!rd.IsNull(8, r)) x.gold_trade_count = rd.Int64(8, r);
+  x.exchange = ReadOhlcv(rd, r, 9);
+  if (!rd.IsNull(14, r)) x.candle = rd.Varchar(14, r);
+  x.detail = rd.Varchar(15, r);
+  x.reconciled_at = rd.Timestamp(16, r);
+}
+
 constexpr int64_t kMaxReserveRows = 64 << 20;
 
 Status ReadError(std::string_view table, const std::string& path, const Session::Error& e) {
@@ -995,11 +1065,13 @@ std::vector<ColumnDef> SilverTradesSchema() { return ToDefs(kSilverTradeColumns)
 std::vector<ColumnDef> RejectedSchema() { return ToDefs(kRejectedColumns); }
 std::vector<ColumnDef> GoldBarsSchema() { return ToDefs(kGoldBarColumns); }
 std::vector<ColumnDef> QualitySchema() { return ToDefs(kQualityColumns); }
+std::vector<ColumnDef> ReconSchema() { return ToDefs(kReconColumns); }
 
 std::vector<ColumnDef> SchemaOf(std::string_view table) {
   if (table == kSilverTrades) return SilverTradesSchema();
   if (table == kSilverRejected) return RejectedSchema();
   if (table == kAuditQuality) return QualitySchema();
+  if (table == kAuditReconciliation) return ReconSchema();
   return GoldBarsSchema();
 }
 
@@ -1068,6 +1140,13 @@ Status WriteQualityRows(const std::vector<QualityRow>& rows, const std::string& 
 }
 Result<std::vector<QualityRow>> ReadQualityRows(const std::string& path) {
   return ReadTable<QualityRow>("audit.data_quality", kQualityColumns, path, &ReadQuality);
+}
+
+Status WriteReconRows(const std::vector<ReconRow>& rows, const std::string& path) {
+  return WriteTable<ReconRow, &FillRecon>("audit.candle_reconciliation", kReconColumns, rows, path);
+}
+Result<std::vector<ReconRow>> ReadReconRows(const std::string& path) {
+  return ReadTable<ReconRow>("audit.candle_reconciliation", kReconColumns, path, &ReadRecon);
 }
 
 Result<std::vector<GoldBar>> ReadGoldBars(const std::string& path) {

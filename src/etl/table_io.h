@@ -90,6 +90,12 @@ std::vector<ColumnDef> GoldBarsSchema();
 // audit.data_quality: product_id, date, etl_seq, committed_at, records,
 // inserted, duplicates, rejected, rejected_by_rule.
 std::vector<ColumnDef> QualitySchema();
+// audit.candle_reconciliation: product_id, minute, status, gold_open,
+// gold_high, gold_low, gold_close, gold_volume, gold_trade_count,
+// exchange_open, exchange_high, exchange_low, exchange_close,
+// exchange_volume, exchange_candle, detail, reconciled_at (the gold_* and
+// exchange_* columns NULL where that side has no value for the minute).
+std::vector<ColumnDef> ReconSchema();
 // The schema of a table by name (AllTables() and audit.data_quality).
 std::vector<ColumnDef> SchemaOf(std::string_view table);
 
@@ -112,6 +118,7 @@ Status WriteSilverTrades(const std::vector<SilverTrade>& rows, const std::string
 Status WriteRejected(const std::vector<RejectedRecord>& rows, const std::string& path);
 Status WriteGoldBars(const std::vector<GoldBar>& rows, const std::string& path);
 Status WriteQualityRows(const std::vector<QualityRow>& rows, const std::string& path);
+Status WriteReconRows(const std::vector<ReconRow>& rows, const std::string& path);
 
 // Read every row of the Parquet file at path, in file order. Returns the
 // rows, or NotFound / IOError / DataLoss (see "Errors" above). The file may
@@ -121,5 +128,6 @@ Result<std::vector<SilverTrade>> ReadSilverTrades(const std::string& path);
 Result<std::vector<RejectedRecord>> ReadRejected(const std::string& path);
 Result<std::vector<GoldBar>> ReadGoldBars(const std::string& path);
 Result<std::vector<QualityRow>> ReadQualityRows(const std::string& path);
+Result<std::vector<ReconRow>> ReadReconRows(const std::string& path);
 
 }  // namespace tradelake

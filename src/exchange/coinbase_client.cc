@@ -17,6 +17,8 @@ namespace od = simdjson::ondemand;
 // Deeper nesting than this is no trade the exchange would send; refusing it
 // also bounds the validator's recursion.
 constexpr int kMaxJsonDepth = 64;
+// 9999-12-31T23:59:59Z: no candle time beyond what ParseRfc3339 accepts.
+constexpr int64_t kMaxUnixSeconds = 253402300799;
 
 Status MalformedJson(simdjson::error_code error, size_t body_size) {
   return Unavailable(fmt::format("malformed JSON from exchange: {} (body of {} bytes)",
@@ -165,6 +167,24 @@ Result<std::string_view> RawObject(od::object& object, const std::string& body) 
     return Internal("simdjson returned an object view that is not a {...} inside the body");
   }
   return raw;
+}
+
+// The text of a candle value: a JSON number's token as sent, or a string
+// holding a decimal. Whitespace after a token is trimmed.
+Result<std::string> CandleValueText(od::value value, size_t index, size_t field, size_t body_size) {
+  od::json_type type;
+  if (auto error = value.type().get(type)) return MalformedJson(error, body_size);
+  if (type == od::json_type::number) {
+    std::string_view token = value.raw_json_token();
+    while (!token.empty() && IsJsonSpace(token.back())) token.remove_suffix(1);
+    return std::string(token);
+  }
+  if (type == od::json_type::string) {
+    std::string_view text;
+    if (auto error = value.get_string().get(text)) return MalformedJson(error, body_size);
+    return std::string(text);
+  }
+  return UnexpectedShape(fmt::format("value {} of candle {} is not a number", field, index));
 }
 
 std::optional<int64_t> ParseHeaderInt(const HttpResponse& response, const std::string& name) {
@@ -446,6 +466,96 @@ Result<TradePage> CoinbaseClient::GetTrades(std::string_view product_id,
   RETURN_IF_ERROR(status);
   page.request_path = std::move(path);
   return page;
+}
+
+Result<std::vector<Candle>> ParseCandles(std::string body) {
+  const size_t size = body.size();
+  const size_t capacity = PadForSimdjson(body);
+  od::parser parser;
+  od::document doc;
+  if (auto error = parser.iterate(body.data(), size, capacity).get(doc)) return MalformedJson(error, size);
+  od::array array;
+  if (auto error = doc.get_array().get(array)) {
+    if (error == simdjson::INCORRECT_TYPE) return UnexpectedShape("candles are not a JSON array");
+    return MalformedJson(error, size);
+  }
+  std::vector<Candle> candles;
+  size_t end = body.find('[') + 1;
+  for (auto element : array) {
+    const size_t index = candles.size();
+    od::array row;
+    if (auto error = element.get_array().get(row)) {
+      if (error == simdjson::INCORRECT_TYPE) {
+        return UnexpectedShape(fmt::format("candle {} is not an array", index));
+      }
+      return MalformedJson(error, size);
+    }
+    Candle c;
+    size_t field = 0;
+    for (auto v : row) {
+      od::value value;
+      if (auto error = v.get(value)) return MalformedJson(error, size);
+      if (field == 0) {
+        int64_t seconds = 0;
+        if (auto error = value.get_int64().get(seconds)) {
+          if (error == simdjson::INCORRECT_TYPE || error == simdjson::NUMBER_ERROR) {
+            return UnexpectedShape(fmt::format("time of candle {} is not an integer", index));
+          }
+          return MalformedJson(error, size);
+        }
+        if (seconds < 0 || seconds > kMaxUnixSeconds) {
+          return UnexpectedShape(fmt::format("time {} of candle {} is out of range", seconds, index));
+        }
+        c.start = seconds * kMicrosPerSecond;
+      } else if (field <= 5) {
+        ASSIGN_OR_RETURN(std::string text, CandleValueText(value, index, field, size));
+        std::string* slots[] = {&c.low, &c.high, &c.open, &c.close, &c.volume};
+        *slots[field - 1] = std::move(text);
+      }
+      ++field;
+    }
+    if (field != 6) {
+      return UnexpectedShape(fmt::format("candle {} has {} values, not 6 [time, low, high, open, close, volume]",
+                                         index, field));
+    }
+    std::string_view raw;
+    if (auto error = row.raw_json().get(raw)) return MalformedJson(error, size);
+    while (!raw.empty() && IsJsonSpace(raw.back())) raw.remove_suffix(1);
+    c.raw = std::string(raw);
+    end = static_cast<size_t>(raw.data() + raw.size() - body.data());
+    candles.push_back(std::move(c));
+  }
+  if (!OnlyCloseBracketFollows(std::string_view(body.data(), size), end)) {
+    return MalformedJson(simdjson::TRAILING_CONTENT, size);
+  }
+  return candles;
+}
+
+Result<std::vector<Candle>> CoinbaseClient::GetCandles(std::string_view product_id, TimestampMicros start,
+                                                       TimestampMicros end) {
+  RETURN_IF_ERROR(ValidateProductId(product_id));
+  if (start % kMicrosPerMinute != 0 || end % kMicrosPerMinute != 0 || end <= start ||
+      (end - start) / kMicrosPerMinute > kMaxCandlesPerRequest) {
+    return InvalidArgument(fmt::format("candle range [{}, {}) is not 1..{} whole minutes", FormatRfc3339Trimmed(start),
+                                       FormatRfc3339Trimmed(end), kMaxCandlesPerRequest));
+  }
+  // The exchange's end is inclusive: ask up to the last bucket's start.
+  const std::string path =
+      fmt::format("/products/{}/candles?granularity=60&start={}&end={}", product_id, start / kMicrosPerSecond,
+                  (end - kMicrosPerMinute) / kMicrosPerSecond);
+  std::vector<Candle> candles;
+  Status status = Fetch(path, [&](HttpResponse& response) {
+    ASSIGN_OR_RETURN(candles, ParseCandles(std::move(response.body)));
+    return Status::OK();
+  });
+  if (status.code() == StatusCode::kNotFound) {
+    return NotFound(fmt::format("product {} is not listed by the exchange ({}); check --products",
+                                product_id, status.message()));
+  }
+  RETURN_IF_ERROR(status);
+  // Only the buckets asked for (an exchange may round the range outward).
+  std::erase_if(candles, [&](const Candle& c) { return c.start < start || c.start >= end; });
+  return candles;
 }
 
 }  // namespace tradelake

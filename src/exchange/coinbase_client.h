@@ -2,6 +2,7 @@
 //
 //   GET /products                          -> ListProducts()
 //   GET /products/{id}/trades?limit&after  -> GetTrades()
+//   GET /products/{id}/candles?granularity=60&start&end -> GetCandles()
 //
 // Every request takes a token from the shared RateLimiter first and sends a
 // User-Agent. Retries follow the status code, never the message:
@@ -85,6 +86,25 @@ struct TradePage {
 Status ParseTradePage(std::string body, TradePage* page);
 
 
+// One candle of /products/{id}/candles: [time, low, high, open, close,
+// volume]. The values are kept as the exact text of the JSON numbers (never
+// through a double); `raw` is the candle's JSON array exactly as sent.
+struct Candle {
+  TimestampMicros start = 0;  // the bucket's start, UTC
+  std::string low, high, open, close, volume;
+  std::string raw;
+};
+
+// Parses a /candles body (an array of 6-element arrays: an integer time in
+// Unix seconds, then five numbers, JSON numbers or decimal strings). Order
+// is kept (the exchange sends newest first). Unavailable (retried, as for a
+// cut connection) for malformed JSON or a body of another shape, naming the
+// element.
+Result<std::vector<Candle>> ParseCandles(std::string body);
+
+// At most this many candles per request (the exchange refuses more).
+inline constexpr int kMaxCandlesPerRequest = 300;
+
 struct RetryPolicy {
   int max_attempts = 6;          // total tries per request; values < 1 mean 1
   int64_t base_delay_ms = 250;   // first backoff
@@ -135,6 +155,14 @@ class CoinbaseClient {
   // or after <= 0; NotFound for a product the exchange does not list.
   Result<TradePage> GetTrades(std::string_view product_id, std::optional<int64_t> after,
                               int limit = kMaxTradesPerPage);
+
+  // One-minute candles (granularity 60) of [start, end): the buckets whose
+  // start is in that range, newest first as sent. InvalidArgument before any
+  // request for a bad product id, an empty range, a range of more than
+  // kMaxCandlesPerRequest minutes or bounds off the minute; NotFound for a
+  // product the exchange does not list.
+  Result<std::vector<Candle>> GetCandles(std::string_view product_id, TimestampMicros start,
+                                         TimestampMicros end);
 
  private:
   // GET base_url + path with rate limiting and retries. `on_ok` turns a 2xx

@@ -208,6 +208,19 @@ class Simulator::Impl {
     return start_ + std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
   }
 
+  // A draw in (0, 1] that depends only on the seed, the product and the
+  // minute, so every fetch of a minute answers alike.
+  CandleFault CandleFaultAt(std::string_view product, TimestampMicros minute) const {
+    const FaultOptions& f = options_.faults;
+    if (f.candle_perturb <= 0 && f.candle_drop <= 0) return CandleFault::kNone;
+    FaultRng rng(options_.seed ^ std::hash<std::string_view>()(product) ^
+                 (static_cast<uint64_t>(minute / kMicrosPerMinute) * 0x2545F4914F6CDD1DULL));
+    const double u = rng.Uniform();
+    if (u <= f.candle_drop) return CandleFault::kDropped;
+    if (u <= f.candle_drop + f.candle_perturb) return CandleFault::kPerturbed;
+    return CandleFault::kNone;
+  }
+
   bool IsHole(int64_t id) const {
     for (const auto& [lo, hi] : options_.faults.holes) {
       if (lo > id) break;  // sorted by lo
@@ -489,8 +502,10 @@ class Simulator::Impl {
     std::shared_lock<std::shared_mutex> lock(product.mu);
     const Market& m = *product.market;
     const int64_t end_id = m.FirstIdAtOrAfter(last_bucket + g);
+    const TimestampMicros final_before = Now() - options_.faults.candle_lag_ms * 1000;
     for (int64_t id = m.FirstIdAtOrAfter(first_bucket); id < end_id; ++id) {
       const MarketTrade& t = m.trade(id);
+      if (t.time >= final_before) break;
       const TimestampMicros bucket = floor_to(t.time);
       if (candles.empty() || candles.back().bucket != bucket) {
         candles.push_back({bucket, t.price_ticks, t.price_ticks, t.price_ticks, t.price_ticks, 0});
@@ -502,10 +517,25 @@ class Simulator::Impl {
       c.volume += t.size_units;
     }
     const ProductProfile& p = m.profile();
+    const std::string product_id = p.id;
     lock.unlock();
 
     std::string body = "[";
     for (auto it = candles.rbegin(); it != candles.rend(); ++it) {
+      if (g == kMicrosPerMinute) {
+        // One increment more on one value, chosen by the minute.
+        const CandleFault fault = CandleFaultAt(product_id, it->bucket);
+        if (fault == CandleFault::kDropped) continue;
+        if (fault == CandleFault::kPerturbed) {
+          switch ((it->bucket / kMicrosPerMinute) % 5) {
+            case 0: ++it->low; break;
+            case 1: ++it->high; break;
+            case 2: ++it->open; break;
+            case 3: ++it->close; break;
+            default: ++it->volume; break;
+          }
+        }
+      }
       if (body.size() > 1) body += ',';
       fmt::format_to(std::back_inserter(body), "[{},", it->bucket / kMicrosPerSecond);
       for (int64_t price : {it->low, it->high, it->open, it->close}) {
@@ -555,7 +585,12 @@ Result<std::unique_ptr<Simulator>> Simulator::Start(SimulatorOptions options) {
     return InvalidArgument(fmt::format("port {} is not in 0..65535", options.port));
   }
   const FaultOptions& f = options.faults;
-  for (double share : {f.error_5xx, f.error_429, f.truncate, f.drop, f.overlap, f.duplicate}) {
+  if (f.candle_lag_ms < 0) return InvalidArgument("candle lag must not be negative");
+  if (f.candle_perturb + f.candle_drop > 1) {
+    return InvalidArgument(fmt::format("candle fault shares {} + {} exceed 1", f.candle_perturb, f.candle_drop));
+  }
+  for (double share : {f.error_5xx, f.error_429, f.truncate, f.drop, f.overlap, f.duplicate, f.candle_perturb,
+                       f.candle_drop}) {
     if (!(share >= 0 && share <= 1)) {
       return InvalidArgument(fmt::format("fault share {} is not in [0, 1]", share));
     }
@@ -600,6 +635,10 @@ int64_t Simulator::LastTradeId(const std::string& product) const {
 }
 
 bool Simulator::IsHole(int64_t trade_id) const { return impl_->IsHole(trade_id); }
+
+CandleFault Simulator::CandleFaultAt(const std::string& product, TimestampMicros minute) const {
+  return impl_->CandleFaultAt(product, minute);
+}
 
 std::string Simulator::TradeJson(const std::string& product, int64_t trade_id) const {
   Impl::Product* p = impl_->Find(product);

@@ -18,8 +18,10 @@
 // oldest `limit` trades with id > X, neither the newest page; always newest
 // first. CB-AFTER / CB-BEFORE carry the smallest / largest id in the page and
 // are absent when it is empty. /candles: granularity 60|300|900|3600|21600|
-// 86400, start/end as Unix seconds or RFC 3339 (both or neither), at most 300
-// candles, newest first, from every trade the exchange has (holes included).
+// 86400, start/end as Unix seconds or RFC 3339 (both or neither; end is
+// inclusive: the bucket starting at end is in), at most 300 candles, newest
+// first, from every trade the exchange has (holes included), minus the
+// candle faults (FaultOptions::candle_*).
 // Unknown products and paths: 404 {"message":"NotFound"}.
 #pragma once
 
@@ -48,7 +50,17 @@ struct FaultOptions {
   // on the seed and the order of requests.
   // Trade ids the exchange cannot return ("holes"), per all products.
   std::vector<std::pair<int64_t, int64_t>> holes;  // inclusive ranges
+  // /candles faults, chosen per (product, minute) from the seed, so every
+  // fetch of a minute sees the same answer (Simulator::CandleFaultAt):
+  double candle_perturb = 0;  // share of candles with one value off by one increment
+  double candle_drop = 0;     // share of candles left out of the answer
+  // Candles are computed only from trades older than this (the exchange's
+  // candles of the latest minutes are not final yet).
+  int64_t candle_lag_ms = 0;
 };
+
+// What the /candles fault options do to one minute of one product.
+enum class CandleFault { kNone, kPerturbed, kDropped };
 
 struct SimulatorOptions {
   std::string bind = "127.0.0.1";
@@ -84,6 +96,8 @@ class Simulator {
   int64_t FirstTradeId(const std::string& product) const;
   int64_t LastTradeId(const std::string& product) const;
   bool IsHole(int64_t trade_id) const;
+  // The candle fault of (product, minute start); kNone without candle faults.
+  CandleFault CandleFaultAt(const std::string& product, TimestampMicros minute) const;
 
   // The exact JSON object the simulator serves for a trade; "" for an unknown
   // product or an id that does not exist (yet).

@@ -193,7 +193,7 @@ std::string FolderValue(std::string_view key, std::string_view name) {
 }  // namespace
 
 std::vector<std::string_view> AllTables() {
-  return {kSilverTrades, kSilverRejected, kGoldHourly, kGoldDaily, kGoldBars1m};
+  return {kSilverTrades, kSilverRejected, kGoldHourly, kGoldDaily, kGoldBars1m, kAuditReconciliation};
 }
 
 std::vector<std::string_view> EtlTables() {

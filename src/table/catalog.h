@@ -48,14 +48,19 @@ inline constexpr std::string_view kGoldDaily = "gold.trades_daily";
 inline constexpr std::string_view kGoldBars1m = "gold.bars_1m";
 // Per ETL run and Bronze partition: records, inserted, duplicates, rejected.
 inline constexpr std::string_view kAuditQuality = "audit.data_quality";
+// Per reconcile run, product and minute: gold.bars_1m against the exchange's
+// 1-minute candle (reconcile/reconcile.h). Written by `tradelake reconcile`.
+inline constexpr std::string_view kAuditReconciliation = "audit.candle_reconciliation";
 // The analyst tables (what `sql` shows and the DDL emits).
 std::vector<std::string_view> AllTables();
-// AllTables() plus audit.data_quality: every Delta table the ETL writes.
+// AllTables() plus audit.data_quality: every Delta table of the lake (the
+// ETL writes all but audit.candle_reconciliation, which it creates empty).
 std::vector<std::string_view> EtlTables();
 // "silver.trades" -> "silver/trades/" (the Delta table root)
 std::string TableFolder(std::string_view table);
 // Delta partition columns: {"product_id", "date"} for silver.trades,
-// silver.trades_rejected and gold.bars_1m; {"product_id"} for
+// silver.trades_rejected, gold.bars_1m and audit.candle_reconciliation
+// (date: the minute's); {"product_id"} for
 // gold.trades_hourly (a file per month), gold.trades_daily (a file per year)
 // and audit.data_quality.
 std::vector<std::string> PartitionColumns(std::string_view table);
