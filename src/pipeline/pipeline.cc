@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -12,6 +13,8 @@
 
 #include "core/text.h"
 #include "exchange/rate_limiter.h"
+#include "pipeline/etl_trigger.h"
+#include "pipeline/json_text.h"
 
 namespace tradelake {
 namespace {
@@ -25,23 +28,7 @@ bool IsPermanent(const Status& s) {
          s.code() == StatusCode::kPermissionDenied;
 }
 
-void AppendTimeOrNull(std::string* out, const std::optional<TimestampMicros>& t) {
-  if (t) {
-    AppendJsonString(out, FormatRfc3339Trimmed(*t));
-  } else {
-    out->append("null");
-  }
-}
-
-void AppendStringOrNull(std::string* out, const std::string& s) {
-  if (s.empty()) {
-    out->append("null");
-  } else {
-    AppendJsonString(out, s);
-  }
-}
-
-std::string Seconds(int64_t ms) { return fmt::format("{}", static_cast<double>(ms) / 1000.0); }
+double Seconds(int64_t ms) { return static_cast<double>(ms) / 1000.0; }
 
 // A Prometheus label value: backslash, quote and newline escaped.
 std::string Label(std::string_view v) {
@@ -76,7 +63,7 @@ class Pipeline::Impl {
     started_at_ = NowMicros();
     // The first ETL run is due at once: it catches up on whatever Bronze an
     // earlier process landed and did not transform.
-    last_landed_ = first_pending_ = Clock::now() - milliseconds(options_.etl_max_delay_ms);
+    etl_trigger_.DueAt(Clock::now());
     std::vector<std::string> seen;
     for (const auto& p : options_.ingest.products) {
       if (std::find(seen.begin(), seen.end(), p) != seen.end()) continue;
@@ -163,6 +150,7 @@ class Pipeline::Impl {
     s.server_errors = stats_.server_errors;
     s.transport_errors = stats_.transport_errors;
     s.etl_state = etl_state_;
+    s.schedule_reads = schedule_reads_;
     s.etl_runs = etl_runs_finished_;
     s.etl_failures = etl_failures_;
     s.etl_seconds_total = etl_seconds_total_;
@@ -176,58 +164,73 @@ class Pipeline::Impl {
   }
 
   std::string StatusJson() const {
+    using Json = nlohmann::ordered_json;
     const PipelineStatus s = GetStatus();
-    std::string out = fmt::format("{{\"state\": \"{}\", \"schedule\": {}, ", s.state, tradelake::ScheduleJson(s.schedule));
     const IngestOptions& in = options_.ingest;
-    out += "\"settings\": {\"products\": [";
-    for (size_t i = 0; i < products_.size(); ++i) {
-      if (i) out += ", ";
-      AppendJsonString(&out, products_[i]->status.product);
+    auto time_or_null = [](const std::optional<TimestampMicros>& t) {
+      return t ? Json(FormatRfc3339Trimmed(*t)) : Json(nullptr);
+    };
+    auto string_or_null = [](const std::string& v) { return v.empty() ? Json(nullptr) : Json(v); };
+    Json out;
+    out["state"] = s.state;
+    out["schedule"] = pipeline_internal::ScheduleJsonValue(s.schedule);
+    Json settings;
+    settings["products"] = Json::array();
+    for (const auto& p : products_) settings["products"].push_back(p->status.product);
+    settings["poll_interval_seconds"] = Seconds(in.poll_interval_ms);
+    settings["flush_interval_seconds"] = Seconds(in.flush_interval_ms);
+    settings["flush_trades"] = in.object_max_trades;
+    settings["etl_debounce_seconds"] = Seconds(options_.etl_debounce_ms);
+    settings["etl_max_delay_seconds"] = Seconds(options_.etl_max_delay_ms);
+    settings["rate_limit_per_second"] = in.rate_per_second;
+    out["settings"] = std::move(settings);
+    out["started_at"] = time_or_null(s.started_at);
+    Json ingest;
+    ingest["state"] = s.ingest_state;
+    ingest["runs"] = s.ingest_runs;
+    ingest["last_error"] = string_or_null(s.ingest_last_error);
+    ingest["requests"] = s.requests;
+    ingest["retries"] = s.retries;
+    ingest["rate_limited"] = s.rate_limited;
+    ingest["server_errors"] = s.server_errors;
+    ingest["transport_errors"] = s.transport_errors;
+    ingest["products"] = Json::array();
+    for (const auto& p : s.products) {
+      Json product;
+      product["product"] = p.product;
+      product["trades_landed"] = p.trades_landed;
+      product["objects_landed"] = p.objects_landed;
+      product["bronze_bytes"] = p.bronze_bytes;
+      product["last_landed_at"] = time_or_null(p.last_landed_at);
+      product["last_trade_time"] = time_or_null(p.last_trade_time);
+      ingest["products"].push_back(std::move(product));
     }
-    out += fmt::format(
-        "], \"poll_interval_seconds\": {}, \"flush_interval_seconds\": {}, \"flush_trades\": {}, "
-        "\"etl_debounce_seconds\": {}, \"etl_max_delay_seconds\": {}, \"rate_limit_per_second\": {}}}, ",
-        Seconds(in.poll_interval_ms), Seconds(in.flush_interval_ms), in.object_max_trades,
-        Seconds(options_.etl_debounce_ms), Seconds(options_.etl_max_delay_ms), in.rate_per_second);
-    out += "\"started_at\": ";
-    AppendTimeOrNull(&out, s.started_at);
-    out += fmt::format(", \"ingest\": {{\"state\": \"{}\", \"runs\": {}, \"last_error\": ", s.ingest_state,
-                       s.ingest_runs);
-    AppendStringOrNull(&out, s.ingest_last_error);
-    out += fmt::format(", \"requests\": {}, \"retries\": {}, \"rate_limited\": {}, \"server_errors\": {}, "
-                       "\"transport_errors\": {}, \"products\": [",
-                       s.requests, s.retries, s.rate_limited, s.server_errors, s.transport_errors);
-    for (size_t i = 0; i < s.products.size(); ++i) {
-      const auto& p = s.products[i];
-      if (i) out += ", ";
-      out += "{\"product\": ";
-      AppendJsonString(&out, p.product);
-      out += fmt::format(", \"trades_landed\": {}, \"objects_landed\": {}, \"bronze_bytes\": {}, \"last_landed_at\": ",
-                         p.trades_landed, p.objects_landed, p.bronze_bytes);
-      AppendTimeOrNull(&out, p.last_landed_at);
-      out += ", \"last_trade_time\": ";
-      AppendTimeOrNull(&out, p.last_trade_time);
-      out += "}";
-    }
-    out += fmt::format("]}}, \"etl\": {{\"state\": \"{}\", \"runs\": {}, \"failures\": {}, \"last_run\": ",
-                       s.etl_state, s.etl_runs, s.etl_failures);
+    out["ingest"] = std::move(ingest);
+    Json etl;
+    etl["state"] = s.etl_state;
+    etl["runs"] = s.etl_runs;
+    etl["failures"] = s.etl_failures;
     if (!s.last_etl) {
-      out += "null";
+      etl["last_run"] = nullptr;
     } else {
       const EtlRunSummary& r = *s.last_etl;
-      out += "{\"started_at\": ";
-      AppendTimeOrNull(&out, r.started_at);
-      out += ", \"finished_at\": ";
-      AppendTimeOrNull(&out, r.finished_at);
-      out += fmt::format(", \"seconds\": {:.3f}, \"ok\": {}, \"nothing_to_do\": {}, \"error\": ", r.seconds, r.ok,
-                         r.nothing_to_do);
-      AppendStringOrNull(&out, r.error);
-      out += fmt::format(", \"commit\": {}, \"bronze_objects\": {}, \"records\": {}, \"inserted\": {}, "
-                         "\"duplicates\": {}, \"rejected\": {}}}",
-                         r.commit, r.bronze_objects, r.records, r.inserted, r.duplicates, r.rejected);
+      Json run;
+      run["started_at"] = time_or_null(r.started_at);
+      run["finished_at"] = time_or_null(r.finished_at);
+      run["seconds"] = std::round(r.seconds * 1000.0) / 1000.0;  // milliseconds are enough
+      run["ok"] = r.ok;
+      run["nothing_to_do"] = r.nothing_to_do;
+      run["error"] = string_or_null(r.error);
+      run["commit"] = r.commit;
+      run["bronze_objects"] = r.bronze_objects;
+      run["records"] = r.records;
+      run["inserted"] = r.inserted;
+      run["duplicates"] = r.duplicates;
+      run["rejected"] = r.rejected;
+      etl["last_run"] = std::move(run);
     }
-    out += "}}";
-    return out;
+    out["etl"] = std::move(etl);
+    return pipeline_internal::SpacedJson(out);
   }
 
   std::string MetricsText() const {
@@ -364,10 +367,7 @@ class Pipeline::Impl {
         p->status.last_landed_at = NowMicros();
         if (landed.last_trade_time) p->status.last_trade_time = landed.last_trade_time;
       }
-      const auto now = Clock::now();
-      if (!etl_pending_) first_pending_ = now;
-      etl_pending_ = true;
-      last_landed_ = now;
+      etl_trigger_.Landed(Clock::now());
     }
     cv_.notify_all();
   }
@@ -376,19 +376,16 @@ class Pipeline::Impl {
     std::unique_lock lock(mu_);
     int64_t backoff_ms = options_.retry_min_ms;
     while (!stopping_) {
-      if (!etl_pending_) {
+      if (!etl_trigger_.pending()) {
         etl_state_ = "idle";
-        cv_.wait(lock, [&] { return stopping_ || etl_pending_; });
+        cv_.wait(lock, [&] { return stopping_ || etl_trigger_.pending(); });
         continue;
       }
-      const auto due = std::min(last_landed_ + milliseconds(options_.etl_debounce_ms),
-                                first_pending_ + milliseconds(options_.etl_max_delay_ms));
-      if (Clock::now() < due) {
+      if (!etl_trigger_.Take(Clock::now())) {
         etl_state_ = "waiting";
-        cv_.wait_until(lock, due, [&] { return stopping_; });
+        cv_.wait_until(lock, etl_trigger_.due(), [&] { return stopping_; });
         continue;
       }
-      etl_pending_ = false;
       etl_state_ = "running";
       EtlRunSummary summary;
       summary.started_at = NowMicros();
@@ -440,8 +437,7 @@ class Pipeline::Impl {
       if (!report.ok()) {
         spdlog::warn("etl failed ({}); trying again in {:.1f} s", summary.error,
                      static_cast<double>(backoff_ms) / 1000.0);
-        etl_pending_ = true;
-        first_pending_ = last_landed_ = Clock::now() - milliseconds(options_.etl_max_delay_ms);
+        etl_trigger_.DueAt(Clock::now());
         etl_state_ = "retrying";
         cv_.wait_for(lock, milliseconds(backoff_ms), [&] { return stopping_; });
         backoff_ms = std::min(backoff_ms * 2, options_.retry_max_ms);
@@ -462,6 +458,10 @@ class Pipeline::Impl {
         // them and be undone by the older value read here.
         std::lock_guard save_lock(save_mu_);
         Result<Schedule> stored = LoadSchedule(ingest_store_);
+        {
+          std::lock_guard count_lock(mu_);
+          ++schedule_reads_;
+        }
         if (stored.ok()) {
           warned = false;
           Apply(*stored);
@@ -507,8 +507,8 @@ class Pipeline::Impl {
   Schedule schedule_;
   std::optional<Status> fatal_;
   std::vector<std::unique_ptr<Product>> products_;
-  bool etl_pending_ = true;
-  Clock::time_point first_pending_, last_landed_;
+  EtlTrigger etl_trigger_{milliseconds(options_.etl_debounce_ms), milliseconds(options_.etl_max_delay_ms)};
+  int64_t schedule_reads_ = 0;
   std::string etl_state_ = "idle";
   int64_t etl_runs_finished_ = 0, etl_failures_ = 0;
   double etl_seconds_total_ = 0;

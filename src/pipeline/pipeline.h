@@ -88,6 +88,10 @@ struct PipelineStatus {
   int64_t requests = 0, retries = 0, rate_limited = 0, server_errors = 0, transport_errors = 0;
   std::vector<IngestProductStatus> products;
   std::string etl_state;     // "idle", "waiting", "running", "retrying", "stopped"
+  // Times the schedule watcher has read the stored schedule: a clock made of
+  // the pipeline's own work, so a test can say "for three schedule polls
+  // nothing happened" without sleeping.
+  int64_t schedule_reads = 0;
   int64_t etl_runs = 0, etl_failures = 0;
   double etl_seconds_total = 0;
   int64_t etl_records_total = 0, etl_inserted_total = 0, etl_duplicates_total = 0, etl_rejected_total = 0;

@@ -12,6 +12,8 @@
 #include "exchange/simulator.h"
 #include "ingest/checkpoint.h"
 #include "ingest/verify.h"
+#include "pipeline/etl_trigger.h"
+#include "pipeline/json_text.h"
 #include "store/lake.h"
 
 namespace tradelake {
@@ -29,6 +31,14 @@ bool Eventually(F done, int64_t timeout_ms) {
     std::this_thread::sleep_for(milliseconds(20));
   }
   return done();
+}
+
+// Waits until the pipeline has read its schedule `n` more times: a window
+// measured in the pipeline's own work, long enough for a paused ingester
+// to have acted on anything it was going to do.
+bool WaitForScheduleReads(const Pipeline& p, int64_t n) {
+  const int64_t start = p.GetStatus().schedule_reads;
+  return Eventually([&] { return p.GetStatus().schedule_reads >= start + n; }, 60'000);
 }
 
 class PipelineTest : public ::testing::Test {
@@ -128,8 +138,10 @@ TEST_F(PipelineTest, APausedScheduleSendsNoRequestUntilResumed) {
   ASSERT_TRUE(SaveSchedule(ingest_.get(), paused).ok());
   auto p = Start(Options());
   ASSERT_TRUE(p);
-  std::this_thread::sleep_for(milliseconds(800));
+  // The window is three reads of the schedule, not a length of time.
+  ASSERT_TRUE(WaitForScheduleReads(*p, 3));
   EXPECT_EQ(sim_->counters().requests, 0) << "a paused pipeline must not call the exchange";
+  EXPECT_EQ(p->GetStatus().ingest_runs, 0);
   EXPECT_EQ(p->GetStatus().state, "paused");
   EXPECT_EQ(p->GetStatus().ingest_state, "paused");
 
@@ -145,8 +157,10 @@ TEST_F(PipelineTest, APausedScheduleSendsNoRequestUntilResumed) {
   ASSERT_TRUE(p->SetPaused(true, "api:ingest").ok());
   ASSERT_TRUE(Eventually([&] { return p->GetStatus().ingest_state == "paused"; }, 60'000));
   const int64_t requests = sim_->counters().requests;
-  std::this_thread::sleep_for(milliseconds(600));
+  const int64_t runs = p->GetStatus().ingest_runs;
+  ASSERT_TRUE(WaitForScheduleReads(*p, 3));
   EXPECT_EQ(sim_->counters().requests, requests);
+  EXPECT_EQ(p->GetStatus().ingest_runs, runs);
 }
 
 TEST_F(PipelineTest, APauseWrittenByAnotherProcessIsFollowed) {
@@ -158,8 +172,10 @@ TEST_F(PipelineTest, APauseWrittenByAnotherProcessIsFollowed) {
   ASSERT_TRUE(Eventually([&] { return p->GetStatus().ingest_state == "paused"; }, 60'000));
   EXPECT_EQ(p->GetStatus().schedule.by, "cli:someone");
   const int64_t requests = sim_->counters().requests;
-  std::this_thread::sleep_for(milliseconds(500));
+  const int64_t runs = p->GetStatus().ingest_runs;
+  ASSERT_TRUE(WaitForScheduleReads(*p, 3));
   EXPECT_EQ(sim_->counters().requests, requests);
+  EXPECT_EQ(p->GetStatus().ingest_runs, runs);
   ASSERT_TRUE(SaveSchedule(ingest_.get(), Schedule{false, NowMicros(), "cli:someone"}).ok());
   ASSERT_TRUE(Eventually([&] { return sim_->counters().requests > requests; }, 60'000));
 }
@@ -235,6 +251,73 @@ TEST(ScheduleTest, MissingMeansRunningAndAForeignObjectIsAClearError) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), StatusCode::kDataLoss);
   EXPECT_NE(s.status().message().find("schedule resume"), std::string::npos);
+}
+
+using TimePoint = EtlTrigger::TimePoint;
+constexpr TimePoint kT0 = TimePoint{} + std::chrono::hours(1);
+
+TEST(EtlTrigger, RunsADebounceAfterTheLastObject) {
+  EtlTrigger t(milliseconds(100), milliseconds(1000));
+  EXPECT_FALSE(t.pending());
+  EXPECT_FALSE(t.Take(kT0));
+  t.Landed(kT0);
+  EXPECT_EQ(t.due(), kT0 + milliseconds(100));
+  EXPECT_FALSE(t.Take(kT0 + milliseconds(99)));
+  t.Landed(kT0 + milliseconds(50));  // a new object restarts the debounce
+  EXPECT_FALSE(t.Take(kT0 + milliseconds(149)));
+  EXPECT_TRUE(t.Take(kT0 + milliseconds(150)));
+  EXPECT_FALSE(t.pending());
+  EXPECT_FALSE(t.Take(kT0 + milliseconds(5000))) << "one run per batch of landings";
+}
+
+TEST(EtlTrigger, AStreamOfObjectsCannotPostponeTheRunPastTheMaximumDelay) {
+  EtlTrigger t(milliseconds(100), milliseconds(1000));
+  std::vector<int64_t> runs_at_ms;
+  // An object every 50 ms for 3 s: the debounce alone would never fire.
+  for (int64_t ms = 0; ms <= 3000; ms += 50) {
+    const TimePoint now = kT0 + milliseconds(ms);
+    t.Landed(now);
+    if (t.Take(now)) runs_at_ms.push_back(ms);
+  }
+  // 1000 ms after the first object (0), then 1000 ms after the first one
+  // the next run has to cover (1050); the next would be at 3100.
+  EXPECT_EQ(runs_at_ms, (std::vector<int64_t>{1000, 2050}));
+}
+
+TEST(EtlTrigger, DueAtMakesARunDueAtOnce) {
+  EtlTrigger t(milliseconds(100), milliseconds(1000));
+  t.DueAt(kT0);
+  EXPECT_TRUE(t.pending());
+  EXPECT_TRUE(t.Take(kT0));
+}
+
+TEST(ScheduleTest, AnyTextInByIsWrittenAsValidJsonAndReadBack) {
+  auto store = NewMemoryStore();
+  const std::string by = "cli:\"q\" \\ back\nline\ttab \x01 \xE2\x82\xAC";
+  ASSERT_TRUE(SaveSchedule(store.get(), Schedule{true, 1714564800000000, by}).ok());
+  auto s = LoadSchedule(store.get());
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->by, by);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  const std::string json = ScheduleJson(*s);
+  ASSERT_EQ(parser.parse(json).get(doc), simdjson::SUCCESS) << json;
+  EXPECT_EQ(json.find('\n'), std::string::npos) << json;
+  // Bytes that are not UTF-8 (a user name from a foreign locale) are
+  // replaced, not thrown about and not passed through as invalid JSON.
+  ASSERT_TRUE(SaveSchedule(store.get(), Schedule{false, std::nullopt, "cli:\xFF\xC3("}).ok());
+  s = LoadSchedule(store.get());
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->by, "cli:\xEF\xBF\xBD\xEF\xBF\xBD(");
+}
+
+TEST(SpacedJson, RendersOneLineWithASpaceAfterColonsAndCommas) {
+  nlohmann::ordered_json j;
+  j["a"] = 1;
+  j["b"] = nlohmann::ordered_json::array({true, nullptr, "x\"y"});
+  j["c"] = nlohmann::ordered_json::object();
+  j["d"] = 0.25;
+  EXPECT_EQ(pipeline_internal::SpacedJson(j), R"({"a": 1, "b": [true, null, "x\"y"], "c": {}, "d": 0.25})");
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include "core/text.h"
+#include "pipeline/json_text.h"
 
 namespace tradelake {
 
@@ -30,25 +31,25 @@ Result<Schedule> LoadSchedule(ObjectStore* store) {
 }
 
 Status SaveSchedule(ObjectStore* store, const Schedule& schedule) {
-  std::string out = fmt::format("{{\"paused\": {}", schedule.paused);
-  if (schedule.changed_at) out += fmt::format(", \"changed_at_us\": {}", *schedule.changed_at);
-  out += ", \"by\": ";
-  AppendJsonString(&out, schedule.by);
-  out += "}\n";
-  return store->Put(kScheduleKey, out, WriteMode::kOverwrite).WithContext("writing the schedule");
+  nlohmann::ordered_json j;
+  j["paused"] = schedule.paused;
+  if (schedule.changed_at) j["changed_at_us"] = *schedule.changed_at;
+  j["by"] = schedule.by;
+  return store->Put(kScheduleKey, pipeline_internal::SpacedJson(j) + "\n", WriteMode::kOverwrite)
+      .WithContext("writing the schedule");
+}
+
+nlohmann::ordered_json pipeline_internal::ScheduleJsonValue(const Schedule& schedule) {
+  nlohmann::ordered_json j;
+  j["paused"] = schedule.paused;
+  j["changed_at"] = schedule.changed_at ? nlohmann::ordered_json(FormatRfc3339Trimmed(*schedule.changed_at))
+                                        : nlohmann::ordered_json(nullptr);
+  j["by"] = schedule.by;
+  return j;
 }
 
 std::string ScheduleJson(const Schedule& schedule) {
-  std::string out = fmt::format("{{\"paused\": {}, \"changed_at\": ", schedule.paused);
-  if (schedule.changed_at) {
-    AppendJsonString(&out, FormatRfc3339Trimmed(*schedule.changed_at));
-  } else {
-    out += "null";
-  }
-  out += ", \"by\": ";
-  AppendJsonString(&out, schedule.by);
-  out += "}";
-  return out;
+  return pipeline_internal::SpacedJson(pipeline_internal::ScheduleJsonValue(schedule));
 }
 
 }  // namespace tradelake
