@@ -156,7 +156,15 @@ Status SaveCheckpoint(ObjectStore* store, const Checkpoint& cp) {
   if (cp.landed_next_seq) j["landed_next_seq"] = *cp.landed_next_seq;
   j["updated_at_us"] = cp.updated_at;
   j["updated_at"] = FormatRfc3339Micros(cp.updated_at);
-  return store->Put(CheckpointKey(cp.product_id), j.dump() + "\n", WriteMode::kOverwrite)
+  // The product id must read back byte for byte (LoadCheckpoint compares
+  // it), so text that is not UTF-8 is refused rather than replaced.
+  std::string text;
+  try {
+    text = j.dump();
+  } catch (const nlohmann::json::type_error& e) {
+    return InvalidArgument(fmt::format("saving ingest checkpoint: product id is not UTF-8 ({})", e.what()));
+  }
+  return store->Put(CheckpointKey(cp.product_id), text + "\n", WriteMode::kOverwrite)
       .WithContext("saving ingest checkpoint");
 }
 
@@ -171,7 +179,11 @@ Status WriteGapReport(ObjectStore* store, const GapReport& gap) {
   j["attempts"] = gap.attempts;
   j["detected_at"] = FormatRfc3339Micros(gap.detected_at);
   const std::string key = fmt::format("{}{}-{}.json", GapReportPrefix(gap.product_id), gap.first_id, gap.last_id);
-  Status s = store->Put(key, j.dump() + "\n", WriteMode::kCreateOnly);
+  // reason and request carry the exchange's words: bytes that are not UTF-8
+  // become U+FFFD (the default handler would throw out of the ingester).
+  const std::string text =
+      j.dump(-1, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::replace);
+  Status s = store->Put(key, text + "\n", WriteMode::kCreateOnly);
   if (s.code() == StatusCode::kAlreadyExists) return Status::OK();
   return s;
 }

@@ -52,6 +52,42 @@ TEST(Checkpoint, GapReportsAreValidJsonWhateverTheirText) {
   EXPECT_NE(data->find(R"("reason":"said \"no\"")"), std::string::npos) << *data;
 }
 
+TEST(Checkpoint, AProductIdNeedingEscapesIsWrittenAsJsonAndReadBack) {
+  // Product ids are validated before ingest, but the checkpoint must not
+  // depend on that: what it writes is JSON whatever the id holds.
+  auto store = NewMemoryStore();
+  for (const std::string& id : {std::string("A\"B-USD"), std::string("A'<&>-USD"), std::string("\xC3\x84-USD")}) {
+    Checkpoint cp{id, 1, 2, std::nullopt, std::nullopt, 3, std::nullopt};
+    const Status saved = SaveCheckpoint(store.get(), cp);
+    ASSERT_TRUE(saved.ok()) << id << ": " << saved.ToString();
+    auto got = LoadCheckpoint(store.get(), id);
+    ASSERT_TRUE(got.ok()) << id << ": " << got.status().ToString();
+    ASSERT_TRUE(got->has_value()) << id;
+    EXPECT_EQ((*got)->product_id, id);
+    EXPECT_EQ((*got)->high, 2);
+  }
+  // A backslash or a control character cannot be in an object key at all.
+  for (const std::string& id : {std::string("A\\B-USD"), std::string("A\tB-USD")}) {
+    Checkpoint cp{id, 1, 2, std::nullopt, std::nullopt, 3, std::nullopt};
+    EXPECT_EQ(SaveCheckpoint(store.get(), cp).code(), StatusCode::kInvalidArgument) << id;
+  }
+}
+
+TEST(Checkpoint, TextThatIsNotUtf8IsWrittenNotThrown) {
+  // A gap report carries the exchange's own words; an exchange answering in
+  // Latin-1 must not make the JSON writer throw out of the ingester.
+  auto store = NewMemoryStore();
+  Status s = Status::OK();
+  EXPECT_NO_THROW(s = WriteGapReport(store.get(), {"BTC-USD", 5, 6, "caf\xE9 \xFF", "/p?x=\xC3(", 1, 0}));
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  auto data = store->Get(GapReportPrefix("BTC-USD") + "5-6.json");
+  ASSERT_TRUE(data.ok());
+  EXPECT_NE(data->find("caf\xEF\xBF\xBD \xEF\xBF\xBD"), std::string::npos) << *data;
+  Checkpoint cp{"BTC-\xFF", 1, 2, std::nullopt, std::nullopt, 3, std::nullopt};
+  EXPECT_NO_THROW(s = SaveCheckpoint(store.get(), cp));
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+}
+
 TEST(Checkpoint, CorruptFileIsDataLossWithAFix) {
   auto store = NewMemoryStore();
   ASSERT_TRUE(store->Put(CheckpointKey("BTC-USD"), "{\"product_id\":\"BTC-USD\",\"lo", WriteMode::kOverwrite).ok());
