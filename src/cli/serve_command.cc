@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "core/exit_codes.h"
+#include "core/time.h"
 #include "serve/api_server.h"
 #include "sql/render.h"
 #include "store/lake.h"
@@ -38,6 +39,16 @@ void AddServerFlags(CLI::App* command, ServerFlags* f) {
   command->add_option("--ready-file", f->ready_file, "write the URL to this file once serving");
   command->add_option("--cache-dir", f->cache_dir, "local cache for objects of a remote lake");
   command->add_option("--threads", f->threads, "HTTP worker threads")->capture_default_str();
+  command->add_option("--public-url", f->public_url,
+                      "URL clients use behind a proxy (its host and origin are accepted; others are refused)");
+  command->add_option("--sql-timeout", f->sql_timeout, "stop a statement after this long (0: never)")
+      ->capture_default_str();
+  command->add_option("--sql-memory", f->sql_memory,
+                      "stop a statement that grows the server by more (also DuckDB's memory_limit; 0: no limit)")
+      ->capture_default_str();
+  command->add_option("--sql-max-concurrent", f->sql_max_concurrent,
+                      "POST /api/v1/sql requests running or waiting at once; more get 429 (0: no cap)")
+      ->capture_default_str();
 }
 
 Result<ApiServerOptions> ServerOptionsFrom(const ServerFlags& f) {
@@ -50,6 +61,20 @@ Result<ApiServerOptions> ServerOptionsFrom(const ServerFlags& f) {
     auto parsed = ParseTokenHash(t);
     if (!parsed.ok()) return parsed.status().WithContext("--token-hash");
     o.tokens.push_back(*parsed);
+  }
+  o.public_url = f.public_url;
+  o.sql_max_concurrent = f.sql_max_concurrent;
+  o.sql_timeout_micros = 0;
+  if (f.sql_timeout != "0") {
+    auto micros = ParseDuration(f.sql_timeout);
+    if (!micros.ok()) return micros.status().WithContext("--sql-timeout");
+    o.sql_timeout_micros = *micros;
+  }
+  o.sql_memory_bytes = 0;
+  if (f.sql_memory != "0") {
+    auto bytes = ParseByteSize(f.sql_memory);
+    if (!bytes.ok()) return bytes.status().WithContext("--sql-memory");
+    o.sql_memory_bytes = *bytes;
   }
   if (f.max_scan != "0") {
     auto bytes = ParseByteSize(f.max_scan);
@@ -128,8 +153,12 @@ std::optional<int> ServeCommand::RunIfParsed() {
                  "tradelake: WARNING: no --token-hash given: the API answers only clients on 127.0.0.1, as admin, "
                  "without authentication\n");
   }
-  std::printf("serving %s at %s (max scan %s, %zu tokens)\n", f.lake.c_str(), (*server)->url().c_str(),
-              o->max_scan_bytes > 0 ? HumanBytes(o->max_scan_bytes).c_str() : "unlimited", o->tokens.size());
+  std::printf("serving %s at %s (max scan %s, statements: %s, %s, %d at once; %zu tokens)\n", f.lake.c_str(),
+              (*server)->url().c_str(), o->max_scan_bytes > 0 ? HumanBytes(o->max_scan_bytes).c_str() : "unlimited",
+              o->sql_timeout_micros > 0 ? fmt::format("{} s", o->sql_timeout_micros / kMicrosPerSecond).c_str()
+                                        : "no time limit",
+              o->sql_memory_bytes > 0 ? HumanBytes(o->sql_memory_bytes).c_str() : "no memory limit",
+              o->sql_max_concurrent, o->tokens.size());
   std::fflush(stdout);
   WriteReadyFile(f.server.ready_file, (*server)->url());  // last, so a script can wait for it
   int sig = 0;

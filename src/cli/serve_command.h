@@ -2,7 +2,8 @@
 //
 //   tradelake serve --lake L --port P [--bind 127.0.0.1]
 //                   [--token-hash ROLE:SHA256HEX ...] [--max-scan 10GB]
-//                   [--ready-file F] [--threads N]
+//                   [--ready-file F] [--threads N] [--public-url URL]
+//                   [--sql-timeout 30s] [--sql-memory 1GB] [--sql-max-concurrent 4]
 //   tradelake serve --hash-token < token.txt     prints the token's SHA-256
 //
 // The lake is opened as the analyst role. Without --token-hash the server
@@ -34,6 +35,10 @@ struct ServerFlags {
   std::string ready_file;
   std::string cache_dir;
   int threads = ApiServerOptions{}.threads;
+  std::string public_url;
+  std::string sql_timeout = "30s";   // "0": no limit
+  std::string sql_memory = "1GB";    // "0": no limit
+  int sql_max_concurrent = ApiServerOptions{}.sql_max_concurrent;
 };
 void AddServerFlags(CLI::App* command, ServerFlags* flags);
 Result<ApiServerOptions> ServerOptionsFrom(const ServerFlags& flags);

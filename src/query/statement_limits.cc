@@ -66,9 +66,11 @@ Status StatementWatchdog::Finish(Status s, std::string_view time_flag, std::stri
     // DuckDB's own memory_limit (set to the same bytes by the callers) hit
     // first: the same limit, said the same way.
     if (limits_.max_growth_bytes > 0 && s.message().find("Out of Memory Error") != std::string::npos) {
+      ++memory_stops_;
       return FailedPrecondition(fmt::format(
           "statement stopped: it needs more than the memory limit of {}; aggregate less or raise {} ({})",
-          Mib(limits_.max_growth_bytes), memory_flag, s.message()));
+          // DuckDB's advice after the first line (SET memory_limit, ...) is refused in the sandbox.
+          Mib(limits_.max_growth_bytes), memory_flag, s.message().substr(0, s.message().find('\n'))));
     }
     return s;
   }

@@ -63,7 +63,8 @@ class StatementWatchdog {
 
   // Largest resident set seen while statements ran (0 before any).
   int64_t peak_rss_bytes() const;
-  // Statements interrupted for time, for memory.
+  // Statements stopped for time; for memory (interrupted, or DuckDB's own
+  // memory_limit).
   int64_t timeouts() const;
   int64_t memory_stops() const;
 

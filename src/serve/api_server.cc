@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <dirent.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -28,7 +29,9 @@
 #include "table/catalog.h"
 #include "etl/dec18.h"
 #include "serve/api_params.h"
+#include "query/statement_limits.h"
 #include "serve/dashboard_assets.h"
+#include "serve/request_guard.h"
 #include "sql/lake_quality.h"
 #include "sql/lake_sql.h"
 #include "sql/render.h"
@@ -70,7 +73,17 @@ std::string PathLabel(std::string_view path) {
   return it == KnownPaths().end() ? "other" : *it;
 }
 
-constexpr std::string_view kOutcomes[] = {"ok", "refused", "error", "over_limit", "failed"};
+constexpr std::string_view kOutcomes[] = {"ok", "refused", "error", "over_limit", "busy", "failed"};
+
+// Open file descriptors of this process (-1 if unknown).
+int64_t OpenFdCount() {
+  DIR* d = opendir("/proc/self/fd");
+  if (d == nullptr) return -1;
+  int64_t n = 0;
+  while (readdir(d) != nullptr) ++n;
+  closedir(d);
+  return n - 3;  // ".", ".." and the directory itself
+}
 
 std::string ErrorJson(std::string_view message) {
   std::string out = "{\"error\":";
@@ -337,7 +350,13 @@ class ApiServer::Impl {
     so.max_scan_bytes = options_.max_scan_bytes;
     so.cache_dir = options_.cache_dir;
     so.threads = options_.sql_threads;
+    if (options_.sql_memory_bytes > 0) so.memory_limit = fmt::format("{}MiB", std::max<int64_t>(options_.sql_memory_bytes >> 20, 1));
     ASSIGN_OR_RETURN(sql_, LakeSql::Open(store_, so));
+    ASSIGN_OR_RETURN(guard_, MakeRequestGuard(options_.bind, options_.public_url, options_.tokens.empty()));
+    StatementLimits limits;
+    limits.max_micros = options_.sql_timeout_micros;
+    limits.max_growth_bytes = options_.sql_memory_bytes;
+    watchdog_ = std::make_unique<StatementWatchdog>(limits, [this] { sql_->Interrupt(); });
     commit_seq_.store(sql_->commit_seq());
     last_check_micros_.store(SteadyMicros());
 
@@ -361,6 +380,12 @@ class ApiServer::Impl {
       const int yes = 1;
       setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
       listen_sock_ = sock;  // the last socket httplib tries is the one it keeps
+    });
+    // Before any handler: requests from other sites and rebound DNS names
+    // never reach the lake or the pipeline (serve/request_guard.h).
+    server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      return Guard(req, res) ? httplib::Server::HandlerResponse::Unhandled
+                             : httplib::Server::HandlerResponse::Handled;
     });
     server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) { CountRequest(req, res); });
     server_.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req,
@@ -483,7 +508,32 @@ class ApiServer::Impl {
         "# TYPE tradelake_bars_cache_total counter\n";
     out += fmt::format("tradelake_bars_cache_total{{result=\"hit\"}} {}\n", bars_hits_.load());
     out += fmt::format("tradelake_bars_cache_total{{result=\"miss\"}} {}\n", bars_misses_.load());
+    out +=
+        "# HELP tradelake_http_refused_total Requests refused by the request guard (foreign Host, cross-site).\n"
+        "# TYPE tradelake_http_refused_total counter\n";
+    for (std::string_view reason : {"host", "cross_site"}) {
+      const auto it = refused_.find(reason);
+      out += fmt::format("tradelake_http_refused_total{{reason=\"{}\"}} {}\n", reason,
+                         it == refused_.end() ? 0 : it->second);
+    }
     lock.unlock();
+    out +=
+        "# HELP tradelake_sql_stopped_total Statements stopped by the time or memory limit.\n"
+        "# TYPE tradelake_sql_stopped_total counter\n";
+    out += fmt::format("tradelake_sql_stopped_total{{limit=\"time\"}} {}\n", watchdog_->timeouts());
+    out += fmt::format("tradelake_sql_stopped_total{{limit=\"memory\"}} {}\n", watchdog_->memory_stops());
+    out +=
+        "# HELP tradelake_sql_requests_in_flight POST /api/v1/sql requests running or waiting for the lake.\n"
+        "# TYPE tradelake_sql_requests_in_flight gauge\n";
+    out += fmt::format("tradelake_sql_requests_in_flight {}\n", sql_in_flight_.load());
+    out +=
+        "# HELP tradelake_process_resident_bytes Resident set size of the process.\n"
+        "# TYPE tradelake_process_resident_bytes gauge\n";
+    out += fmt::format("tradelake_process_resident_bytes {}\n", ProcessRssBytes());
+    out +=
+        "# HELP tradelake_process_open_fds Open file descriptors of the process.\n"
+        "# TYPE tradelake_process_open_fds gauge\n";
+    out += fmt::format("tradelake_process_open_fds {}\n", OpenFdCount());
     if (options_.pipeline.present() && options_.pipeline.metrics_text) {
       std::string more = options_.pipeline.metrics_text();
       if (!more.empty() && more.back() != '\n') more += '\n';
@@ -566,6 +616,26 @@ class ApiServer::Impl {
     return role;
   }
 
+  // False, with the 403 answer set, for a request the request guard refuses.
+  bool Guard(const httplib::Request& req, httplib::Response& res) {
+    if (req.path == "/healthz") return true;  // probes use whatever address they have
+    const std::string host = req.get_header_value("Host");
+    Status s = CheckHost(guard_, host);
+    std::string_view reason = "host";
+    if (s.ok() && req.path.starts_with("/api/")) {
+      s = CheckSameOrigin(guard_, host, req.get_header_value("Origin"), req.get_header_value("Sec-Fetch-Site"));
+      reason = "cross_site";
+    }
+    if (s.ok()) return true;
+    {
+      std::lock_guard<std::mutex> lock(metrics_mu_);
+      ++refused_[std::string(reason)];
+    }
+    spdlog::warn("serve: refused {} {} from {}: {}", req.method, req.path, req.remote_addr, s.message());
+    SetError(res, 403, s.message());
+    return false;
+  }
+
   void CountRequest(const httplib::Request& req, const httplib::Response& res) {
     std::string path = PathLabel(req.path);
     std::lock_guard<std::mutex> lock(metrics_mu_);
@@ -606,7 +676,11 @@ class ApiServer::Impl {
 
   // One statement on the lake, counted in the metrics. REQUIRES: lake_mu_ held.
   Result<StatementResult> Run(std::string_view statement) {
+    watchdog_->Begin();
     auto r = sql_->ExecuteOne(statement);
+    // A statement the watchdog interrupted fails with the limit it hit.
+    Status finished = watchdog_->Finish(r.ok() ? Status::OK() : r.status(), "--sql-timeout", "--sql-memory");
+    if (!r.ok()) r = std::move(finished);
     std::string_view outcome = "ok";
     if (!r.ok()) {
       switch (r.status().code()) {
@@ -941,6 +1015,25 @@ class ApiServer::Impl {
     auto sql = ParseSqlBody(req.body, req.get_header_value("Content-Type"));
     if (!sql.ok()) return SetStatusError(res, sql.status());
 
+    // Statements run one at a time; a queue longer than the cap would only
+    // hold HTTP threads (and their clients) for many time limits.
+    const int in_flight = sql_in_flight_.fetch_add(1) + 1;
+    struct Leave {
+      std::atomic<int>* n;
+      ~Leave() { n->fetch_sub(1); }
+    } leave{&sql_in_flight_};
+    if (options_.sql_max_concurrent > 0 && in_flight > options_.sql_max_concurrent) {
+      {
+        std::lock_guard<std::mutex> lock(metrics_mu_);
+        ++statements_["busy"];
+      }
+      res.set_header("Retry-After", "1");
+      return SetError(res, 429,
+                      fmt::format("{} statements are running or waiting already (--sql-max-concurrent {}); retry "
+                                  "later",
+                                  in_flight - 1, options_.sql_max_concurrent));
+    }
+
     std::lock_guard<std::mutex> lake(lake_mu_);
     MaybeRefresh();
     auto r = Run(*sql);
@@ -1032,6 +1125,10 @@ class ApiServer::Impl {
 
   std::mutex lake_mu_;
   std::unique_ptr<LakeSql> sql_;  // GUARDED_BY(lake_mu_); Interrupt() from any thread
+  RequestGuardOptions guard_;     // set by Init, then read-only
+  // Interrupts sql_'s statements; declared after sql_, so destroyed first.
+  std::unique_ptr<StatementWatchdog> watchdog_;
+  std::atomic<int> sql_in_flight_{0};  // POST /api/v1/sql requests running or waiting
   // Steady-clock micros of the last catalog check; written under lake_mu_,
   // read anywhere (MaybeRefreshWithoutWaiting).
   std::atomic<int64_t> last_check_micros_{0};
@@ -1048,6 +1145,7 @@ class ApiServer::Impl {
     return m;
   }();                                                          // GUARDED_BY(metrics_mu_)
   int64_t bytes_scanned_ = 0;                                   // GUARDED_BY(metrics_mu_)
+  std::map<std::string, int64_t, std::less<>> refused_;        // GUARDED_BY(metrics_mu_)
   std::map<std::string, TimestampMicros> last_trade_metric_;    // GUARDED_BY(metrics_mu_)
   std::atomic<int64_t> commit_seq_{0};  // sql_->commit_seq(), readable without lake_mu_
 

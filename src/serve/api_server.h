@@ -91,6 +91,21 @@
 // as "admin" but only to clients on the loopback interface (127.0.0.1, ::1);
 // other clients get 403 naming --token-hash. The default bind is 127.0.0.1.
 //
+// Browsers (serve/request_guard.h; SECURITY.md has the threat model): every
+// request but /healthz whose Host is not one of the server's names
+// (localhost, 127.0.0.1, ::1, the bind address, the --public-url host) is
+// refused with 403 (DNS rebinding) -- always in open mode, with tokens when
+// the names are known (a specific bind address or --public-url). Every
+// /api/v1 request a browser marks as cross-site (Sec-Fetch-Site cross-site or
+// same-site, or an Origin other than the server's own or --public-url's) is
+// refused with 403 before any handler runs: nothing is read, run or paused.
+//
+// Statement limits: each statement on the lake runs under a time limit and
+// a memory limit (sql_timeout_micros, sql_memory_bytes; StatementWatchdog
+// interrupts it: 400 naming the limit, outcome "over_limit"), and at most
+// sql_max_concurrent POST /api/v1/sql requests run or wait at once (more:
+// 429, Retry-After: 1, outcome "busy").
+//
 // Catalog freshness: at most every refresh_interval_micros, a request lists
 // _catalog/commits/ (cheap: the newest commit key) and, if a newer commit
 // exists, the LakeSql re-reads the catalog before answering. A bars cache
@@ -105,8 +120,9 @@
 //   tradelake_sql_bytes_scanned_total           counter: bytes_read of every
 //       statement the server ran on the lake (all endpoints)
 //   tradelake_sql_statements_total{outcome}     counter: statements run, by
-//       outcome "ok", "refused" (403), "error" (400), "over_limit" (scan
-//       limit), "failed" (other errors)
+//       outcome "ok", "refused" (403), "error" (400), "over_limit" (scan,
+//       time or memory limit), "busy" (over sql_max_concurrent), "failed"
+//       (other errors)
 //   tradelake_catalog_commit                    gauge: seq of the catalog
 //       snapshot being served
 //   tradelake_freshness_seconds{product}        gauge: now - last trade time
@@ -115,6 +131,14 @@
 //       requests with valid parameters answered from the cache ("hit") or
 //       by a statement ("miss", whether it succeeded or not); neither when
 //       bars_cache_entries is 0
+//   tradelake_sql_stopped_total{limit}          counter: statements stopped by
+//       the "time" or "memory" limit
+//   tradelake_http_refused_total{reason}        counter: requests refused by
+//       the request guard, reason "host" or "cross_site"
+//   tradelake_sql_requests_in_flight            gauge: POST /api/v1/sql requests
+//       running or waiting (the ones sql_max_concurrent counts)
+//   tradelake_process_resident_bytes            gauge: resident set size
+//   tradelake_process_open_fds                  gauge: open file descriptors
 //   followed by PipelineHooks::metrics_text when the server runs a pipeline.
 //
 // Threads: handlers run on a pool of `threads` HTTP threads; statements on
@@ -215,6 +239,19 @@ struct ApiServerOptions {
   uint64_t max_sql_rows = 100'000;  // /api/v1/sql rows beyond are cut ("truncated": true)
   std::string cache_dir;           // LakeSql's cache for a remote lake
   int sql_threads = 0;             // DuckDB threads (0: one per core)
+  // Limits of one statement (query/statement_limits.h): stopped after this
+  // long (0: never), or once it grew the process by more than
+  // sql_memory_bytes (0: no limit; also DuckDB's memory_limit). A stopped
+  // statement answers 400 naming the limit and the flag.
+  int64_t sql_timeout_micros = 30 * kMicrosPerSecond;
+  int64_t sql_memory_bytes = int64_t{1} << 30;
+  // POST /api/v1/sql requests running or waiting for the lake at once;
+  // more answer 429 with Retry-After (0: no cap).
+  int sql_max_concurrent = 4;
+  // The URL clients use when the server runs behind a proxy
+  // ("https://lake.example.com"): its host is accepted as Host and its
+  // origin as Origin (serve/request_guard.h). "" for none.
+  std::string public_url;
   // The clock for freshness and default time ranges (tests pin it).
   std::function<TimestampMicros()> clock = NowMicros;
   PipelineHooks pipeline;          // set by `tradelake run`

@@ -1104,3 +1104,183 @@ TEST(ApiServerBarsCache, ANewCommitIsAMissWithTheNewBars) {
 
 }  // namespace
 }  // namespace tradelake
+
+namespace tradelake {
+namespace {
+
+// A request with exactly `headers` (Host included) on a raw connection, as a
+// browser page would send it: httplib's client always sets its own Host.
+Answer Raw(int port, std::string_view method, std::string_view path, const httplib::Headers& headers,
+           std::string_view body = "") {
+  httplib::Client client("127.0.0.1", port);
+  client.set_connection_timeout(10);
+  client.set_read_timeout(60);
+  httplib::Request req;
+  req.method = std::string(method);
+  req.path = std::string(path);
+  req.headers = headers;
+  req.body = std::string(body);
+  if (!body.empty() && !req.has_header("Content-Type")) req.set_header("Content-Type", "text/plain");
+  auto res = client.send(req);
+  if (!res) return {};
+  return {res->status, res->body, res->headers};
+}
+
+TEST_F(ApiServerTest, OpenModeRefusesCrossSitePagesAndReboundHostsBeforeAnyHandler) {
+  FakePipeline pipeline;
+  ApiServerOptions o;
+  o.pipeline = pipeline.Hooks();
+  auto server = StartWith(std::move(o));
+  ASSERT_NE(server, nullptr);
+  const int port = server->port();
+  const std::string own = fmt::format("127.0.0.1:{}", port);
+  auto host = [&](std::string h) { return httplib::Headers{{"Host", std::move(h)}}; };
+
+  // What the issue saw: a page on another site posts text/plain SQL, or pauses the schedule.
+  httplib::Headers evil = {{"Host", own}, {"Origin", "https://evil.example"}, {"Sec-Fetch-Site", "cross-site"}};
+  Answer sql = Raw(port, "POST", "/api/v1/sql", evil, "SELECT 42");
+  EXPECT_EQ(sql.status, 403) << sql.body;
+  EXPECT_NE(sql.body.find("cross-site request refused"), std::string::npos) << sql.body;
+  EXPECT_EQ(Raw(port, "POST", "/api/v1/schedule/pause", evil).status, 403);
+  // A form post from a page of another port (same site, other origin), and a sandboxed page (Origin: null).
+  EXPECT_EQ(Raw(port, "POST", "/api/v1/schedule/pause",
+                {{"Host", own}, {"Origin", "http://127.0.0.1:1"}, {"Sec-Fetch-Site", "same-site"},
+                 {"Content-Type", "application/x-www-form-urlencoded"}},
+                "a=b")
+                .status,
+            403);
+  EXPECT_EQ(Raw(port, "POST", "/api/v1/sql", {{"Host", own}, {"Origin", "null"}}, "SELECT 1").status, 403);
+  // Older browsers send only Origin.
+  EXPECT_EQ(Raw(port, "GET", "/api/v1/products", {{"Host", own}, {"Origin", "http://localhost:9"}}).status, 403);
+  // Nothing was paused.
+  EXPECT_EQ(Get(server.get(), "/api/v1/schedule", "").body, R"({"paused":false,"changed_at":null,"by":""})");
+
+  // DNS rebinding: the page's own origin, but its Host is the attacker's name.
+  for (const char* path : {"/api/v1/products", "/api/v1/status", "/metrics", "/"}) {
+    Answer a = Raw(port, "GET", path, host(fmt::format("evil.example:{}", port)));
+    EXPECT_EQ(a.status, 403) << path << ": " << a.body;
+    EXPECT_NE(a.body.find("is not a name of this server"), std::string::npos) << a.body;
+  }
+  EXPECT_EQ(Raw(port, "POST", "/api/v1/schedule/pause",
+                {{"Host", fmt::format("evil.example:{}", port)}, {"Origin", fmt::format("http://evil.example:{}", port)},
+                 {"Sec-Fetch-Site", "same-origin"}})
+                .status,
+            403);
+  EXPECT_EQ(Get(server.get(), "/api/v1/schedule", "").body, R"({"paused":false,"changed_at":null,"by":""})");
+  // Probes need no name.
+  EXPECT_EQ(Raw(port, "GET", "/healthz", host("10.0.0.1")).status, 200);
+
+  // The dashboard's own requests, and clients that are not browsers, pass.
+  for (const std::string& name : {own, fmt::format("localhost:{}", port), fmt::format("[::1]:{}", port)}) {
+    EXPECT_EQ(Raw(port, "GET", "/api/v1/products", host(name)).status, 200) << name;
+  }
+  EXPECT_EQ(Raw(port, "POST", "/api/v1/sql",
+                {{"Host", own}, {"Origin", fmt::format("http://{}", own)}, {"Sec-Fetch-Site", "same-origin"}},
+                "SELECT 42")
+                .status,
+            200);
+  EXPECT_EQ(Raw(port, "POST", "/api/v1/schedule/pause",
+                {{"Host", own}, {"Origin", fmt::format("http://{}", own)}, {"Sec-Fetch-Site", "same-origin"}})
+                .status,
+            200);
+
+  const std::string metrics = server->MetricsText();
+  EXPECT_EQ(Sample(metrics, "tradelake_http_refused_total{reason=\"cross_site\"}"), 5) << metrics;
+  EXPECT_EQ(Sample(metrics, "tradelake_http_refused_total{reason=\"host\"}"), 5) << metrics;
+}
+
+TEST_F(ApiServerTest, APublicUrlIsAcceptedAsHostAndOrigin) {
+  ApiServerOptions o;
+  o.tokens = {{"analyst", Sha256Hex(kAnalystToken)}};
+  o.bind = "127.0.0.1";
+  o.public_url = "https://lake.example.com";
+  auto server = StartWith(std::move(o));
+  ASSERT_NE(server, nullptr);
+  const int port = server->port();
+  const httplib::Headers proxied = {{"Host", "lake.example.com"},
+                                    {"Origin", "https://lake.example.com"},
+                                    {"Sec-Fetch-Site", "same-origin"},
+                                    {"Authorization", fmt::format("Bearer {}", kAnalystToken)}};
+  EXPECT_EQ(Raw(port, "GET", "/api/v1/products", proxied).status, 200);
+  EXPECT_EQ(Raw(port, "GET", "/api/v1/products",
+                {{"Host", "other.example.com"}, {"Authorization", fmt::format("Bearer {}", kAnalystToken)}})
+                .status,
+            403);
+  ApiServerOptions bad;
+  bad.public_url = "lake.example.com";
+  EXPECT_EQ(ApiServer::Start(store_, std::move(bad)).status().code(), StatusCode::kInvalidArgument);
+}
+
+// The two statements of issue 14: one runs for hours, one grows the process
+// by gigabytes. Both are stopped with a message naming the limit, the server
+// stays within its memory limit and keeps answering.
+TEST_F(ApiServerTest, HostileStatementsAreStoppedByTheTimeAndMemoryLimits) {
+  // Two servers, so that neither outcome depends on how fast this machine is:
+  // one with only a time limit, one with only a memory limit.
+  ApiServerOptions timed;
+  timed.sql_timeout_micros = 2 * kMicrosPerSecond;
+  timed.sql_memory_bytes = 0;
+  auto server = StartWith(std::move(timed));
+  ASSERT_NE(server, nullptr);
+  ApiServerOptions bounded;
+  bounded.sql_timeout_micros = 0;
+  bounded.sql_memory_bytes = int64_t{512} << 20;
+  auto small = StartWith(std::move(bounded));
+  ASSERT_NE(small, nullptr);
+  const int64_t rss_before = static_cast<int64_t>(Sample(small->MetricsText(), "tradelake_process_resident_bytes"));
+
+  Answer slow = Post(server.get(), "/api/v1/sql", "SELECT sum(range) FROM range(20000000000::BIGINT)", "text/plain", "");
+  const std::string slow_error = ExpectError(slow, 400);
+  EXPECT_NE(slow_error.find("time limit of 2 s"), std::string::npos) << slow_error;
+  EXPECT_NE(slow_error.find("--sql-timeout"), std::string::npos) << slow_error;
+
+  Answer big = Post(small.get(), "/api/v1/sql", "SELECT length(string_agg(repeat('x',1000),'')) FROM range(20000000)",
+                    "text/plain", "");
+  const std::string big_error = ExpectError(big, 400);
+  EXPECT_NE(big_error.find("memory limit of 512 MiB"), std::string::npos) << big_error;
+  EXPECT_NE(big_error.find("--sql-memory"), std::string::npos) << big_error;
+
+  const std::string metrics = small->MetricsText();
+  const int64_t rss_after = static_cast<int64_t>(Sample(metrics, "tradelake_process_resident_bytes"));
+  std::printf("serve RSS before %lld MiB, after the hostile statements %lld MiB; %s\n",
+              static_cast<long long>(rss_before >> 20), static_cast<long long>(rss_after >> 20), big_error.c_str());
+  EXPECT_LT(rss_after - rss_before, int64_t{768} << 20);
+  EXPECT_EQ(Sample(server->MetricsText(), "tradelake_sql_stopped_total{limit=\"time\"}"), 1);
+  EXPECT_EQ(Sample(metrics, "tradelake_sql_stopped_total{limit=\"memory\"}"), 1);
+  EXPECT_EQ(Sample(metrics, "tradelake_sql_statements_total{outcome=\"over_limit\"}"), 1);
+  // Still serving, statements included.
+  for (ApiServer* s : {server.get(), small.get()}) {
+    EXPECT_EQ(Get(s, "/api/v1/bars?product=BTC-USD&interval=1h&from=2024-05-01&to=2024-05-03", "").status, 200);
+    EXPECT_EQ(Post(s, "/api/v1/sql", "SELECT 42", "text/plain", "").status, 200);
+  }
+}
+
+TEST_F(ApiServerTest, StatementsOverTheConcurrencyCapAre429WithRetryAfter) {
+  ApiServerOptions o;
+  o.sql_timeout_micros = 5 * kMicrosPerSecond;
+  o.sql_max_concurrent = 1;
+  auto server = StartWith(std::move(o));
+  ASSERT_NE(server, nullptr);
+  std::atomic<int> slow_status{0};
+  std::string slow_body;
+  std::thread slow([&] {
+    Answer a = Post(server.get(), "/api/v1/sql", "SELECT sum(range) FROM range(20000000000::BIGINT)", "text/plain", "");
+    slow_body = a.body;
+    slow_status = a.status;
+  });
+  // While the slow statement runs, another is turned away at once.
+  while (slow_status == 0 && Sample(server->MetricsText(), "tradelake_sql_requests_in_flight") < 1) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  Answer busy = Post(server.get(), "/api/v1/sql", "SELECT 1", "text/plain", "");
+  slow.join();
+  ASSERT_EQ(busy.status, 429) << busy.body << "; the slow statement answered " << slow_body;
+  EXPECT_EQ(busy.headers.find("Retry-After")->second, "1");
+  EXPECT_NE(busy.body.find("--sql-max-concurrent 1"), std::string::npos) << busy.body;
+  EXPECT_EQ(slow_status, 400);
+  EXPECT_GE(Sample(server->MetricsText(), "tradelake_sql_statements_total{outcome=\"busy\"}"), 1);
+  EXPECT_EQ(Post(server.get(), "/api/v1/sql", "SELECT 1", "text/plain", "").status, 200);
+}
+
+}  // namespace
+}  // namespace tradelake

@@ -514,6 +514,7 @@ Status LakeSql::BuildDatabases() {
                              {"autoload_known_extensions", "false"},
                              {"allow_community_extensions", "false"}};
   if (options_.threads > 0) config.emplace_back("threads", std::to_string(options_.threads));
+  if (!options_.memory_limit.empty()) config.emplace_back("memory_limit", options_.memory_limit);
 
   // Planning: tables of the same shape holding three rows (NULL, the lowest
   // and the highest value of each type), so DuckDB's optimizer can never
@@ -533,7 +534,7 @@ Status LakeSql::BuildDatabases() {
     // machine's time zone (and no SET can change it after the lock).
     RETURN_IF_ERROR(con->Query("SET TimeZone = 'UTC'").status());
     RETURN_IF_ERROR(con->Query("CREATE SCHEMA IF NOT EXISTS silver; CREATE SCHEMA IF NOT EXISTS gold; "
-                               "CREATE SCHEMA IF NOT EXISTS bronze")
+                               "CREATE SCHEMA IF NOT EXISTS bronze; CREATE SCHEMA IF NOT EXISTS audit")
                         .status());
     return con->Query("SET lock_configuration = true").status();
   };

@@ -81,6 +81,9 @@ struct SqlOptions {
   std::string cache_dir;
   // DuckDB worker threads (0: one per core).
   int threads = 0;
+  // DuckDB's memory_limit ("2GB"; "": DuckDB's default, 80% of RAM). It
+  // bounds the buffer manager only; serve/api_server.h adds a watchdog.
+  std::string memory_limit;
 };
 
 // What one statement read, known before it ran.
