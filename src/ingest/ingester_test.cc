@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-
+#include <cstdio>
 #include <map>
 
 #include "bronze/bronze.h"
@@ -192,6 +192,61 @@ TEST_F(IngesterTest, CrashBetweenObjectAndCheckpointLosesNothingAndWritesNothing
   ASSERT_TRUE(r2.status.ok()) << r2.status.ToString();
   ExpectComplete(base.get(), "BTC-USD");
   ExpectAnnouncedOnce(base.get(), "BTC-USD");
+}
+
+// The crash sweep: a run is killed at each of its store calls in turn (or
+// the call is carried out and its reply lost), then run again. Every crash
+// point is a call index from a clean run, not a timer, so every run of this
+// test tries the same points, all of them.
+TEST_F(IngesterTest, AKillOrALostReplyAtEveryStoreCallLosesNothingAndDoublesNothing) {
+  SimulatorOptions so;
+  so.products = {"BTC-USD"};
+  so.seed = 11;
+  so.history_micros = 15 * kMicrosPerMinute;
+  so.trades_per_second = 3;
+  so.live = false;
+  so.rate_limit = false;
+  auto sim = Simulator::Start(so);
+  ASSERT_TRUE(sim.ok()) << sim.status().ToString();
+  sim_ = std::move(sim).value();
+  IngestOptions o = Options({"BTC-USD"});
+  o.object_max_trades = 1000;
+
+  auto clean = NewMemoryStore();
+  FaultInjectionStore counter(clean.get());
+  ASSERT_TRUE(RunIngest(&counter, o).status.ok());
+  const int64_t calls = counter.calls();
+  const std::vector<std::string> call_log = counter.call_log();
+  ASSERT_GT(calls, 10);
+  int64_t points = 0, first_runs_failed = 0, puts = 0;
+  for (const FaultMode mode : {FaultMode::kKill, FaultMode::kLostReply}) {
+    for (int64_t k = 0; k < calls; ++k) {
+      // A lost reply differs from a kill only for a write (the write happened).
+      const bool is_put = call_log[static_cast<size_t>(k)].starts_with("Put ");
+      if (mode == FaultMode::kLostReply && !is_put) continue;
+      if (mode == FaultMode::kLostReply) ++puts;
+      SCOPED_TRACE(testing::Message() << (mode == FaultMode::kKill ? "kill" : "lost reply") << " at call " << k
+                                      << " of " << calls);
+      auto base = NewMemoryStore();
+      FaultInjectionStore faulty(base.get());
+      faulty.FailCall(k, mode, IOError("injected: crash point"));
+      const IngestReport first = RunIngest(&faulty, o);
+      if (!first.status.ok()) ++first_runs_failed;
+      faulty.Heal();
+      const IngestReport again = RunIngest(&faulty, o);
+      ASSERT_TRUE(again.status.ok()) << again.status.ToString();
+      ExpectComplete(base.get(), "BTC-USD");
+      ExpectAnnouncedOnce(base.get(), "BTC-USD");
+      if (HasFailure()) return;
+      ++points;
+    }
+  }
+  EXPECT_EQ(points, calls + puts);
+  EXPECT_GT(first_runs_failed, 0);
+  RecordProperty("crash_points", static_cast<int>(points));
+  std::printf("crash sweep: %lld store calls, %lld crash points, %lld first runs failed\n",
+              static_cast<long long>(calls), static_cast<long long>(points),
+              static_cast<long long>(first_runs_failed));
 }
 
 TEST_F(IngesterTest, FullDiskWhileLandingIsAnIOErrorNamingTheObject) {
