@@ -3,7 +3,7 @@
 //   tradelake serve --lake L --port P [--bind 127.0.0.1]
 //                   [--token-hash ROLE:SHA256HEX ...] [--max-scan 10GB]
 //                   [--ready-file F] [--threads N] [--public-url URL]
-//                   [--sql-timeout 30s] [--sql-memory 1GB] [--sql-max-concurrent 4]
+//                   [--sql-timeout 30s] [--sql-memory 1GiB] [--sql-max-concurrent 4]
 //   tradelake serve --hash-token < token.txt     prints the token's SHA-256
 //
 // The lake is opened as the analyst role. Without --token-hash the server
@@ -37,7 +37,7 @@ struct ServerFlags {
   int threads = ApiServerOptions{}.threads;
   std::string public_url;
   std::string sql_timeout = "30s";   // "0": no limit
-  std::string sql_memory = "1GB";    // "0": no limit
+  std::string sql_memory = "1GiB";   // "0": no limit
   int sql_max_concurrent = ApiServerOptions{}.sql_max_concurrent;
 };
 void AddServerFlags(CLI::App* command, ServerFlags* flags);

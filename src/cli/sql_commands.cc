@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -13,6 +14,8 @@
 
 #include "cli/cli.h"
 #include "cli/shell.h"
+#include "core/time.h"
+#include "query/statement_limits.h"
 #include "sql/athena_ddl.h"
 #include "sql/lake_sql.h"
 #include "sql/render.h"
@@ -23,6 +26,16 @@
 
 namespace tradelake {
 namespace {
+
+// Half of physical memory as "NMiB": the default --memory of `tradelake sql`,
+// looser than the API's 1GB (the user runs it for themselves) but bounded:
+// DuckDB's own default, 80%, leaves too little for the rest of the machine.
+std::string HalfOfRam() {
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return "";
+  return fmt::format("{}MiB", (static_cast<int64_t>(pages) * page / 2) >> 20);
+}
 
 }  // namespace
 
@@ -39,6 +52,8 @@ struct SqlCommands::Flags {
   std::string format = "table";
   std::string out;
   std::string max_scan;
+  std::string timeout = "0";
+  std::string memory;
   uint64_t max_rows = 0;
   bool quiet = false;
   std::string cache_dir;
@@ -73,6 +88,10 @@ SqlCommands::SqlCommands(CLI::App* app, const std::string* policies_dir)
   f.sql->add_option("--out,-o", f.out, "write the result of the last statement to this file");
   f.sql->add_option("--max-scan", f.max_scan, "refuse a statement that would scan more, e.g. 10GB (like Athena's "
                                               "BytesScannedCutoffPerQuery)");
+  f.sql->add_option("--timeout", f.timeout, "stop the statements after this long, e.g. 5m (0: never; Ctrl-C in the shell)")
+      ->capture_default_str();
+  f.sql->add_option("--memory", f.memory,
+                    "stop a statement that needs more memory, e.g. 4GB (default: half of RAM)");
   f.sql->add_option("--max-rows", f.max_rows, "table format: show at most N rows (0: all)")->capture_default_str();
   f.sql->add_flag("--quiet,-q", f.quiet, "no scan summary on stderr");
   f.sql->add_option("--cache-dir", f.cache_dir, "local cache for objects of a remote lake");
@@ -133,7 +152,7 @@ namespace {
 
 int RunSql(const std::string& policies_dir, const std::string& role, const std::string& lake, const std::string& query, const std::string& format_name,
            const std::string& out, const std::string& max_scan, uint64_t max_rows, bool quiet,
-           const std::string& cache_dir) {
+           const std::string& cache_dir, const std::string& timeout, const std::string& memory) {
   auto format = ParseOutputFormat(format_name);
   if (!format.ok()) return FailCommand(format.status());
   if (*format == OutputFormat::kParquet && out.empty()) {
@@ -141,6 +160,22 @@ int RunSql(const std::string& policies_dir, const std::string& role, const std::
   }
   SqlOptions options;
   options.cache_dir = cache_dir;
+  // The memory limit is DuckDB's memory_limit (it accounts string_agg and
+  // the other aggregates since 1.4) plus the watchdog below on the growth of
+  // this process; the time limit is the watchdog's.
+  StatementLimits limits;
+  options.memory_limit = memory.empty() ? HalfOfRam() : "";
+  if (!memory.empty() && memory != "0") {
+    auto bytes = ParseByteSize(memory);
+    if (!bytes.ok()) return FailCommand(bytes.status().WithContext("--memory"));
+    options.memory_limit = fmt::format("{}MiB", std::max<int64_t>(*bytes >> 20, 1));
+    limits.max_growth_bytes = *bytes;
+  }
+  if (timeout != "0") {
+    auto micros = ParseDuration(timeout);
+    if (!micros.ok()) return FailCommand(micros.status().WithContext("--timeout"));
+    limits.max_micros = *micros;
+  }
   if (!max_scan.empty()) {
     auto bytes = ParseByteSize(max_scan);
     if (!bytes.ok()) return FailCommand(bytes.status().WithContext("--max-scan"));
@@ -160,8 +195,12 @@ int RunSql(const std::string& policies_dir, const std::string& role, const std::
     }
     script.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   }
-  auto results = (*sql)->Execute(script);
-  if (!results.ok()) return FailCommand(results.status());
+  LakeSql* lake_sql = sql->get();
+  StatementWatchdog watchdog(limits, [lake_sql] { lake_sql->Interrupt(); });
+  watchdog.Begin();
+  auto results = lake_sql->Execute(script);
+  Status finished = watchdog.Finish(results.ok() ? Status::OK() : results.status(), "--timeout", "--memory");
+  if (!finished.ok()) return FailCommand(finished);
   if (results->empty()) return FailCommand(InvalidArgument("no SQL statement given"));
   for (size_t i = 0; i < results->size(); ++i) {
     const StatementResult& r = (*results)[i];
@@ -196,7 +235,8 @@ int RunSql(const std::string& policies_dir, const std::string& role, const std::
 std::optional<int> SqlCommands::RunIfParsed() {
   Flags& f = *f_;
   if (f.sql->parsed()) {
-    return RunSql(*policies_dir_, f.role, f.lake, f.query, f.format, f.out, f.max_scan, f.max_rows, f.quiet, f.cache_dir);
+    return RunSql(*policies_dir_, f.role, f.lake, f.query, f.format, f.out, f.max_scan, f.max_rows, f.quiet, f.cache_dir,
+                  f.timeout, f.memory);
   }
   if (!f.catalog->parsed()) return std::nullopt;
   auto store = OpenLakeAs(f.lake, "analyst", *policies_dir_);
