@@ -223,7 +223,9 @@ Result<IniSections> ParseAwsIni(std::string_view text, std::string_view origin) 
         if (eq == std::string_view::npos) return bad("nested setting without '='");
         const std::string key = Lower(Trim(trimmed.substr(0, eq)));
         if (key.empty()) return bad("nested setting without a name");
-        (*current)[last_option + "." + key] = std::string(Trim(trimmed.substr(eq + 1)));
+        std::string nested = last_option;
+        nested.append(".").append(key);
+        (*current)[nested] = std::string(Trim(trimmed.substr(eq + 1)));
       } else {
         (*current)[last_option] += "\n" + std::string(trimmed);
       }
