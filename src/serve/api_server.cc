@@ -1,9 +1,6 @@
 #include "serve/api_server.h"
 
 #include <httplib.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <dirent.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -11,18 +8,16 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
-#include <compare>
 #include <cstring>
 #include <limits>
-#include <list>
 #include <map>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <thread>
 #include <utility>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "core/text.h"
@@ -30,7 +25,11 @@
 #include "etl/dec18.h"
 #include "serve/api_params.h"
 #include "query/statement_limits.h"
-#include "serve/dashboard_assets.h"
+#include "serve/auth.h"
+#include "serve/bars_cache.h"
+#include "serve/dashboard.h"
+#include "serve/http_response.h"
+#include "serve/metrics.h"
 #include "serve/request_guard.h"
 #include "sql/lake_quality.h"
 #include "sql/lake_sql.h"
@@ -45,108 +44,6 @@ namespace {
 constexpr size_t kBarsCacheBytes = 64 << 20;
 
 constexpr std::string_view kNoPipeline = "this server runs no pipeline; start one with `tradelake run`";
-
-// The dashboard page may run only its own files: no inline script or style,
-// no other origin, not framed.
-constexpr std::string_view kDashboardCsp =
-    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
-    "font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-
-// Paths that get their own label in tradelake_http_requests_total; anything
-// else is "other", so a scanner cannot grow the label set without bound.
-const std::set<std::string, std::less<>>& KnownPaths() {
-  static const std::set<std::string, std::less<>> paths = {
-      "/healthz",       "/metrics",         "/api/v1/products",       "/api/v1/bars",
-      "/api/v1/trades", "/api/v1/status",   "/api/v1/sql",            "/api/v1/schedule",
-      "/api/v1/schedule/pause", "/api/v1/schedule/resume"};
-  return paths;
-}
-
-bool IsDashboardPath(std::string_view path) {
-  return path == "/" || path == "/index.html" || path.starts_with("/assets/");
-}
-
-// The label of `path` in tradelake_http_requests_total.
-std::string PathLabel(std::string_view path) {
-  if (IsDashboardPath(path)) return "dashboard";
-  const auto it = KnownPaths().find(path);
-  return it == KnownPaths().end() ? "other" : *it;
-}
-
-constexpr std::string_view kOutcomes[] = {"ok", "refused", "error", "over_limit", "busy", "failed"};
-
-// Open file descriptors of this process (-1 if unknown).
-int64_t OpenFdCount() {
-  DIR* d = opendir("/proc/self/fd");
-  if (d == nullptr) return -1;
-  int64_t n = 0;
-  while (readdir(d) != nullptr) ++n;
-  closedir(d);
-  return n - 3;  // ".", ".." and the directory itself
-}
-
-std::string ErrorJson(std::string_view message) {
-  std::string out = "{\"error\":";
-  AppendJsonString(&out, message);
-  out += "}";
-  return out;
-}
-
-// Sets the answer to `body` through a content provider rather than
-// Response::set_content, because httplib sends a provider's bytes as they
-// are: it compresses set_content bodies anew for every request, with brotli
-// at its slowest quality when the client offers "br" (browsers and
-// httplib::Client do): ~0.5 s of CPU for a one-day 1m bars answer. And the
-// body is not copied again.
-void SetBody(httplib::Response& res, int status, std::shared_ptr<const std::string> body,
-             std::string_view content_type) {
-  res.status = status;
-  if (body->empty()) {  // httplib takes a provider of length 0 for one without a length
-    res.set_content("", std::string(content_type));
-    return;
-  }
-  const size_t size = body->size();
-  res.set_content_provider(size, std::string(content_type),
-                           [body = std::move(body)](size_t offset, size_t length, httplib::DataSink& sink) {
-                             return sink.write(body->data() + offset, std::min(length, body->size() - offset));
-                           });
-}
-
-void SetJson(httplib::Response& res, int status, std::string body) {
-  SetBody(res, status, std::make_shared<const std::string>(std::move(body)), "application/json");
-}
-
-void SetError(httplib::Response& res, int status, std::string_view message) {
-  SetJson(res, status, ErrorJson(message));
-}
-
-// The HTTP status that tells a client what a lake Status means.
-int HttpStatusOf(const Status& s) {
-  switch (s.code()) {
-    case StatusCode::kInvalidArgument:
-    case StatusCode::kFailedPrecondition:
-      return 400;
-    case StatusCode::kNotFound:
-      return 404;
-    case StatusCode::kPermissionDenied:
-      return 403;
-    case StatusCode::kResourceExhausted:
-      return 429;
-    case StatusCode::kUnavailable:
-    case StatusCode::kCancelled:
-      return 503;
-    case StatusCode::kDeadlineExceeded:
-      return 504;
-    default:
-      return 500;
-  }
-}
-
-void SetStatusError(httplib::Response& res, const Status& s) { SetError(res, HttpStatusOf(s), s.message()); }
-
-bool IsLoopback(std::string_view addr) {
-  return addr.starts_with("127.") || addr == "::1" || addr.starts_with("::ffff:127.");
-}
 
 std::optional<int64_t> ParseInt(std::string_view text) {
   int64_t v = 0;
@@ -171,31 +68,43 @@ std::string CanonDecimal(const std::optional<std::string>& text) {
   return v.ok() ? Dec18ToString(*v) : *text;
 }
 
-void AppendDecimal(std::string* out, const QueryResult& r, uint64_t row, uint64_t col) {
+using Json = nlohmann::ordered_json;
+
+// A DECIMAL column as its canonical string, or null.
+Json DecimalJson(const QueryResult& r, uint64_t row, uint64_t col) {
   const auto v = r.GetString(row, col);
-  if (!v) {
-    *out += "null";
-    return;
-  }
-  AppendJsonString(out, CanonDecimal(v));
+  if (!v) return nullptr;
+  return CanonDecimal(v);
 }
 
 // An epoch_us(...) column as RFC 3339, or null.
-void AppendTime(std::string* out, const QueryResult& r, uint64_t row, uint64_t col) {
+Json TimeJson(const QueryResult& r, uint64_t row, uint64_t col) {
   const auto v = r.GetString(row, col);
   const auto us = v ? ParseInt(*v) : std::nullopt;
-  if (!us) {
-    *out += "null";
-    return;
-  }
-  AppendJsonString(out, FormatRfc3339Trimmed(*us));
+  if (!us) return nullptr;
+  return FormatRfc3339Trimmed(*us);
 }
 
-void AppendInt(std::string* out, const QueryResult& r, uint64_t row, uint64_t col) {
-  *out += r.GetStringOr(row, col, "null");
+// An integer column as a JSON integer, or null.
+Json IntJson(const QueryResult& r, uint64_t row, uint64_t col) {
+  const auto v = r.GetString(row, col);
+  const auto i = v ? ParseInt(*v) : std::nullopt;
+  if (!i) return nullptr;
+  return *i;
 }
 
-std::string JsonNumber(double d) { return fmt::format("{}", d); }
+// One cell of a /api/v1/sql result as sql/render.h RenderJson types it
+// (DECIMAL as a string, numbers and booleans as such), made a JSON value.
+// An integer too large for 64 bits (HUGEINT) stays exact as a string.
+Json CellJson(const QueryResult& r, uint64_t row, uint64_t col) {
+  std::string text;
+  AppendJsonValue(&text, r, row, col);
+  Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return text;
+  if (j.is_number_float() && text.find_first_of(".eE") == std::string::npos) return text;
+  return j;
+}
+
 
 // The query parameters of `req`, the first value of each name.
 QueryParams ParamsOf(const httplib::Request& req) {
@@ -204,141 +113,12 @@ QueryParams ParamsOf(const httplib::Request& req) {
   return params;
 }
 
-// Rendered "bars" arrays of /api/v1/bars answers, keyed by the catalog
-// commit they were read from and the aligned request (api_params.h
-// AlignRangeUp: requests that differ only inside one interval share an
-// entry). Only the newest commit's entries are kept; least recently used
-// entries go first beyond max_entries or max_bytes. Thread-safe: mu_ is held
-// only for the map and list operations, never while a statement runs, and
-// the arrays are shared immutable strings, so a hit copies a pointer.
-class BarsCache {
- public:
-  struct Key {
-    int64_t commit = 0;
-    std::string product;
-    std::string_view interval;  // BarInterval::name, static storage
-    TimestampMicros from = 0;
-    TimestampMicros to = 0;
-    auto operator<=>(const Key&) const = default;
-  };
-  using Value = std::shared_ptr<const std::string>;
-
-  BarsCache(size_t max_entries, size_t max_bytes) : max_entries_(max_entries), max_bytes_(max_bytes) {}
-
-  // The cached array, or nullptr. A key of a newer commit than the entries
-  // drops them all: they can never be asked for again.
-  Value Find(const Key& key) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (key.commit != commit_) {
-      if (key.commit > commit_) ResetTo(key.commit);
-      return nullptr;
-    }
-    auto it = index_.find(key);
-    if (it == index_.end()) return nullptr;
-    lru_.splice(lru_.begin(), lru_, it->second);
-    return it->second->second;
-  }
-
-  // Keeps `bars` for `key` unless an entry of a newer commit exists already
-  // (a slow miss finishing late), the key is cached already (two concurrent
-  // misses of one key) or it alone is over max_bytes.
-  void Insert(Key key, Value bars) {
-    const size_t bytes = Cost(key, *bars);
-    std::lock_guard<std::mutex> lock(mu_);
-    if (key.commit < commit_ || bytes > max_bytes_) return;
-    if (key.commit > commit_) ResetTo(key.commit);
-    if (index_.contains(key)) return;
-    lru_.emplace_front(std::move(key), std::move(bars));
-    index_.emplace(lru_.front().first, lru_.begin());
-    bytes_ += bytes;
-    while (lru_.size() > max_entries_ || bytes_ > max_bytes_) {
-      bytes_ -= Cost(lru_.back().first, *lru_.back().second);
-      index_.erase(lru_.back().first);
-      lru_.pop_back();
-    }
-  }
-
- private:
-  using Lru = std::list<std::pair<Key, Value>>;  // most recently used first
-
-  // Memory an entry holds, roughly: the array, the key and the nodes.
-  static size_t Cost(const Key& key, const std::string& bars) { return bars.size() + 2 * key.product.size() + 256; }
-
-  void ResetTo(int64_t commit) {  // REQUIRES: mu_ held
-    index_.clear();
-    lru_.clear();
-    bytes_ = 0;
-    commit_ = commit;
-  }
-
-  const size_t max_entries_;
-  const size_t max_bytes_;
-  std::mutex mu_;
-  int64_t commit_ = -1;                  // GUARDED_BY(mu_)
-  Lru lru_;                              // GUARDED_BY(mu_)
-  std::map<Key, Lru::iterator> index_;   // GUARDED_BY(mu_); keys point into lru_
-  size_t bytes_ = 0;                     // GUARDED_BY(mu_)
-};
-
 int64_t SteadyMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
 }  // namespace
-
-bool RoleMayUse(std::string_view role, std::string_view path) {
-  for (const auto& e : kEndpointRoles) {
-    if (e.path != path) continue;
-    std::string_view roles = e.roles;
-    while (!roles.empty()) {
-      const size_t comma = roles.find(',');
-      if (roles.substr(0, comma) == role) return true;
-      if (comma == std::string_view::npos) break;
-      roles.remove_prefix(comma + 1);
-    }
-    return false;
-  }
-  return false;
-}
-
-std::string Sha256Hex(std::string_view text) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr) != 1) return "";
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * len);
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 0xF];
-  }
-  return out;
-}
-
-Result<TokenHash> ParseTokenHash(std::string_view text) {
-  const size_t colon = text.find(':');
-  if (colon == std::string_view::npos) {
-    return InvalidArgument(fmt::format("token hash {} is not ROLE:SHA256HEX (e.g. analyst:$(echo -n TOKEN | "
-                                       "tradelake serve --hash-token))",
-                                       QuoteForMessage(text.substr(0, 12))));
-  }
-  TokenHash t;
-  t.role = std::string(text.substr(0, colon));
-  if (std::find(std::begin(kServeRoles), std::end(kServeRoles), t.role) == std::end(kServeRoles)) {
-    return InvalidArgument(fmt::format("token role {} is not one of analyst, etl, ingest, deployer, admin",
-                                       QuoteForMessage(t.role)));
-  }
-  std::string_view hex = text.substr(colon + 1);
-  if (hex.size() != 64 || hex.find_first_not_of("0123456789abcdefABCDEF") != std::string_view::npos) {
-    return InvalidArgument(fmt::format(
-        "token hash of role {} must be 64 hex digits (SHA-256, from `tradelake serve --hash-token`), got {} characters",
-        t.role, hex.size()));
-  }
-  t.sha256_hex.reserve(64);
-  for (char c : hex) t.sha256_hex += static_cast<char>(c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
-  return t;
-}
 
 class ApiServer::Impl {
  public:
@@ -415,7 +195,7 @@ class ApiServer::Impl {
       SetBody(res, 200, std::make_shared<const std::string>(MetricsText()), "text/plain; version=0.0.4");
     });
     for (const char* path : {"/", "/index.html", R"(/assets/.+)"}) {
-      server_.Get(path, [this](const httplib::Request& req, httplib::Response& res) { Dashboard(req, res); });
+      server_.Get(path, [](const httplib::Request& req, httplib::Response& res) { ServeDashboardFile(req, res); });
     }
     Route("GET", "/api/v1/products", &Impl::Products);
     Route("GET", "/api/v1/bars", &Impl::Bars);
@@ -472,68 +252,12 @@ class ApiServer::Impl {
       UpdateLastTrades();
       lake.unlock();
     }
-    const TimestampMicros now = options_.clock();
-    std::unique_lock<std::mutex> lock(metrics_mu_);
-    std::string out;
-    out +=
-        "# HELP tradelake_http_requests_total HTTP requests answered, by endpoint (or \"other\") and status code.\n"
-        "# TYPE tradelake_http_requests_total counter\n";
-    for (const auto& [key, n] : requests_) {
-      out += fmt::format("tradelake_http_requests_total{{path=\"{}\",code=\"{}\"}} {}\n", key.first, key.second, n);
-    }
-    out +=
-        "# HELP tradelake_sql_bytes_scanned_total Bytes of lake objects read by the statements the server ran.\n"
-        "# TYPE tradelake_sql_bytes_scanned_total counter\n";
-    out += fmt::format("tradelake_sql_bytes_scanned_total {}\n", bytes_scanned_);
-    out +=
-        "# HELP tradelake_sql_statements_total Statements run on the lake, by outcome.\n"
-        "# TYPE tradelake_sql_statements_total counter\n";
-    for (const auto& [outcome, n] : statements_) {
-      out += fmt::format("tradelake_sql_statements_total{{outcome=\"{}\"}} {}\n", outcome, n);
-    }
-    out +=
-        "# HELP tradelake_catalog_commit Sequence number of the catalog commit being served.\n"
-        "# TYPE tradelake_catalog_commit gauge\n";
-    out += fmt::format("tradelake_catalog_commit {}\n", commit_seq_.load());
-    out +=
-        "# HELP tradelake_freshness_seconds Seconds since the last trade in Silver, per product.\n"
-        "# TYPE tradelake_freshness_seconds gauge\n";
-    for (const auto& [product, t] : last_trade_metric_) {
-      out += fmt::format("tradelake_freshness_seconds{{product=\"{}\"}} {}\n", product,
-                         JsonNumber(static_cast<double>(now - t) / static_cast<double>(kMicrosPerSecond)));
-    }
-    out +=
-        "# HELP tradelake_bars_cache_total /api/v1/bars answers found in (hit) or added to (miss) the answer "
-        "cache.\n"
-        "# TYPE tradelake_bars_cache_total counter\n";
-    out += fmt::format("tradelake_bars_cache_total{{result=\"hit\"}} {}\n", bars_hits_.load());
-    out += fmt::format("tradelake_bars_cache_total{{result=\"miss\"}} {}\n", bars_misses_.load());
-    out +=
-        "# HELP tradelake_http_refused_total Requests refused by the request guard (foreign Host, cross-site).\n"
-        "# TYPE tradelake_http_refused_total counter\n";
-    for (std::string_view reason : {"host", "cross_site"}) {
-      const auto it = refused_.find(reason);
-      out += fmt::format("tradelake_http_refused_total{{reason=\"{}\"}} {}\n", reason,
-                         it == refused_.end() ? 0 : it->second);
-    }
-    lock.unlock();
-    out +=
-        "# HELP tradelake_sql_stopped_total Statements stopped by the time or memory limit.\n"
-        "# TYPE tradelake_sql_stopped_total counter\n";
-    out += fmt::format("tradelake_sql_stopped_total{{limit=\"time\"}} {}\n", watchdog_->timeouts());
-    out += fmt::format("tradelake_sql_stopped_total{{limit=\"memory\"}} {}\n", watchdog_->memory_stops());
-    out +=
-        "# HELP tradelake_sql_requests_in_flight POST /api/v1/sql requests running or waiting for the lake.\n"
-        "# TYPE tradelake_sql_requests_in_flight gauge\n";
-    out += fmt::format("tradelake_sql_requests_in_flight {}\n", sql_in_flight_.load());
-    out +=
-        "# HELP tradelake_process_resident_bytes Resident set size of the process.\n"
-        "# TYPE tradelake_process_resident_bytes gauge\n";
-    out += fmt::format("tradelake_process_resident_bytes {}\n", ProcessRssBytes());
-    out +=
-        "# HELP tradelake_process_open_fds Open file descriptors of the process.\n"
-        "# TYPE tradelake_process_open_fds gauge\n";
-    out += fmt::format("tradelake_process_open_fds {}\n", OpenFdCount());
+    ServerMetrics::Gauges g;
+    g.commit = commit_seq_.load();
+    g.stopped_time = watchdog_->timeouts();
+    g.stopped_memory = watchdog_->memory_stops();
+    g.sql_in_flight = sql_in_flight_.load();
+    std::string out = metrics_.Text(g, options_.clock());
     if (options_.pipeline.present() && options_.pipeline.metrics_text) {
       std::string more = options_.pipeline.metrics_text();
       if (!more.empty() && more.back() != '\n') more += '\n';
@@ -561,59 +285,14 @@ class ApiServer::Impl {
   }
 
   // The caller's role ("admin" in open mode), or nullopt with the 401/403
-  // answer set.
+  // answer set (serve/auth.h).
   std::optional<std::string> Authorize(const httplib::Request& req, httplib::Response& res,
                                        std::string_view path) const {
-    if (options_.tokens.empty()) {
-      if (IsLoopback(req.remote_addr)) return "admin";
-      SetError(res, 403,
-               "no tokens are configured, so this server answers only 127.0.0.1; start it with --token-hash "
-               "ROLE:SHA256HEX to serve other clients");
-      return std::nullopt;
-    }
-    const std::string header = req.get_header_value("Authorization");
-    auto unauthorized = [&](std::string_view message, std::string_view challenge) -> std::optional<std::string> {
-      res.set_header("WWW-Authenticate", std::string(challenge));
-      SetError(res, 401, message);
-      return std::nullopt;
-    };
-    if (header.empty()) {
-      return unauthorized(fmt::format("{} needs a token: send Authorization: Bearer <token>", path),
-                          "Bearer realm=\"tradelake\"");
-    }
-    constexpr std::string_view kScheme = "bearer ";
-    std::string lower = header.substr(0, std::min(header.size(), kScheme.size()));
-    std::transform(lower.begin(), lower.end(), lower.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    std::string_view token = std::string_view(header);
-    if (lower != kScheme) {
-      return unauthorized("the Authorization header is not \"Bearer <token>\"",
-                          "Bearer realm=\"tradelake\", error=\"invalid_request\"");
-    }
-    token.remove_prefix(kScheme.size());
-    while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-    while (!token.empty() && (token.back() == ' ' || token.back() == '\r')) token.remove_suffix(1);
-    const std::string hash = Sha256Hex(token);
-    // Compare with every configured hash, in constant time, without stopping
-    // at the first match: the time taken says nothing about the tokens.
-    std::string role;
-    for (const auto& t : options_.tokens) {
-      const bool match = hash.size() == t.sha256_hex.size() &&
-                         CRYPTO_memcmp(hash.data(), t.sha256_hex.data(), hash.size()) == 0;
-      if (match && role.empty()) role = t.role;
-    }
-    if (token.empty() || role.empty()) {
-      return unauthorized("unknown token", "Bearer realm=\"tradelake\", error=\"invalid_token\"");
-    }
-    if (!RoleMayUse(role, path)) {
-      std::string allowed;
-      for (const auto& e : kEndpointRoles) {
-        if (e.path == path) allowed = std::string(e.roles);
-      }
-      SetError(res, 403, fmt::format("role {} may not use {} (allowed: {})", role, path, allowed));
-      return std::nullopt;
-    }
-    return role;
+    AuthDecision d = tradelake::Authorize(options_.tokens, req.remote_addr, req.get_header_value("Authorization"), path);
+    if (d.allowed()) return std::move(d.role);
+    if (!d.challenge.empty()) res.set_header("WWW-Authenticate", d.challenge);
+    SetError(res, d.status, d.message);
+    return std::nullopt;
   }
 
   // False, with the 403 answer set, for a request the request guard refuses.
@@ -628,8 +307,7 @@ class ApiServer::Impl {
     }
     if (s.ok()) return true;
     {
-      std::lock_guard<std::mutex> lock(metrics_mu_);
-      ++refused_[std::string(reason)];
+      metrics_.CountRefused(reason);
     }
     spdlog::warn("serve: refused {} {} from {}: {}", req.method, req.path, req.remote_addr, s.message());
     SetError(res, 403, s.message());
@@ -637,9 +315,7 @@ class ApiServer::Impl {
   }
 
   void CountRequest(const httplib::Request& req, const httplib::Response& res) {
-    std::string path = PathLabel(req.path);
-    std::lock_guard<std::mutex> lock(metrics_mu_);
-    ++requests_[{std::move(path), res.status}];
+    metrics_.CountRequest(req.path, res.status);
   }
 
   // Re-reads the catalog when a newer commit exists, at most every
@@ -697,9 +373,7 @@ class ApiServer::Impl {
           outcome = "failed";
       }
     }
-    std::lock_guard<std::mutex> lock(metrics_mu_);
-    ++statements_[std::string(outcome)];
-    if (r.ok()) bytes_scanned_ += r->scan.bytes_read;
+    metrics_.CountStatement(outcome, r.ok() ? r->scan.bytes_read : 0);
     return r;
   }
 
@@ -744,8 +418,7 @@ class ApiServer::Impl {
     last_trade_ = last;
     silver_stats_ = std::move(silver);
     last_trade_seq_ = seq;
-    std::lock_guard<std::mutex> lock(metrics_mu_);
-    last_trade_metric_ = std::move(last);
+    metrics_.SetLastTrades(std::move(last));
   }
 
   // REQUIRES: lake_mu_ held.
@@ -782,21 +455,11 @@ class ApiServer::Impl {
       }
       dates[product] = {FormatDate(range.first * kMicrosPerDay), FormatDate(range.second * kMicrosPerDay)};
     }
-    std::string out = fmt::format("{{\"commit\":{},\"products\":[", sql_->commit_seq());
-    bool first = true;
+    Json products = Json::array();
     for (const auto& [product, fl] : dates) {
-      if (!first) out += ',';
-      first = false;
-      out += "{\"product\":";
-      AppendJsonString(&out, product);
-      out += ",\"first_date\":";
-      AppendJsonString(&out, fl.first);
-      out += ",\"last_date\":";
-      AppendJsonString(&out, fl.second);
-      out += '}';
+      products.push_back({{"product", product}, {"first_date", fl.first}, {"last_date", fl.second}});
     }
-    out += "]}";
-    SetJson(res, 200, std::move(out));
+    SetJson(res, 200, Json{{"commit", sql_->commit_seq()}, {"products", std::move(products)}});
   }
 
   void Bars(const httplib::Request& req, httplib::Response& res, std::string_view) {
@@ -804,17 +467,18 @@ class ApiServer::Impl {
     if (!q.ok()) return SetStatusError(res, q.status());
     auto bars = options_.bars_cache_entries == 0 ? UncachedBars(*q) : CachedBars(*q);
     if (!bars.ok()) return SetStatusError(res, bars.status());
-    std::string out;
-    out.reserve((*bars)->size() + 200);
-    out += "{\"product\":";
-    AppendJsonString(&out, q->product);
-    out += ",\"interval\":";
-    AppendJsonString(&out, q->interval.name);
-    out += ",\"from\":";
-    AppendJsonString(&out, FormatRfc3339Trimmed(q->range.from));
-    out += ",\"to\":";
-    AppendJsonString(&out, FormatRfc3339Trimmed(q->range.to));
-    out += ",\"bars\":";
+    // The envelope is made by the JSON library; the cached array, already
+    // JSON text made by it (ComputeBars), is spliced in for "bars" rather
+    // than parsed and dumped again on every hit: a one-day 1m answer is
+    // ~0.4 MB, and a hit must stay cheap.
+    std::string out = DumpJson(Json{{"product", q->product},
+                                    {"interval", q->interval.name},
+                                    {"from", FormatRfc3339Trimmed(q->range.from)},
+                                    {"to", FormatRfc3339Trimmed(q->range.to)},
+                                    {"bars", nullptr}});
+    constexpr std::string_view kTail = "null}";
+    out.resize(out.size() - kTail.size());
+    out.reserve(out.size() + (*bars)->size() + 1);
     out += **bars;
     out += '}';
     SetJson(res, 200, std::move(out));
@@ -825,7 +489,7 @@ class ApiServer::Impl {
     MaybeRefreshWithoutWaiting();
     BarsCache::Key key{commit_seq_.load(), q.product, q.interval.name, q.aligned.from, q.aligned.to};
     if (BarsCache::Value bars = bars_cache_.Find(key)) {
-      bars_hits_.fetch_add(1);
+      metrics_.CountBars(true);
       return bars;
     }
     std::lock_guard<std::mutex> lake(lake_mu_);
@@ -834,10 +498,10 @@ class ApiServer::Impl {
     // Requests that missed together wait for the lake here: the first to get
     // it computes the answer, the others find it.
     if (BarsCache::Value bars = bars_cache_.Find(key)) {
-      bars_hits_.fetch_add(1);
+      metrics_.CountBars(true);
       return bars;
     }
-    bars_misses_.fetch_add(1);
+    metrics_.CountBars(false);
     // The aligned range selects the same bars as the asked one
     // (api_params.cc), so the answer is right for every request of the key.
     ASSIGN_OR_RETURN(std::string computed, ComputeBars(q, q.aligned));
@@ -875,26 +539,22 @@ class ApiServer::Impl {
     const QueryResult& rows = r.rows;
     static constexpr std::string_view kNames[] = {"time",   "open",         "high", "low",    "close",      "volume",
                                                   "quote_volume", "vwap", "trades", "buy_volume", "sell_volume"};
-    std::string out = "[";
+    Json bars = Json::array();
     for (uint64_t row = 0; row < rows.row_count(); ++row) {
-      if (row > 0) out += ',';
-      out += '{';
+      Json bar = Json::object();
       for (uint64_t col = 0; col < std::size(kNames); ++col) {
-        if (col > 0) out += ',';
-        AppendJsonString(&out, kNames[col]);
-        out += ':';
+        const std::string key(kNames[col]);
         if (col == 0) {
-          AppendTime(&out, rows, row, col);
+          bar[key] = TimeJson(rows, row, col);
         } else if (col == 8) {
-          AppendInt(&out, rows, row, col);
+          bar[key] = IntJson(rows, row, col);
         } else {
-          AppendDecimal(&out, rows, row, col);
+          bar[key] = DecimalJson(rows, row, col);
         }
       }
-      out += '}';
+      bars.push_back(std::move(bar));
     }
-    out += ']';
-    return out;
+    return DumpJson(bars);
   }
 
   void Trades(const httplib::Request& req, httplib::Response& res, std::string_view) {
@@ -915,37 +575,31 @@ class ApiServer::Impl {
         tq->product, TimestampLiteral(tq->range.from), TimestampLiteral(tq->range.to), tq->limit));
     if (!r.ok()) return SetStatusError(res, r.status());
     const QueryResult& q = r->rows;
-    std::string out = "{\"product\":";
-    AppendJsonString(&out, tq->product);
-    out += ",\"from\":";
-    AppendJsonString(&out, FormatRfc3339Trimmed(tq->range.from));
-    out += ",\"to\":";
-    AppendJsonString(&out, FormatRfc3339Trimmed(tq->range.to));
-    out += fmt::format(",\"limit\":{},\"trades\":[", tq->limit);
+    Json trades = Json::array();
     for (uint64_t row = 0; row < q.row_count(); ++row) {
-      if (row > 0) out += ',';
-      out += "{\"trade_id\":";
-      AppendInt(&out, q, row, 0);
-      out += ",\"time\":";
-      AppendTime(&out, q, row, 1);
-      out += ",\"price\":";
-      AppendDecimal(&out, q, row, 2);
-      out += ",\"size\":";
-      AppendDecimal(&out, q, row, 3);
-      out += ",\"side\":";
-      AppendJsonString(&out, q.GetStringOr(row, 4, ""));
-      out += ",\"taker_side\":";
-      AppendJsonString(&out, q.GetStringOr(row, 5, ""));
-      out += '}';
+      trades.push_back({{"trade_id", IntJson(q, row, 0)},
+                        {"time", TimeJson(q, row, 1)},
+                        {"price", DecimalJson(q, row, 2)},
+                        {"size", DecimalJson(q, row, 3)},
+                        {"side", q.GetStringOr(row, 4, "")},
+                        {"taker_side", q.GetStringOr(row, 5, "")}});
     }
-    out += "]}";
-    SetJson(res, 200, std::move(out));
+    SetJson(res, 200, Json{{"product", tq->product},
+                           {"from", FormatRfc3339Trimmed(tq->range.from)},
+                           {"to", FormatRfc3339Trimmed(tq->range.to)},
+                           {"limit", tq->limit},
+                           {"trades", std::move(trades)}});
   }
 
   void StatusEndpoint(const httplib::Request&, httplib::Response& res, std::string_view) {
     // Asked before taking the lake: the pipeline's state is its own.
-    std::string pipeline = options_.pipeline.present() ? options_.pipeline.status_json() : "";
-    if (pipeline.find_first_not_of(" \t\r\n") == std::string::npos) pipeline = "null";
+    // The pipeline renders its own JSON; parsed here so the answer is one
+    // document (anything that is not JSON shows as null).
+    Json pipeline = nullptr;
+    if (options_.pipeline.present()) {
+      pipeline = Json::parse(options_.pipeline.status_json(), nullptr, /*allow_exceptions=*/false);
+      if (pipeline.is_discarded()) pipeline = nullptr;
+    }
     std::lock_guard<std::mutex> lake(lake_mu_);
     MaybeRefresh();
     UpdateLastTrades();
@@ -966,46 +620,31 @@ class ApiServer::Impl {
       c.records = q.records;
       c.rejected = q.rejected_total();
     }
-    std::string out = "{\"now\":";
-    AppendJsonString(&out, FormatRfc3339Trimmed(now));
-    out += fmt::format(",\"catalog\":{{\"commit\":{},\"committed_at\":", snap.seq);
-    if (snap.seq > 0) {
-      AppendJsonString(&out, FormatRfc3339Trimmed(snap.committed_at));
-    } else {
-      out += "null";
-    }
-    out += "},\"products\":[";
-    bool first = true;
+    Json product_list = Json::array();
     for (const auto& [product, c] : products) {
-      if (!first) out += ',';
-      first = false;
-      out += "{\"product\":";
-      AppendJsonString(&out, product);
-      auto it = last_trade_.find(product);
-      if (it != last_trade_.end()) {
-        out += ",\"last_trade_time\":";
-        AppendJsonString(&out, FormatRfc3339Trimmed(it->second));
-        out += ",\"freshness_seconds\":";
-        out += JsonNumber(static_cast<double>(now - it->second) / static_cast<double>(kMicrosPerSecond));
-      } else {
-        out += ",\"last_trade_time\":null,\"freshness_seconds\":null";
+      Json p = {{"product", product}, {"last_trade_time", nullptr}, {"freshness_seconds", nullptr}};
+      if (auto it = last_trade_.find(product); it != last_trade_.end()) {
+        p["last_trade_time"] = FormatRfc3339Trimmed(it->second);
+        p["freshness_seconds"] = static_cast<double>(now - it->second) / static_cast<double>(kMicrosPerSecond);
       }
-      out += fmt::format(",\"silver_rows\":{},\"records\":{},\"rejected\":{},\"id_gaps\":{}}}", c.silver_rows,
-                         c.records, c.rejected, c.id_gaps);
+      p["silver_rows"] = c.silver_rows;
+      p["records"] = c.records;
+      p["rejected"] = c.rejected;
+      p["id_gaps"] = c.id_gaps;
+      product_list.push_back(std::move(p));
     }
-    out += "],\"tables\":[";
-    first = true;
+    Json tables = Json::array();
     for (const TableInfo& t : sql_->Tables()) {
-      if (!first) out += ',';
-      first = false;
-      out += "{\"name\":";
-      AppendJsonString(&out, t.name);
-      out += fmt::format(",\"partitions\":{},\"files\":{},\"bytes\":{}}}", t.partitions, t.files, t.bytes);
+      tables.push_back({{"name", t.name}, {"partitions", t.partitions}, {"files", t.files}, {"bytes", t.bytes}});
     }
-    out += "],\"pipeline\":";
-    out += pipeline;
-    out += '}';
-    SetJson(res, 200, std::move(out));
+    Json out = {{"now", FormatRfc3339Trimmed(now)},
+                {"catalog",
+                 {{"commit", snap.seq},
+                  {"committed_at", snap.seq > 0 ? Json(FormatRfc3339Trimmed(snap.committed_at)) : Json(nullptr)}}},
+                {"products", std::move(product_list)},
+                {"tables", std::move(tables)},
+                {"pipeline", std::move(pipeline)}};
+    SetJson(res, 200, out);
   }
 
   void Sql(const httplib::Request& req, httplib::Response& res, std::string_view) {
@@ -1024,8 +663,7 @@ class ApiServer::Impl {
     } leave{&sql_in_flight_};
     if (options_.sql_max_concurrent > 0 && in_flight > options_.sql_max_concurrent) {
       {
-        std::lock_guard<std::mutex> lock(metrics_mu_);
-        ++statements_["busy"];
+        metrics_.CountStatement("busy", 0);
       }
       res.set_header("Retry-After", "1");
       return SetError(res, 429,
@@ -1039,35 +677,31 @@ class ApiServer::Impl {
     auto r = Run(*sql);
     if (!r.ok()) return SetStatusError(res, r.status());
     const QueryResult& q = r->rows;
-    std::string out = "{\"statement_type\":";
-    AppendJsonString(&out, r->statement_type);
-    out += ",\"columns\":[";
+    Json columns = Json::array();
     for (uint64_t col = 0; col < q.column_count(); ++col) {
-      if (col > 0) out += ',';
-      out += "{\"name\":";
-      AppendJsonString(&out, q.column_name(col));
-      out += ",\"type\":";
-      AppendJsonString(&out, q.column_type_name(col));
-      out += '}';
+      columns.push_back({{"name", q.column_name(col)}, {"type", q.column_type_name(col)}});
     }
-    out += "],\"rows\":[";
-    const uint64_t rows = std::min<uint64_t>(q.row_count(), options_.max_sql_rows);
-    for (uint64_t row = 0; row < rows; ++row) {
-      if (row > 0) out += ',';
-      out += '[';
-      for (uint64_t col = 0; col < q.column_count(); ++col) {
-        if (col > 0) out += ',';
-        AppendJsonValue(&out, q, row, col);
-      }
-      out += ']';
+    Json rows = Json::array();
+    const uint64_t shown = std::min<uint64_t>(q.row_count(), options_.max_sql_rows);
+    for (uint64_t row = 0; row < shown; ++row) {
+      Json cells = Json::array();
+      for (uint64_t col = 0; col < q.column_count(); ++col) cells.push_back(CellJson(q, row, col));
+      rows.push_back(std::move(cells));
     }
-    const ScanStats& s = r->scan;
-    out += fmt::format(
-        "],\"truncated\":{},\"scan\":{{\"files_read\":{},\"files_total\":{},\"bytes_read\":{},\"bytes_total\":{},"
-        "\"rows\":{},\"elapsed_seconds\":{},\"athena_usd\":{}}}}}",
-        rows < q.row_count() ? "true" : "false", s.files_read, s.files_total, s.bytes_read, s.bytes_total, s.rows,
-        JsonNumber(s.elapsed_seconds), JsonNumber(AthenaCostUsd(s.bytes_read)));
-    SetJson(res, 200, std::move(out));
+    const ScanStats& st = r->scan;
+    SetJson(res, 200,
+            Json{{"statement_type", r->statement_type},
+                 {"columns", std::move(columns)},
+                 {"rows", std::move(rows)},
+                 {"truncated", shown < q.row_count()},
+                 {"scan",
+                  {{"files_read", st.files_read},
+                   {"files_total", st.files_total},
+                   {"bytes_read", st.bytes_read},
+                   {"bytes_total", st.bytes_total},
+                   {"rows", st.rows},
+                   {"elapsed_seconds", st.elapsed_seconds},
+                   {"athena_usd", AthenaCostUsd(st.bytes_read)}}}});
   }
 
   void Schedule(const httplib::Request&, httplib::Response& res, std::string_view) {
@@ -1083,36 +717,6 @@ class ApiServer::Impl {
     auto schedule = options_.pipeline.set_paused(paused, role);
     if (!schedule.ok()) return SetStatusError(res, schedule.status());
     SetJson(res, 200, std::move(schedule).value());
-  }
-
-  // The dashboard's files hold no data, so they need no token.
-  void Dashboard(const httplib::Request& req, httplib::Response& res) {
-    res.set_header("X-Content-Type-Options", "nosniff");
-    const DashboardAsset* asset = FindDashboardAsset(req.path);
-    if (asset == nullptr) {
-      return SetError(res, 404, fmt::format("no dashboard file {}; the dashboard is at /", req.path));
-    }
-    // The page names its assets without a version, so a browser revalidates
-    // every file (no-cache) and gets 304 while the binary is the same.
-    res.set_header("Cache-Control", "no-cache");
-    const std::string etag = fmt::format("\"{:016x}\"", std::hash<std::string_view>{}(asset->content));
-    res.set_header("ETag", etag);
-    if (req.get_header_value("If-None-Match") == etag) {
-      res.status = 304;
-      return;
-    }
-    if (!req.path.starts_with("/assets/")) {
-      res.set_header("Content-Security-Policy", std::string(kDashboardCsp));
-      res.set_header("Referrer-Policy", "no-referrer");
-    }
-    // Static bytes: sent from where they are, never copied or compressed (SetBody).
-    const std::string_view content = asset->content;
-    res.status = 200;
-    if (content.empty()) return res.set_content("", std::string(asset->content_type));
-    res.set_content_provider(content.size(), std::string(asset->content_type),
-                             [content](size_t offset, size_t length, httplib::DataSink& sink) {
-                               return sink.write(content.data() + offset, std::min(length, content.size() - offset));
-                             });
   }
 
   ObjectStore* store_;
@@ -1137,21 +741,10 @@ class ApiServer::Impl {
   // product -> Silver rows and id gaps of commit last_trade_seq_
   std::map<std::string, SilverPartitionStats> silver_stats_;  // GUARDED_BY(lake_mu_)
 
-  std::mutex metrics_mu_;  // taken after lake_mu_, never before
-  std::map<std::pair<std::string, int>, int64_t> requests_;  // GUARDED_BY(metrics_mu_)
-  std::map<std::string, int64_t> statements_ = [] {
-    std::map<std::string, int64_t> m;
-    for (auto o : kOutcomes) m[std::string(o)] = 0;
-    return m;
-  }();                                                          // GUARDED_BY(metrics_mu_)
-  int64_t bytes_scanned_ = 0;                                   // GUARDED_BY(metrics_mu_)
-  std::map<std::string, int64_t, std::less<>> refused_;        // GUARDED_BY(metrics_mu_)
-  std::map<std::string, TimestampMicros> last_trade_metric_;    // GUARDED_BY(metrics_mu_)
+  ServerMetrics metrics_;  // its own mutex: taken after lake_mu_, never before
   std::atomic<int64_t> commit_seq_{0};  // sql_->commit_seq(), readable without lake_mu_
 
   BarsCache bars_cache_{options_.bars_cache_entries, kBarsCacheBytes};
-  std::atomic<int64_t> bars_hits_{0};
-  std::atomic<int64_t> bars_misses_{0};
 };
 
 ApiServer::ApiServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

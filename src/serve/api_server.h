@@ -5,6 +5,12 @@
 // accounting as `tradelake sql`. The store is opened by the caller, normally
 // as the analyst role (store/lake.h), and must outlive the server.
 //
+// Files of src/serve (each header states its contract): api_server.cc
+// (routing and the endpoints), auth.h (tokens, roles), request_guard.h
+// (Host, Origin: browsers), bars_cache.h (the /api/v1/bars answer cache),
+// metrics.h (/metrics), dashboard.h (the static files), http_response.h
+// (JSON answers, made with nlohmann-json), api_params.h (query parameters).
+//
 // Endpoints (all JSON unless said otherwise; errors are {"error": "..."}):
 //   GET  /api/v1/products
 //        {"commit": N, "products": [{"product", "first_date", "last_date"}]}
@@ -156,47 +162,10 @@
 
 #include "core/status.h"
 #include "core/time.h"
+#include "serve/auth.h"
 #include "store/object_store.h"
 
 namespace tradelake {
-
-// Roles a token can carry: DESIGN.md's roles plus "admin" (everything).
-inline constexpr std::string_view kServeRoles[] = {"analyst", "etl", "ingest", "deployer", "admin"};
-
-// Which roles may use which endpoint (exact paths). Endpoints not listed
-// here (/healthz, /metrics, the dashboard's files) need no token.
-struct EndpointRoles {
-  std::string_view method;
-  std::string_view path;
-  std::string_view roles;  // comma-separated
-};
-inline constexpr EndpointRoles kEndpointRoles[] = {
-    {"GET", "/api/v1/products", "analyst,admin"},
-    {"GET", "/api/v1/bars", "analyst,admin"},
-    {"GET", "/api/v1/trades", "analyst,admin"},
-    {"GET", "/api/v1/status", "analyst,etl,ingest,admin"},
-    {"POST", "/api/v1/sql", "analyst,admin"},
-    {"GET", "/api/v1/schedule", "analyst,etl,ingest,admin"},
-    {"POST", "/api/v1/schedule/pause", "ingest,admin"},
-    {"POST", "/api/v1/schedule/resume", "ingest,admin"},
-};
-
-// True if `role` may use `path` according to kEndpointRoles (false for a
-// path not listed there).
-bool RoleMayUse(std::string_view role, std::string_view path);
-
-// Lower-case hex SHA-256 of `text` (64 characters).
-std::string Sha256Hex(std::string_view text);
-
-// A configured token: its role and the SHA-256 hex of the token.
-struct TokenHash {
-  std::string role;
-  std::string sha256_hex;  // 64 lower-case hex digits
-};
-
-// "analyst:9f86d0...": InvalidArgument naming the problem (no ':', a role
-// not in kServeRoles, not 64 hex digits). Upper-case hex is accepted.
-Result<TokenHash> ParseTokenHash(std::string_view text);
 
 // What `tradelake run` plugs into the server (pipeline/pipeline.h renders
 // the JSON); empty functions for `tradelake serve`. Called from HTTP threads:
