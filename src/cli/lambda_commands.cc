@@ -115,6 +115,9 @@ LambdaCommands::LambdaCommands(CLI::App* app, const std::string* policies_dir)
   f.cost->add_option("--queries-per-day", f.in.athena_queries_per_day, "Athena queries per day")->capture_default_str();
   f.cost->add_option("--scan-bytes", f.in.athena_bytes_per_query, "bytes one Athena query scans")->capture_default_str();
   f.cost->add_option("--memory-gb", f.in.memory_gb, "Lambda memory in GB")->capture_default_str();
+  f.cost->add_option("--etl-every", f.in.etl_every_minutes, "minutes between ETL runs (the original design: 60)")
+      ->check(CLI::Range(1.0, 1440.0))
+      ->capture_default_str();
   f.cost->add_option("--glue-runs-per-day", f.in.glue_runs_per_day, "original design: Glue job runs per day")
       ->capture_default_str();
   f.cost->add_option("--glue-minutes", f.in.glue_minutes_per_run, "original design: minutes billed per Glue run")

@@ -39,15 +39,27 @@ struct CostInputs {
   double trades_per_product_day = 100'000;
   double months_of_data = 12;                 // lake size at which storage is priced
   double steps_per_month = 43'830;            // rate(1 minute): 60 * 24 * 30.44
-  // Measured per step (one minute of new trades).
+  // The ETL function's schedule: every minute (the template), or less often
+  // for less freshness, e.g. 60 for the original design's hourly tables.
+  double etl_every_minutes = 1;
+  // Measured per step: the "store" counts of steady-state steps (a few
+  // seconds to a minute of new trades) on the simulator and moto S3 with 1, 3
+  // and 6 products, 2026-12-06 (docs/aws.md, "Cost"). Ingest is exactly
+  // linear: 1 + 2n GETs, 2n LISTs, 3n PUTs. The ETL's counts grow by about 5
+  // requests per Delta version until the next checkpoint (every 10th version
+  // also writes checkpoints and compacts): its figures are the cycle's
+  // average, 1.4 times the first step's (gets+heads 23 + 11n, lists 13,
+  // puts+deletes 9 + 5n).
   double ingest_puts_base = 0, ingest_puts_per_product = 3;
   double ingest_gets_base = 1, ingest_gets_per_product = 2;
-  double ingest_lists_per_product = 1;
-  double etl_puts_base = 6, etl_puts_per_product = 4;
-  double etl_gets_base = 6, etl_gets_per_product = 3;
-  double etl_lists_base = 2;
-  double ingest_seconds_base = 0.4, ingest_seconds_per_product = 0.05;
-  double etl_seconds_base = 1.5, etl_seconds_per_product = 0.15;
+  double ingest_lists_per_product = 2;
+  double etl_puts_base = 13, etl_puts_per_product = 7;
+  double etl_gets_base = 33, etl_gets_per_product = 15;
+  double etl_lists_base = 18;
+  // Seconds per step, ingest + ETL: 1.0 s, 1.7 s and 2.8 s for 1, 3 and 6
+  // products on the build machine (2 shared cores), not on Lambda.
+  double ingest_seconds_base = 0.3, ingest_seconds_per_product = 0.1;
+  double etl_seconds_base = 0.4, etl_seconds_per_product = 0.25;
   double memory_gb = 1.0;                     // Lambda memory (both functions)
   double bronze_bytes_per_trade = 45;         // zstd JSON lines
   double silver_bytes_per_trade = 35;         // Parquet, after compaction

@@ -43,6 +43,16 @@ TEST(Cost, GrowsWithProductsAndOneProductCostsLessThanTheGlueJobAlone) {
   EXPECT_LT(EstimateTradelake(one, p).total(), Line(EstimateOriginal(one, p), "Glue"));
 }
 
+TEST(Cost, AnHourlyEtlMakesSixtyTimesFewerEtlRequests) {
+  CostInputs minute, hourly;
+  minute.ingest_puts_per_product = hourly.ingest_puts_per_product = 0;
+  minute.ingest_lists_per_product = hourly.ingest_lists_per_product = 0;
+  hourly.etl_every_minutes = 60;
+  AwsPrices p;
+  EXPECT_NEAR(Line(EstimateTradelake(minute, p), "S3 PUT/LIST"), 60 * Line(EstimateTradelake(hourly, p), "S3 PUT/LIST"),
+              1e-9);
+}
+
 TEST(Cost, AthenaBillsTenMegabytesAtLeastPerQuery) {
   CostInputs in;
   in.athena_queries_per_day = 100;
