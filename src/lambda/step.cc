@@ -176,7 +176,7 @@ StepOutcome RunStepImpl(const StepConfig& config, const LambdaEvent& event, int6
     nlohmann::json j;
     auto schedule = LoadSchedule(&store);
     if (!schedule.ok()) {
-      out.status = schedule.status().WithContext("reading the schedule");
+      out.status = schedule.status();
       emit.Emit("ingest", {{"Failures", "Count", 1}});
       return out;
     }
