@@ -387,6 +387,18 @@ int RunDqCommand(const DqFlags& f) {
               Thousands(total.records).c_str(), Thousands(total.inserted).c_str(), Thousands(total.duplicates).c_str(),
               Thousands(total.rejected_total()).c_str(), Thousands(silver_rows).c_str(), Thousands(id_gaps).c_str(),
               balanced ? "holds" : "BROKEN");
+  // Gold against the exchange's candles (tradelake reconcile), last 24 hours.
+  auto candles = CandleMatchSince(store->get(), *lake, NowMicros() - kMicrosPerDay);
+  if (!candles.ok()) return FailCommand(candles.status());
+  bool any_candles = false;
+  for (const auto& [product, m] : *candles) {
+    if (!is_wanted(product)) continue;
+    if (!any_candles) std::printf("\ngold.bars_1m against the exchange's candles, last 24 h (tradelake reconcile):\n");
+    any_candles = true;
+    std::printf("  %-10s %s of %s minutes match (%.2f%%), %s differ; last minute %s\n", product.c_str(),
+                Thousands(m.matched).c_str(), Thousands(m.compared).c_str(), 100.0 * m.share(),
+                Thousands(m.compared - m.matched).c_str(), FormatRfc3339Trimmed(m.last_minute).c_str());
+  }
   std::printf("\nrules:\n");
   for (const auto& rule : kDqRules) std::printf("  %-22s %s\n", std::string(rule.name).c_str(), std::string(rule.description).c_str());
   std::printf("  %-22s %s\n", std::string(kConflictingDuplicateRule).c_str(),

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "cli/cli.h"
 #include "cli/serve_command.h"
@@ -19,6 +20,7 @@
 #include "core/time.h"
 #include "exchange/coinbase_client.h"
 #include "pipeline/pipeline.h"
+#include "reconcile/live_reconciler.h"
 #include "pipeline/schedule.h"
 #include "serve/api_server.h"
 #include "sql/render.h"
@@ -62,6 +64,9 @@ struct RunCommand::Flags {
   std::string etl_max_delay = "10s";
   std::string schedule_poll = "2s";
   int etl_threads = 2;
+  std::string reconcile_delay = "10m";
+  std::string reconcile_every = "10m";
+  bool no_reconcile = false;
   double rate_limit = 10;
   double burst = 15;
   ServerFlags server;
@@ -104,6 +109,12 @@ RunCommand::RunCommand(CLI::App* app, const std::string* policies_dir)
   f.run->add_option("--etl-threads", f.etl_threads, "products the ETL processes in parallel")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
+  f.run->add_option("--reconcile-delay", f.reconcile_delay,
+                    "compare 1-minute bars with the exchange's candles once they are this old")
+      ->capture_default_str();
+  f.run->add_option("--reconcile-every", f.reconcile_every, "... in batches at most this often")
+      ->capture_default_str();
+  f.run->add_flag("--no-reconcile", f.no_reconcile, "do not reconcile Gold with the exchange's candles");
   f.run->add_option("--schedule-poll", f.schedule_poll, "how often the schedule is re-read from the lake")
       ->capture_default_str();
   f.run->add_option("--rate-limit", f.rate_limit, "requests per second to the exchange, all products (0: off)")
@@ -268,6 +279,26 @@ std::optional<int> RunCommand::RunIfParsed(CLI::App* app) {
   auto analyst_store = OpenLakeAs(f.lake, "analyst", *policies_dir_);
   if (!analyst_store.ok()) return FailCommand(analyst_store.status());
 
+  // Closed minutes are reconciled with the exchange's candles on the ETL
+  // thread, sharing the ingester's rate limiter (reconcile/live_reconciler.h).
+  auto limiter = NewIngestRateLimiter(p.ingest.rate_per_second, p.ingest.burst);
+  p.ingest.limiter = limiter.get();
+  std::unique_ptr<LiveReconciler> reconciler;
+  if (!f.no_reconcile) {
+    LiveReconcileOptions ro;
+    ro.products = p.ingest.products;
+    auto delay = ParseDuration(f.reconcile_delay);
+    if (!delay.ok()) return FailCommand(delay.status().WithContext("--reconcile-delay"));
+    auto every = ParseDuration(f.reconcile_every);
+    if (!every.ok()) return FailCommand(every.status().WithContext("--reconcile-every"));
+    ro.delay = *delay;
+    ro.every = *every;
+    reconciler = std::make_unique<LiveReconciler>(etl_store->get(), p.ingest.exchange, limiter.get(), ro);
+    p.after_etl = [r = reconciler.get()](const EtlReport& etl, const std::atomic<bool>* stop) {
+      auto done = r->Step(etl, NowMicros(), stop);
+      if (!done.ok()) spdlog::warn("reconcile: {}; trying again after the next ETL run", done.status().ToString());
+    };
+  }
   sigset_t stop_signals = BlockStopSignals();
   auto pipeline = Pipeline::Start(ingest_store->get(), etl_store->get(), p);
   if (!pipeline.ok()) return FailCommand(pipeline.status());

@@ -425,6 +425,18 @@ Status EtlRun::AddGoldFor(const std::string& product, const std::vector<SilverTr
 // to the run's pending Gold bars; FlushGold writes them.
 Status EtlRun::MergeGold(const std::string& product, const std::vector<SilverTrade>& inserted) {
   if (inserted.empty()) return Status::OK();
+  {
+    // The trade times this run inserted (for work that follows Gold: a
+    // reconciliation of minutes that gained trades).
+    const auto [lo, hi] = std::minmax_element(inserted.begin(), inserted.end(),
+                                              [](const SilverTrade& a, const SilverTrade& b) { return a.time < b.time; });
+    std::lock_guard lock(mu_);
+    auto [range, fresh] = report_.inserted_time_range.try_emplace(product, lo->time, hi->time);
+    if (!fresh) {
+      range->second.first = std::min(range->second.first, lo->time);
+      range->second.second = std::max(range->second.second, hi->time);
+    }
+  }
   for (const GoldSpec& spec : kGoldSpecs) {
     auto bars = AggregateBars(inserted, spec.period);
     if (!bars.ok()) return bars.status().WithContext(fmt::format("{} {}", spec.table, product));

@@ -37,6 +37,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -73,10 +74,11 @@ struct EtlReport {
   int64_t bronze_objects = 0;
   int64_t records = 0, inserted = 0, duplicates = 0, rejected = 0;
   std::map<std::string, int64_t> rejected_by_rule;
+  // product -> (earliest, latest) trade time of the trades inserted
+  std::map<std::string, std::pair<TimestampMicros, TimestampMicros>> inserted_time_range;
   int64_t silver_partitions = 0;    // (product, date) partitions rewritten
   int64_t gold_partitions = 0;
   int64_t files_written = 0, bytes_written = 0;
-  int64_t orphans_removed = 0;     // unused since Delta tables (vacuum removes them)
   int64_t files_replaced = 0;      // files a commit removed (kept until vacuum)
   bool upgraded = false;           // this run upgraded a lake from before Delta tables
   int64_t files_compacted = 0;     // small files merged after the commit (their own commit: seq)

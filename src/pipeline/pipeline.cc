@@ -59,7 +59,10 @@ class Pipeline::Impl {
       return InvalidArgument("the ETL's maximum delay must be at least its debounce");
     }
     ASSIGN_OR_RETURN(schedule_, LoadSchedule(ingest_store_));
-    limiter_ = NewIngestRateLimiter(options_.ingest.rate_per_second, options_.ingest.burst);
+    // A limiter the caller shares with other exchange clients, or our own.
+    if (options_.ingest.limiter == nullptr) {
+      limiter_ = NewIngestRateLimiter(options_.ingest.rate_per_second, options_.ingest.burst);
+    }
     started_at_ = NowMicros();
     // The first ETL run is due at once: it catches up on whatever Bronze an
     // earlier process landed and did not transform.
@@ -325,7 +328,7 @@ class Pipeline::Impl {
       o.progress = false;
       o.stop = &product->stop;
       o.stats = &stats_;
-      o.limiter = limiter_.get();
+      o.limiter = options_.ingest.limiter != nullptr ? options_.ingest.limiter : limiter_.get();
       o.on_landed = [this](const LandedObject& landed) { OnLanded(landed); };
       lock.unlock();
       const IngestReport report = RunIngest(ingest_store_, o);
@@ -422,6 +425,11 @@ class Pipeline::Impl {
         }
       } else {
         summary.error = report.status().ToString();
+      }
+      if (report.ok() && options_.after_etl) {
+        lock.unlock();
+        options_.after_etl(*report, &etl_stop_);
+        lock.lock();
       }
       etl_seconds_total_ += summary.seconds;
       ++etl_runs_finished_;

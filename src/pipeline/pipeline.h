@@ -32,6 +32,7 @@
 // All public methods are thread-safe.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -51,8 +52,9 @@ namespace tradelake {
 
 struct PipelineOptions {
   // products, exchange, rate limits, poll/flush intervals and object_max_trades
-  // (the flush_trades setting). follow, stop, stats and on_landed are set by
-  // the pipeline.
+  // (the flush_trades setting), and optionally a limiter shared with other
+  // exchange clients. follow, stop, stats and on_landed are set by the
+  // pipeline.
   IngestOptions ingest;
   EtlOptions etl;                     // threads; stop is set by the pipeline
   int64_t etl_debounce_ms = 1000;
@@ -60,6 +62,10 @@ struct PipelineOptions {
   int64_t schedule_poll_ms = 2000;
   int64_t retry_min_ms = 1000;
   int64_t retry_max_ms = 60'000;
+  // Called on the ETL thread after every successful ETL run, outside the
+  // pipeline's lock (`tradelake run` reconciles closed minutes with the
+  // exchange's candles here). `stop` is set when the pipeline stops.
+  std::function<void(const EtlReport&, const std::atomic<bool>* stop)> after_etl;
 };
 
 struct EtlRunSummary {

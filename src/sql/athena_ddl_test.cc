@@ -323,7 +323,7 @@ TEST(AthenaDdl, TablesAreNamedWithoutDotsInTheChosenDatabase) {
     names.push_back(table->name);
   }
   EXPECT_THAT(names, ElementsAre("silver_trades", "silver_trades_rejected", "gold_trades_hourly",
-                                 "gold_trades_daily", "gold_bars_1m"));
+                                 "gold_trades_daily", "gold_bars_1m", "audit_candle_reconciliation"));
   Result<AthenaTable> audit = DescribeAthenaTable(kAuditQuality, o);
   ASSERT_TRUE(audit.ok()) << audit.status().ToString();
   EXPECT_EQ(audit->name, "audit_data_quality");
@@ -575,11 +575,18 @@ TEST(AthenaDdl, ColumnTypesMatchTheParquetFilesTradelakeWrites) {
   ASSERT_TRUE(WriteRejected({rejected}, dir.Path("rejected.parquet")).ok());
   ASSERT_TRUE(WriteGoldBars({GoldBar{}}, dir.Path("gold.parquet")).ok());
   ASSERT_TRUE(WriteQualityRows({quality}, dir.Path("quality.parquet")).ok());
+  ReconRow recon;
+  recon.gold = Ohlcv{};  // values on both sides: every column typed in the file
+  recon.exchange = Ohlcv{};
+  recon.gold_trade_count = 1;
+  recon.candle = "[0,1,1,1,1,1]";
+  ASSERT_TRUE(WriteReconRows({recon}, dir.Path("recon.parquet")).ok());
   for (std::string_view lake_table : EtlTables()) {
     SCOPED_TRACE(lake_table);
     const std::string file = lake_table == kSilverTrades     ? "silver.parquet"
                              : lake_table == kSilverRejected ? "rejected.parquet"
                              : lake_table == kAuditQuality   ? "quality.parquet"
+                             : lake_table == kAuditReconciliation ? "recon.parquet"
                                                              : "gold.parquet";
     const std::map<std::string, ParquetColumn> cols = ParquetColumns(dir.Path(file));
     ASSERT_FALSE(cols.empty());

@@ -1,16 +1,15 @@
 #include "sql/lake_quality.h"
 
-#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "etl/table_files.h"
 #include "etl/table_io.h"
 
 namespace tradelake {
@@ -28,33 +27,6 @@ std::optional<int64_t> StatInt(const std::map<std::string, std::string>& values,
   return v;
 }
 
-// A private temporary copy of a remote object, removed at scope exit.
-class TempCopy {
- public:
-  ~TempCopy() {
-    std::error_code ec;
-    if (!dir_.empty()) fs::remove_all(dir_, ec);
-  }
-  Result<std::string> Fetch(ObjectStore* store, const std::string& key) {
-    if (dir_.empty()) {
-      std::string pattern = (fs::temp_directory_path() / "tradelake-dq-XXXXXX").string();
-      if (::mkdtemp(pattern.data()) == nullptr) {
-        return IOError(fmt::format("cannot create a temporary folder under {}", fs::temp_directory_path().string()));
-      }
-      dir_ = pattern;
-    }
-    ASSIGN_OR_RETURN(std::string data, store->Get(key));
-    const std::string path = fmt::format("{}/{}.parquet", dir_, n_++);
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(data.data(), static_cast<std::streamsize>(data.size()));
-    if (!out) return IOError(fmt::format("cannot write a temporary copy of {} to {}", key, path));
-    return path;
-  }
-
- private:
-  std::string dir_;
-  int n_ = 0;
-};
 
 }  // namespace
 
@@ -95,16 +67,10 @@ Result<std::map<PartitionKey, SilverPartitionStats>> SilverStatsByPartition(cons
 Result<std::map<PartitionKey, QualityCounters>> QualityByPartition(ObjectStore* store, const LakeState& state) {
   ASSIGN_OR_RETURN(std::vector<TableFile> files, LiveFiles(state, kAuditQuality));
   std::map<PartitionKey, QualityCounters> out;
-  TempCopy temp;
+  StagingDir staging("dq");
   for (const TableFile& f : files) {
-    std::string path;
-    if (auto local = store->LocalPath(f.key)) {
-      path = *local;
-    } else {
-      ASSIGN_OR_RETURN(path, temp.Fetch(store, f.key));
-    }
-    auto rows = ReadQualityRows(path);
-    if (!rows.ok()) return rows.status().WithContext(fmt::format("reading audit.data_quality file {}", f.key));
+    auto rows = ReadRowsAt(store, f.key, ReadQualityRows, &staging);
+    if (!rows.ok()) return rows.status().WithContext("reading audit.data_quality");
     for (const QualityRow& row : *rows) {
       QualityCounters c;
       c.records = row.records;
@@ -138,6 +104,36 @@ Result<std::map<PartitionKey, PartitionQuality>> LoadPartitionQuality(ObjectStor
   std::map<PartitionKey, PartitionQuality> out;
   for (auto& [key, s] : silver) out[key].silver = s;
   for (auto& [key, c] : counters) out[key].counters = std::move(c);
+  return out;
+}
+
+Result<std::map<std::string, CandleMatch>> CandleMatchSince(ObjectStore* store, const LakeState& state,
+                                                          TimestampMicros since) {
+  ASSIGN_OR_RETURN(std::vector<TableFile> files, LiveFiles(state, kAuditReconciliation));
+  const std::string first_date = FormatDate(since);
+  // product -> minute -> (reconciled_at, status) of the newest verdict
+  std::map<std::string, std::map<TimestampMicros, std::pair<TimestampMicros, std::string>>> verdicts;
+  StagingDir staging("dq");
+  for (const TableFile& f : files) {
+    if (f.date < first_date) continue;  // a file per product and date: only the last day's are read
+    auto rows = ReadRowsAt(store, f.key, ReadReconRows, &staging);
+    if (!rows.ok()) return rows.status().WithContext("reading audit.candle_reconciliation");
+    for (ReconRow& r : *rows) {
+      if (r.minute < since) continue;
+      auto& v = verdicts[r.product_id][r.minute];
+      if (r.reconciled_at >= v.first) v = {r.reconciled_at, std::move(r.status)};
+    }
+  }
+  std::map<std::string, CandleMatch> out;
+  for (const auto& [product, minutes] : verdicts) {
+    CandleMatch& m = out[product];
+    for (const auto& [minute, v] : minutes) {
+      ++m.compared;
+      if (v.second == "match") ++m.matched;
+      m.last_minute = std::max(m.last_minute, minute);
+      m.last_reconciled_at = std::max(m.last_reconciled_at, v.first);
+    }
+  }
   return out;
 }
 

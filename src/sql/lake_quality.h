@@ -7,6 +7,9 @@
 //     Bronze date) summed over the audit.data_quality rows of every run
 //     (its live files are read; they are small: a row per run and partition).
 // Per-product totals over every run are in state.catalog.totals.
+//   - the share of reconciled minutes that match the exchange's candles
+//     (audit.candle_reconciliation, reconcile/reconcile.h) since a time,
+//     reading only the files of the dates from then on.
 //
 // Errors: a Silver file without numRecords or trade_id min/max statistics,
 // or an audit row whose rejected_by_rule is not a JSON object of counts ->
@@ -46,6 +49,16 @@ Result<std::map<PartitionKey, SilverPartitionStats>> SilverStatsByPartition(cons
 // through `store` (downloaded to a private temporary file when the lake is
 // not a local folder).
 Result<std::map<PartitionKey, QualityCounters>> QualityByPartition(ObjectStore* store, const LakeState& state);
+
+// Reconciled minutes of a product since a time: each minute counted once,
+// with the newest verdict (a minute reconciled again after a gap repair).
+struct CandleMatch {
+  int64_t compared = 0, matched = 0;
+  TimestampMicros last_minute = 0, last_reconciled_at = 0;
+  double share() const { return compared == 0 ? 0.0 : static_cast<double>(matched) / static_cast<double>(compared); }
+};
+Result<std::map<std::string, CandleMatch>> CandleMatchSince(ObjectStore* store, const LakeState& state,
+                                                          TimestampMicros since);
 
 // Both, for every partition either of them knows.
 Result<std::map<PartitionKey, PartitionQuality>> LoadPartitionQuality(ObjectStore* store, const LakeState& state);

@@ -20,6 +20,10 @@ CREATE EXTERNAL TABLE `tradelake`.`gold_bars_1m`
 LOCATION 's3://tradelake-demo/lake/gold/bars_1m/'
 TBLPROPERTIES ('table_type'='DELTA');
 
+CREATE EXTERNAL TABLE `tradelake`.`audit_candle_reconciliation`
+LOCATION 's3://tradelake-demo/lake/audit/candle_reconciliation/'
+TBLPROPERTIES ('table_type'='DELTA');
+
 CREATE EXTERNAL TABLE `tradelake`.`audit_data_quality`
 LOCATION 's3://tradelake-demo/lake/audit/data_quality/'
 TBLPROPERTIES ('table_type'='DELTA');

@@ -20,6 +20,10 @@ CREATE TABLE IF NOT EXISTS `tradelake`.`gold_bars_1m`
 USING DELTA
 LOCATION 's3://tradelake-demo/lake/gold/bars_1m';
 
+CREATE TABLE IF NOT EXISTS `tradelake`.`audit_candle_reconciliation`
+USING DELTA
+LOCATION 's3://tradelake-demo/lake/audit/candle_reconciliation';
+
 CREATE TABLE IF NOT EXISTS `tradelake`.`audit_data_quality`
 USING DELTA
 LOCATION 's3://tradelake-demo/lake/audit/data_quality';

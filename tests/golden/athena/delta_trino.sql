@@ -10,4 +10,6 @@ CALL "delta".system.register_table(schema_name => 'tradelake', table_name => 'go
 
 CALL "delta".system.register_table(schema_name => 'tradelake', table_name => 'gold_bars_1m', table_location => 's3://tradelake-demo/lake/gold/bars_1m');
 
+CALL "delta".system.register_table(schema_name => 'tradelake', table_name => 'audit_candle_reconciliation', table_location => 's3://tradelake-demo/lake/audit/candle_reconciliation');
+
 CALL "delta".system.register_table(schema_name => 'tradelake', table_name => 'audit_data_quality', table_location => 's3://tradelake-demo/lake/audit/data_quality');

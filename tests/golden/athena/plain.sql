@@ -128,6 +128,36 @@ TBLPROPERTIES (
 
 MSCK REPAIR TABLE `tradelake`.`gold_bars_1m`;
 
+CREATE EXTERNAL TABLE IF NOT EXISTS `tradelake`.`audit_candle_reconciliation` (
+  `minute` timestamp,
+  `status` string,
+  `gold_open` decimal(38,18),
+  `gold_high` decimal(38,18),
+  `gold_low` decimal(38,18),
+  `gold_close` decimal(38,18),
+  `gold_volume` decimal(38,18),
+  `gold_trade_count` bigint,
+  `exchange_open` decimal(38,18),
+  `exchange_high` decimal(38,18),
+  `exchange_low` decimal(38,18),
+  `exchange_close` decimal(38,18),
+  `exchange_volume` decimal(38,18),
+  `exchange_candle` string,
+  `detail` string,
+  `reconciled_at` timestamp
+)
+PARTITIONED BY (
+  `product_id` string,
+  `date` string
+)
+STORED AS PARQUET
+LOCATION 's3://tradelake-demo/lake/audit/candle_reconciliation/'
+TBLPROPERTIES (
+  'parquet.compression'='ZSTD'
+);
+
+MSCK REPAIR TABLE `tradelake`.`audit_candle_reconciliation`;
+
 CREATE EXTERNAL TABLE IF NOT EXISTS `tradelake`.`audit_data_quality` (
   `date` date,
   `etl_seq` bigint,

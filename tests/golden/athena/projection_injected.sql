@@ -148,6 +148,42 @@ TBLPROPERTIES (
   'storage.location.template'='s3://tradelake-demo/lake/gold/bars_1m/product_id=${product_id}/date=${date}/'
 );
 
+CREATE EXTERNAL TABLE IF NOT EXISTS `tradelake`.`audit_candle_reconciliation` (
+  `minute` timestamp,
+  `status` string,
+  `gold_open` decimal(38,18),
+  `gold_high` decimal(38,18),
+  `gold_low` decimal(38,18),
+  `gold_close` decimal(38,18),
+  `gold_volume` decimal(38,18),
+  `gold_trade_count` bigint,
+  `exchange_open` decimal(38,18),
+  `exchange_high` decimal(38,18),
+  `exchange_low` decimal(38,18),
+  `exchange_close` decimal(38,18),
+  `exchange_volume` decimal(38,18),
+  `exchange_candle` string,
+  `detail` string,
+  `reconciled_at` timestamp
+)
+PARTITIONED BY (
+  `product_id` string,
+  `date` string
+)
+STORED AS PARQUET
+LOCATION 's3://tradelake-demo/lake/audit/candle_reconciliation/'
+TBLPROPERTIES (
+  'parquet.compression'='ZSTD',
+  'projection.enabled'='true',
+  'projection.product_id.type'='injected',
+  'projection.date.type'='date',
+  'projection.date.range'='2024-01-01,NOW',
+  'projection.date.format'='yyyy-MM-dd',
+  'projection.date.interval'='1',
+  'projection.date.interval.unit'='DAYS',
+  'storage.location.template'='s3://tradelake-demo/lake/audit/candle_reconciliation/product_id=${product_id}/date=${date}/'
+);
+
 CREATE EXTERNAL TABLE IF NOT EXISTS `tradelake`.`audit_data_quality` (
   `date` date,
   `etl_seq` bigint,
