@@ -174,6 +174,32 @@ def main():
                     os.chmod(os.path.join(task, info.filename), mode)
         check(os.path.isfile(os.path.join(task, "bootstrap")), "bootstrap is at the root of the zip")
 
+        # objdump -T, independently of package.sh: every GLIBC_ version a
+        # shipped file needs is defined by the bundled glibc. AL2023 has 2.34;
+        # the maximum needed is printed to show why glibc must be bundled.
+        def versions(path, undefined):
+            out = subprocess.run(["objdump", "-T", path], capture_output=True, text=True).stdout
+            got = set()
+            for line in out.splitlines():
+                if ("*UND*" in line) != undefined:
+                    continue
+                for tok in line.split():
+                    tok = tok.strip("()")
+                    if tok.startswith("GLIBC_2."):
+                        got.add(tok)
+            return got
+        libdir = os.path.join(task, "lib")
+        elves = [os.path.join(task, "bin", "tradelake")] + [os.path.join(libdir, f) for f in os.listdir(libdir)]
+        needed = set().union(*(versions(f, True) for f in elves))
+        defined = set().union(*(versions(os.path.join(libdir, f), False) for f in os.listdir(libdir)
+                                if f.startswith(("libc.so", "libm.so", "libpthread", "libdl", "libresolv", "librt", "ld-linux"))))
+        key = lambda v: tuple(int(x) for x in v[len("GLIBC_"):].split("."))
+        check(needed and needed <= defined, "objdump -T: the bundled glibc defines every GLIBC_ version needed (missing: %s)"
+              % sorted(needed - defined, key=key))
+        print("info highest GLIBC_ version needed by the package: %s (AL2023 has 2.34)" % max(needed, key=key))
+        check(os.path.exists(os.path.join(libdir, "ld-linux-x86-64.so.2")) and os.path.exists(os.path.join(libdir, "libduckdb.so")),
+              "the loader and libduckdb.so are bundled")
+
         # The exchange: 2 hours of history at 20 trades/s, no faults.
         ready = os.path.join(tmp, "sim.url")
         sim = subprocess.Popen([args.tradelake, "simulate", "--port", "0", "--ready-file", ready,

@@ -13,6 +13,8 @@
 
 #include "lambda/ca_bundle.h"
 #include "lambda/step.h"
+#include "pipeline/schedule.h"
+#include "store/lake.h"
 
 namespace tradelake {
 namespace {
@@ -155,6 +157,32 @@ TEST(LambdaStep, RunsTheEtlOnlyWhenEnoughTimeIsLeft) {
   EXPECT_EQ(o.response["etl"]["ran"], false);
   ASSERT_EQ(o.emf.size(), 1u);
   EXPECT_NE(o.emf[0].find(R"("EtlSkipped":1)"), std::string::npos) << o.emf[0];
+  std::filesystem::remove_all(lake);
+}
+
+TEST(LambdaStep, APausedScheduleSkipsIngestWithoutAnExchangeRequest) {
+  const auto lake = std::filesystem::temp_directory_path() / ("tl-lambda-pause-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(lake);
+  std::filesystem::create_directories(lake);
+  {
+    auto store = OpenLakeAs(lake.string(), "ingest");
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    Schedule paused;
+    paused.paused = true;
+    paused.by = "cli";
+    ASSERT_TRUE(SaveSchedule(store->get(), paused).ok());
+  }
+  StepConfig c;
+  c.lake = lake.string();
+  c.ingest.products = {"BTC-USD"};
+  c.ingest.exchange.base_url = "http://127.0.0.1:9";  // any request would fail the step
+  c.ingest.exchange.retry.max_attempts = 1;
+  LambdaEvent e;  // the scheduled step
+  StepOutcome o = RunLambdaStep(c, e, /*deadline_ms=*/0);
+  ASSERT_TRUE(o.status.ok()) << o.status.ToString();
+  EXPECT_EQ(o.response["ingest"]["paused"], true);
+  EXPECT_EQ(o.response["ingest"]["trades_landed"], 0);
+  EXPECT_EQ(o.response["etl"]["ran"], true) << "the ETL still processes what has landed";
   std::filesystem::remove_all(lake);
 }
 
