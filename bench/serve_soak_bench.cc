@@ -1,0 +1,270 @@
+// Serve soak: `tradelake serve` under 64 keep-alive connections for 10
+// minutes while another process commits to the same lake about every second
+// (issue 14, part 8). Not a timed test: a program that prints what it saw.
+//
+//   Setup: `tradelake simulate` live (BTC-USD, ETH-USD, 20 trades/s, 2 h of
+//   history), `tradelake run` against it on lake L (ingest + ETL, flushing
+//   every second: one catalog commit a second or so), and the measured
+//   process, `tradelake serve --lake L --port 0` (open mode), which follows
+//   the commits as they land.
+//   Load: wrk -t2 -c<connections> -d<duration> with a Lua script cycling
+//   through the API's reads: 1m bars of the last 2 h, 1h bars of the last
+//   day, /api/v1/status, /api/v1/products, the 100 newest trades and a small
+//   POST /api/v1/sql (a count over Gold): every answer's status is checked
+//   by wrk (Non-2xx) and transport errors are counted (Socket errors).
+//   Sampled every second: serve's VmRSS, its open file descriptors
+//   (/proc/<pid>/fd) and the catalog commit it serves (/metrics); printed at
+//   the start of the load, at its middle and at its end, plus min/max.
+//
+// Verdicts (printed; exit 1 only on errors): errors = 0 (wrk's non-2xx,
+// socket errors and timeouts); RSS flat: end - middle within 10% of the
+// middle (the first half includes warm-up: caches fill, DuckDB's buffers
+// grow); no fd growth: end - start <= 8 (connections come and go); the
+// served commit advanced (the lake really committed under load).
+//
+// Usage: serve_soak_bench [--duration SECONDS (600)] [--connections N (64)]
+//                         [--keep]
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <httplib.h>
+
+#include "bench_util.h"
+
+namespace tradelake {
+namespace {
+
+using bench::Children;
+using bench::Clock;
+using bench::g_stop;
+namespace fs = std::filesystem;
+
+int64_t RssKiB(pid_t pid) {
+  const std::string s = e2e::ReadFile(fmt::format("/proc/{}/status", pid));
+  const size_t at = s.find("VmRSS:");
+  return at == std::string::npos ? -1 : std::strtoll(s.c_str() + at + 6, nullptr, 10);
+}
+
+int64_t OpenFds(pid_t pid) {
+  std::error_code ec;
+  int64_t n = 0;
+  for (auto it = fs::directory_iterator(fmt::format("/proc/{}/fd", pid), ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    ++n;
+  }
+  return ec ? -1 : n;
+}
+
+int64_t ServedCommit(const std::string& url) {
+  httplib::Client c(url);
+  c.set_read_timeout(10);
+  auto r = c.Get("/metrics");
+  if (!r || r->status != 200) return -1;
+  const std::string key = "\ntradelake_catalog_commit ";
+  const size_t at = r->body.find(key);
+  return at == std::string::npos ? -1 : std::strtoll(r->body.c_str() + at + key.size(), nullptr, 10);
+}
+
+struct Sample {
+  double t = 0;  // seconds since the load began
+  int64_t rss_kib = -1, fds = -1, commit = -1;
+};
+
+std::string Mib(int64_t kib) { return fmt::format("{:.1f} MiB", static_cast<double>(kib) / 1024.0); }
+
+// wrk's Lua script: one path per request, round robin (each wrk thread and
+// connection share the counter of its thread; the mix stays even).
+std::string WrkScript() {
+  return R"(counter = 0
+local paths = {
+  {"GET", "/api/v1/bars?product=BTC-USD&interval=1m&from=2h", nil},
+  {"GET", "/api/v1/bars?product=ETH-USD&interval=1h&from=1d", nil},
+  {"GET", "/api/v1/status", nil},
+  {"GET", "/api/v1/products", nil},
+  {"GET", "/api/v1/trades?product=BTC-USD&limit=100", nil},
+  {"POST", "/api/v1/sql", "SELECT count(*) FROM gold.trades_hourly WHERE product_id = 'BTC-USD'"},
+}
+request = function()
+  counter = counter + 1
+  local p = paths[(counter % #paths) + 1]
+  if p[3] then
+    return wrk.format(p[1], p[2], {["Content-Type"] = "text/plain", ["Accept-Encoding"] = "identity"}, p[3])
+  end
+  return wrk.format(p[1], p[2], {["Accept-Encoding"] = "identity"})
+end
+)";
+}
+
+int Run(const fs::path& dir, Children& children, int duration_s, int connections) {
+  const std::string wrk = ::access("/usr/bin/wrk", X_OK) == 0 ? "/usr/bin/wrk" : "";
+  if (wrk.empty()) {
+    std::fprintf(stderr, "serve_soak_bench: wrk is not installed (/usr/bin/wrk; scripts/deps.sh installs it)\n");
+    return 1;
+  }
+  pid_t sim_pid = -1, run_pid = -1, serve_pid = -1;
+  const std::string sim = bench::StartWithReadyFile(
+      children, {"simulate", "--port", "0", "--products", "BTC-USD,ETH-USD", "--seed", "5", "--history", "2h",
+                 "--trades-per-second", "20", "--no-rate-limit"},
+      dir, "sim", "sim.url", std::chrono::seconds(30), &sim_pid);
+  if (sim.empty()) {
+    std::fprintf(stderr, "simulator did not start: %s\n", bench::Tail(dir / "sim.err").c_str());
+    return 1;
+  }
+  const std::string lake = (dir / "lake").string();
+  const std::string run_url = bench::StartWithReadyFile(
+      children, {"run", "--lake", lake, "--products", "BTC-USD,ETH-USD", "--exchange-url", sim, "--since", "2h",
+                 "--port", "0", "--rate-limit", "0", "--poll-interval", "500ms", "--flush-interval", "1s",
+                 "--etl-debounce", "200ms"},
+      dir, "run", "run.url", std::chrono::seconds(60), &run_pid);
+  if (run_url.empty()) {
+    std::fprintf(stderr, "tradelake run did not start: %s\n", bench::Tail(dir / "run.err").c_str());
+    return 1;
+  }
+  // Wait for the backfill's first commits.
+  for (int i = 0; i < 600 && !g_stop.load() && ServedCommit(run_url) < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  const std::string url = bench::StartWithReadyFile(children, {"serve", "--lake", lake, "--port", "0"}, dir, "serve",
+                                                    "serve.url", std::chrono::seconds(60), &serve_pid);
+  if (url.empty()) {
+    std::fprintf(stderr, "tradelake serve did not start: %s\n", bench::Tail(dir / "serve.err").c_str());
+    return 1;
+  }
+  {
+    std::ofstream(dir / "soak.lua") << WrkScript();
+  }
+  std::printf("serve_soak_bench: tradelake serve %s (pid %d) on lake %s, committed by tradelake run (pid %d)\n",
+              url.c_str(), serve_pid, lake.c_str(), run_pid);
+  std::printf("load: wrk -t2 -c%d -d%ds --timeout 10s -s soak.lua (bars 1m/1h, status, products, trades, SQL)\n",
+              connections, duration_s);
+  std::fflush(stdout);
+
+  const auto t0 = Clock::now();
+  const pid_t wrk_pid = bench::SpawnProcess(
+      {wrk, "-t2", fmt::format("-c{}", connections), fmt::format("-d{}s", duration_s), "--timeout", "10s", "-s",
+       (dir / "soak.lua").string(), url},
+      dir / "wrk.out", dir / "wrk.err");
+  if (wrk_pid < 0) return 1;
+  children.Add(wrk_pid);
+  std::vector<Sample> samples;
+  std::optional<int> wrk_code;
+  int printed = 0;
+  while (!g_stop.load()) {
+    Sample s;
+    s.t = bench::Seconds(Clock::now() - t0);
+    s.rss_kib = RssKiB(serve_pid);
+    s.fds = OpenFds(serve_pid);
+    s.commit = ServedCommit(url);
+    samples.push_back(s);
+    const double marks[] = {0.0, duration_s / 2.0};
+    if (printed < 2 && s.t >= marks[printed]) {
+      std::printf("%-6s t=%6.1f s  RSS %s  fds %lld  serving commit %lld\n", printed == 0 ? "start" : "middle", s.t,
+                  Mib(s.rss_kib).c_str(), static_cast<long long>(s.fds), static_cast<long long>(s.commit));
+      std::fflush(stdout);
+      ++printed;
+    }
+    wrk_code = children.Wait(wrk_pid, std::chrono::seconds(1));
+    if (wrk_code) break;
+  }
+  if (!wrk_code) return 130;
+  Sample end;
+  end.t = bench::Seconds(Clock::now() - t0);
+  end.rss_kib = RssKiB(serve_pid);
+  end.fds = OpenFds(serve_pid);
+  end.commit = ServedCommit(url);
+  std::printf("end    t=%6.1f s  RSS %s  fds %lld  serving commit %lld\n", end.t, Mib(end.rss_kib).c_str(),
+              static_cast<long long>(end.fds), static_cast<long long>(end.commit));
+
+  // The middle sample: the first at or after half the duration.
+  Sample middle = samples.back();
+  for (const auto& s : samples) {
+    if (s.t >= duration_s / 2.0) {
+      middle = s;
+      break;
+    }
+  }
+  int64_t rss_min = INT64_MAX, rss_max = 0, fd_max = 0;
+  for (const auto& s : samples) {
+    rss_min = std::min(rss_min, s.rss_kib);
+    rss_max = std::max(rss_max, s.rss_kib);
+    fd_max = std::max(fd_max, s.fds);
+  }
+  const std::string out = e2e::ReadFile(dir / "wrk.out");
+  std::printf("wrk (exit %d):\n%s", *wrk_code, out.c_str());
+  auto number_after = [&](std::string_view key) -> int64_t {
+    const size_t at = out.find(key);
+    return at == std::string::npos ? 0 : std::strtoll(out.c_str() + at + key.size(), nullptr, 10);
+  };
+  int64_t total = 0;
+  {
+    const size_t at = out.find(" requests in ");
+    if (at != std::string::npos) {
+      size_t b = at;
+      while (b > 0 && std::isdigit(static_cast<unsigned char>(out[b - 1]))) --b;
+      total = std::strtoll(out.c_str() + b, nullptr, 10);
+    }
+  }
+  const int64_t non2xx = number_after("Non-2xx or 3xx responses: ");
+  int64_t socket_errors = 0;
+  if (const size_t at = out.find("Socket errors: "); at != std::string::npos) {
+    for (std::string_view k : {"connect ", "read ", "write ", "timeout "}) {
+      const size_t p = out.find(k, at);
+      if (p != std::string::npos) socket_errors += std::strtoll(out.c_str() + p + k.size(), nullptr, 10);
+    }
+  }
+  const int64_t errors = non2xx + socket_errors + (*wrk_code == 0 ? 0 : 1);
+  const double rss_drift = middle.rss_kib > 0 ? static_cast<double>(end.rss_kib - middle.rss_kib) /
+                                                    static_cast<double>(middle.rss_kib)
+                                              : 1.0;
+  const int64_t fd_growth = end.fds - samples.front().fds;
+  const bool committed = end.commit > samples.front().commit;
+  std::printf("\nsummary over %.0f s, %d connections: %lld requests, %lld errors (non-2xx %lld, socket %lld)\n",
+              end.t, connections, static_cast<long long>(total), static_cast<long long>(errors),
+              static_cast<long long>(non2xx), static_cast<long long>(socket_errors));
+  std::printf("RSS start %s, middle %s, end %s (min %s, max %s): end vs middle %+.1f%%\n",
+              Mib(samples.front().rss_kib).c_str(), Mib(middle.rss_kib).c_str(), Mib(end.rss_kib).c_str(),
+              Mib(rss_min).c_str(), Mib(rss_max).c_str(), 100.0 * rss_drift);
+  std::printf("fds start %lld, middle %lld, end %lld (max %lld)\n", static_cast<long long>(samples.front().fds),
+              static_cast<long long>(middle.fds), static_cast<long long>(end.fds), static_cast<long long>(fd_max));
+  std::printf("served catalog commit %lld -> %lld (%.2f commits/s)\n", static_cast<long long>(samples.front().commit),
+              static_cast<long long>(end.commit),
+              static_cast<double>(end.commit - samples.front().commit) / std::max(end.t, 1.0));
+  std::printf("verdicts: errors = 0 %s; RSS flat (end within 10%% of middle) %s; fd growth <= 8 %s; lake committed "
+              "under load %s\n",
+              errors == 0 ? "PASS" : "MISS", std::abs(rss_drift) <= 0.10 ? "PASS" : "MISS",
+              fd_growth <= 8 ? "PASS" : "MISS", committed ? "PASS" : "MISS");
+  if (!bench::Exited(serve_pid)) return errors == 0 ? 0 : 1;
+  std::fprintf(stderr, "tradelake serve exited during the soak: %s\n", bench::Tail(dir / "serve.err").c_str());
+  return 1;
+}
+
+}  // namespace
+}  // namespace tradelake
+
+int main(int argc, char** argv) {
+  int duration = 600;
+  int connections = 64;
+  bool keep = false;
+  const std::string bad = tradelake::bench::ParseOptions(
+      argc, argv, {{"--duration", &duration}, {"--connections", &connections}, {"--keep", &keep}});
+  if (!bad.empty() || duration <= 0 || connections <= 0) {
+    std::fprintf(stderr, "serve_soak_bench: bad argument %s\nusage: serve_soak_bench [--duration SECONDS (600)] "
+                         "[--connections N (64)] [--keep]\n",
+                 bad.c_str());
+    return 2;
+  }
+  return tradelake::bench::RunInFreshDir("serve_soak_bench", keep, std::chrono::seconds(10),
+                                         [&](const std::filesystem::path& dir, tradelake::bench::Children& children) {
+                                           return tradelake::Run(dir, children, duration, connections);
+                                         });
+}
