@@ -134,11 +134,11 @@ def now_ms():
     return int(time.time() * 1000)
 
 
-def sandbox(task, env, log):
+def sandbox(task, env, log, extra=()):
     """Starts bootstrap in a bubblewrap sandbox whose root has only the package."""
     cmd = ["bwrap", "--unshare-all", "--share-net", "--die-with-parent",
            "--ro-bind", task, "/var/task", "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev",
-           "--clearenv", "--chdir", "/var/task"]
+           *extra, "--clearenv", "--chdir", "/var/task"]
     for k, v in env.items():
         cmd += ["--setenv", k, v]
     cmd += ["/var/task/bootstrap"]
@@ -223,12 +223,12 @@ def main():
                         TRADELAKE_EXCHANGE_URL=sim_url, AWS_LAMBDA_FUNCTION_NAME="tradelake-test-ingest",
                         TRADELAKE_ETL_MIN_TIME="1s", TRADELAKE_ETL_MARGIN="1s", TRADELAKE_INGEST_MARGIN="2s")
 
-        def run_case(name, env, events, expected_posts, timeout=300):
+        def run_case(name, env, events, expected_posts, timeout=300, extra=()):
             api = FakeRuntimeApi()
             env = dict(env, AWS_LAMBDA_RUNTIME_API=api.address)
             log_path = os.path.join(tmp, name + ".log")
             with open(log_path, "w") as log:
-                p = sandbox(task, env, log)
+                p = sandbox(task, env, log, extra)
                 procs.append(p)
                 for i, (body, deadline) in enumerate(events):
                     api.push(body, deadline, "%s-%d" % (name, i))
@@ -321,6 +321,46 @@ def main():
         second = r2.get("ingest", {}).get("trades_landed", 0)
         check(("%s " % "{:,}".format(first + second)) in v.stdout,
               "Bronze holds exactly the trades both invocations landed (%d + %d), none twice" % (first, second))
+
+        # 5. TLS on AL2023: a CA bundle at /etc/pki/tls/certs/ca-bundle.crt
+        # (and nothing at Debian's path) is found. The exchange is an HTTPS
+        # server with a self-signed certificate for 127.0.0.1; with it as the
+        # bundle TLS verifies (the step then fails on the server's 404, not on
+        # TLS); without any bundle it fails on the certificate.
+        cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, capture_output=True)
+
+        class NotFound(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                data = b'{"message":"NotFound"}'
+                self.send_response(404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        import ssl
+        tls = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NotFound)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
+        threading.Thread(target=tls.serve_forever, daemon=True).start()
+        env = dict(base_env, TRADELAKE_EXCHANGE_URL="https://127.0.0.1:%d" % tls.server_address[1],
+                   TRADELAKE_MAX_ATTEMPTS="1")
+        posts, out, _ = run_case("tls-al2023", env, [(json.dumps({"action": "ingest"}), far)], 1,
+                                 extra=("--ro-bind", cert, "/etc/pki/tls/certs/ca-bundle.crt"))
+        msg = json.loads(posts[0]["body"]).get("errorMessage", "") if posts else ""
+        check(posts and "certificate" not in msg.lower() and "ssl" not in msg.lower() and "404" in msg,
+              "TLS verifies with the CA bundle at AL2023's path (the step got the server's 404): %s" % msg[:300])
+        posts, out, _ = run_case("tls-none", env, [(json.dumps({"action": "ingest"}), far)], 1)
+        msg = json.loads(posts[0]["body"]).get("errorMessage", "") if posts else ""
+        check(posts and "certificate" in msg.lower(), "without a CA bundle TLS fails on the certificate: %s" % msg[:300])
+        tls.shutdown()
     finally:
         for p in procs:
             if p.poll() is None:
