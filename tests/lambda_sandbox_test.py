@@ -154,6 +154,11 @@ def main():
         if not shutil.which(tool):
             print("FAIL %s is missing (Debian package bubblewrap; make deps installs it)" % tool)
             return 1
+    probe = subprocess.run(["bwrap", "--ro-bind", "/", "/", "--unshare-all", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        print("FAIL bubblewrap cannot create namespaces on this machine (%s). In a container, run it with "
+              "--privileged (or CAP_SYS_ADMIN and an unconfined seccomp profile)" % probe.stderr.strip())
+        return 1
     moto = os.environ.get("TRADELAKE_MOTO_ENDPOINT")
     if not moto:
         print("FAIL TRADELAKE_MOTO_ENDPOINT is not set: run under scripts/with-moto.sh (make test does)")
