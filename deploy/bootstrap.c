@@ -52,6 +52,10 @@ int main(int argc, char** argv) {
   args[i++] = "lambda";
   for (int k = 1; k < argc; ++k) args[i++] = argv[k];
   args[i] = NULL;
+  /* Lambda starts us in /var/task, which is read-only; anything written
+   * relative to the working directory (DuckDB's spill files go to ./.tmp)
+   * must land in /tmp, the function's ephemeral storage. */
+  if (chdir("/tmp") != 0) fprintf(stderr, "bootstrap: cannot chdir to /tmp: %s\n", strerror(errno));
   execv(loader, args);
   fprintf(stderr, "bootstrap: cannot run %s: %s\n", loader, strerror(errno));
   return 127;
