@@ -197,6 +197,13 @@ def cmd_template(tradelake):
         check(p["Environment"]["Variables"]["TRADELAKE_LAKE"] == {"Fn::Sub": "s3://${LakeBucket}/${LakePrefix}"},
               "%s: TRADELAKE_LAKE is the lake" % k)
 
+    # A throttled or failed minute is dropped, not queued behind the one writer.
+    for k in fns:
+        cfg = [r["Properties"] for r in res.values() if r["Type"] == "AWS::Lambda::EventInvokeConfig"
+               and r["Properties"]["FunctionName"] == {"Ref": k}]
+        check(len(cfg) == 1 and cfg[0]["MaximumRetryAttempts"] == 0 and cfg[0]["MaximumEventAgeInSeconds"] <= 60,
+              "%s: async events are not retried or kept beyond a minute" % k)
+
     # Bucket.
     b = res["LakeBucket"]["Properties"]
     check(b["VersioningConfiguration"]["Status"] == "Enabled", "bucket versioning")
