@@ -1,6 +1,7 @@
 #include "reconcile/live_reconciler.h"
 
 #include <algorithm>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 
@@ -19,15 +20,38 @@ LiveReconciler::LiveReconciler(ObjectStore* store, CoinbaseOptions exchange, Rat
     : store_(store), options_(std::move(options)), client_(std::move(exchange), limiter, nullptr) {}
 
 Status LiveReconciler::LoadStart(TimestampMicros now) {
-  ASSIGN_OR_RETURN(LakeState state, LoadLakeState(store_));
+  ASSIGN_OR_RETURN(state_, LoadLakeState(store_));
   const TimestampMicros since = FloorMinute(now - options_.lookback);
-  ASSIGN_OR_RETURN(auto done, CandleMatchSince(store_, state, since));
+  ASSIGN_OR_RETURN(auto done, CandleMatchSince(store_, state_, since));
   for (const std::string& product : options_.products) {
     auto it = done.find(product);
     through_[product] = it == done.end() || it->second.compared == 0 ? since : it->second.last_minute + kMicrosPerMinute;
   }
   started_ = true;
   return Status::OK();
+}
+
+std::pair<TimestampMicros, TimestampMicros> LiveReconciler::GoldCoverage(const std::string& product) const {
+  std::optional<TimestampMicros> first, last;
+  auto files = LiveFiles(state_, kGoldBars1m);
+  if (!files.ok()) return {0, 0};
+  // Delta stats hold period_start as "\"2026-12-06T18:04:00.000Z\"".
+  auto stat_time = [](const std::map<std::string, std::string>& values) -> std::optional<TimestampMicros> {
+    auto it = values.find("period_start");
+    if (it == values.end() || it->second.size() < 2) return std::nullopt;
+    auto t = ParseRfc3339(std::string_view(it->second).substr(1, it->second.size() - 2));
+    if (!t.ok()) return std::nullopt;
+    return *t;
+  };
+  for (const TableFile& f : *files) {
+    if (f.product_id != product) continue;
+    const auto lo = stat_time(f.stats.min_values), hi = stat_time(f.stats.max_values);
+    if (!lo || !hi) return {0, 0};  // without statistics: compare nothing rather than guess
+    first = first ? std::min(*first, *lo) : *lo;
+    last = last ? std::max(*last, *hi) : *hi;
+  }
+  if (!first) return {0, 0};
+  return {FloorMinute(*first) + kMicrosPerMinute, FloorMinute(*last)};
 }
 
 Result<ReconcileReport> LiveReconciler::Step(const EtlReport& etl, TimestampMicros now,
@@ -42,27 +66,34 @@ Result<ReconcileReport> LiveReconciler::Step(const EtlReport& etl, TimestampMicr
     if (!fresh) r->second = std::min(r->second, from);
   }
   if (last_step_ != 0 && now - last_step_ < options_.every) return ReconcileReport{};
+  ASSIGN_OR_RETURN(bool changed, RefreshLakeState(store_, &state_));
+  (void)changed;
   const TimestampMicros final_end = FloorMinute(now - options_.delay);
-  // One call per distinct start (usually one for all products).
-  std::map<TimestampMicros, std::vector<std::string>> by_start;
+  // One call per distinct range (usually one for all products).
+  std::map<std::pair<TimestampMicros, TimestampMicros>, std::vector<std::string>> by_range;
   for (const std::string& product : options_.products) {
     TimestampMicros from = through_[product];
     if (auto r = redo_from_.find(product); r != redo_from_.end()) from = std::min(from, r->second);
-    if (from < final_end) by_start[from].push_back(product);
+    const auto [gold_first, gold_end] = GoldCoverage(product);
+    from = std::max(from, gold_first);
+    const TimestampMicros to = std::min(final_end, gold_end);
+    if (from < to) by_range[{from, to}].push_back(product);
   }
   last_step_ = now;
   ReconcileReport total;
-  for (const auto& [from, products] : by_start) {
+  for (const auto& [range, products] : by_range) {
+    const auto [from, to] = range;
     ReconcileOptions o;
     o.products = products;
     o.from = from;
-    o.to = final_end;
+    o.to = to;
     o.min_age = options_.delay;
     o.now = now;
     o.stop = stop;
+    o.state = &state_;
     ASSIGN_OR_RETURN(ReconcileReport r, Reconcile(store_, &client_, o));
     for (const std::string& p : products) {
-      through_[p] = std::max(through_[p], final_end);
+      through_[p] = std::max(through_[p], to);
       redo_from_.erase(p);
     }
     for (auto& p : r.products) {

@@ -12,7 +12,10 @@
 // Where it starts: after the newest minute the lake has reconciled within
 // the last day, or `lookback` before now for a product with none, so a
 // restart neither repeats nor skips minutes and never walks the lake's whole
-// history.
+// history. Only minutes Gold holds completely are compared: after the
+// product's first bar (ingestion may have started inside that minute) and
+// before its newest one (the ingester may be inside it, or still catching
+// up), from the bars' Delta statistics.
 //
 // Errors are returned by Step and change nothing (the same minutes are tried
 // again next time). Not thread-safe: one thread calls Step.
@@ -58,11 +61,14 @@ class LiveReconciler {
 
  private:
   Status LoadStart(TimestampMicros now);
+  // [first complete minute, end of complete minutes) of a product's Gold.
+  std::pair<TimestampMicros, TimestampMicros> GoldCoverage(const std::string& product) const;
 
   ObjectStore* store_;
   LiveReconcileOptions options_;
   CoinbaseClient client_;
   bool started_ = false;
+  LakeState state_;  // refreshed each step (only new Delta log entries are read)
   TimestampMicros last_step_ = 0;
   std::map<std::string, TimestampMicros> through_;       // product -> next minute to reconcile
   std::map<std::string, TimestampMicros> redo_from_;     // product -> earliest minute to reconcile again

@@ -181,7 +181,11 @@ Result<ReconcileReport> Reconcile(ObjectStore* store, CoinbaseClient* client, co
   // Closed and final: minutes that ended at least min_age ago.
   const TimestampMicros final_end = std::clamp(FloorMinute(now - options.min_age), from, to);
 
-  ASSIGN_OR_RETURN(LakeState state, LoadLakeState(store));
+  LakeState loaded;
+  if (options.state == nullptr) {
+    ASSIGN_OR_RETURN(loaded, LoadLakeState(store));
+  }
+  const LakeState& state = options.state != nullptr ? *options.state : loaded;
   ASSIGN_OR_RETURN(std::vector<TableFile> gold_files, LiveFiles(state, kGoldBars1m));
   StagingDir staging("reconcile");
   ReconcileReport report;

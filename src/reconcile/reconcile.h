@@ -42,6 +42,7 @@
 #include "etl/rows.h"
 #include "exchange/coinbase_client.h"
 #include "store/object_store.h"
+#include "table/catalog.h"
 
 namespace tradelake {
 
@@ -58,6 +59,9 @@ struct ReconcileOptions {
   TimestampMicros now = 0;                  // 0: the wall clock
   bool commit = true;                       // write audit.candle_reconciliation
   const std::atomic<bool>* stop = nullptr;  // checked between requests
+  // The lake as already loaded by the caller (a long-running process keeps
+  // it fresh with RefreshLakeState); null: loaded here.
+  const LakeState* state = nullptr;
 };
 
 struct ProductReconciliation {
