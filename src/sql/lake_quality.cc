@@ -129,7 +129,11 @@ Result<std::map<std::string, CandleMatch>> CandleMatchSince(ObjectStore* store, 
     CandleMatch& m = out[product];
     for (const auto& [minute, v] : minutes) {
       ++m.compared;
-      if (v.second == "match") ++m.matched;
+      if (v.second == "match") {
+        ++m.matched;
+      } else {
+        m.mismatches[minute] = v.second;
+      }
       m.last_minute = std::max(m.last_minute, minute);
       m.last_reconciled_at = std::max(m.last_reconciled_at, v.first);
     }

@@ -55,6 +55,7 @@ Result<std::map<PartitionKey, QualityCounters>> QualityByPartition(ObjectStore* 
 struct CandleMatch {
   int64_t compared = 0, matched = 0;
   TimestampMicros last_minute = 0, last_reconciled_at = 0;
+  std::map<TimestampMicros, std::string> mismatches;  // minute -> status, for minutes that do not match
   double share() const { return compared == 0 ? 0.0 : static_cast<double>(matched) / static_cast<double>(compared); }
 };
 Result<std::map<std::string, CandleMatch>> CandleMatchSince(ObjectStore* store, const LakeState& state,

@@ -421,7 +421,10 @@ Result<std::vector<TableFile>> LiveFiles(const LakeState& state, std::string_vie
   const std::string root = TableFolder(table);
   const bool dated = PartitionColumns(table).size() == 2;
   out.reserve(it->second.files.size());
-  for (const auto& [path, add] : it->second.files) {
+  for (const auto& entry : it->second.files) {
+    // (named, not a structured binding: clang before 16 cannot capture one in a lambda)
+    const std::string& path = entry.first;
+    const DeltaAddFile& add = entry.second;
     TableFile f;
     ASSIGN_OR_RETURN(f.key, DeltaPathToKey(root, path));
     auto value = [&](const char* column) -> std::string {

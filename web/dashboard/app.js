@@ -5,6 +5,7 @@
 // Everything comes from the lake's HTTP API on this origin (src/serve/api_server.h):
 //   GET  /api/v1/products                 product selector
 //   GET  /api/v1/bars?product=&interval=  candles + volume (API default range per interval)
+//   GET  /api/v1/reconciliation?product=  1m bars that differ from the exchange's candles (markers)
 //   GET  /api/v1/status                   polled every 2 s: freshness, quality, catalog commit,
 //                                         and the pipeline of `tradelake run` (null for `serve`)
 //   POST /api/v1/schedule/pause|resume    the Pause/Resume button
@@ -232,6 +233,7 @@
   // ------------------------------------------------------------------ chart
   let chart = null;
   let candleSeries = null;
+  let candleMarkers = null;  // minutes whose bar differs from the exchange's candle
   let volumeSeries = null;
 
   function timeLabel(time) {
@@ -266,6 +268,7 @@
       upColor: UP, downColor: DOWN, borderVisible: false, wickUpColor: UP, wickDownColor: DOWN,
       priceLineVisible: true,
     });
+    candleMarkers = LWC.createSeriesMarkers(candleSeries, []);
     volumeSeries = chart.addSeries(LWC.HistogramSeries, {
       priceFormat: { type: 'volume' }, priceLineVisible: false, lastValueVisible: true, color: UP_VOL,
     }, 1);
@@ -454,7 +457,27 @@
     state.barsError = null;
     setChartWarning('');
     setBars(body.bars || [], { from: body.from, to: body.to }, product, interval, commitBefore);
+    loadMismatches(product, interval, seq);
     showChartMessage(state.bars.length ? '' : `No ${interval} bars for ${product} in this range yet.`, false);
+  }
+
+  // The 1m bars the reconciliation found different from the exchange's
+  // candles, marked on the chart (only for 1m: a candle is one minute).
+  async function loadMismatches(product, interval, seq) {
+    if (interval !== '1m') { candleMarkers.setMarkers([]); return; }
+    let body;
+    try {
+      body = await api(`/api/v1/reconciliation?product=${encodeURIComponent(product)}`);
+    } catch (e) {
+      return;  // markers are an extra: the chart stands without them
+    }
+    if (seq !== barsSeq) return;
+    const markers = (body.minutes || []).map((m) => ({
+      time: Math.floor(Date.parse(m.minute) / 1000), position: 'aboveBar', shape: 'arrowDown',
+      color: '#f0b90b', text: m.status === 'differs' ? '≠' : m.status === 'missing_in_gold' ? 'gap' : 'no candle',
+    })).filter((m) => Number.isFinite(m.time)).sort((a, b) => a.time - b.time);
+    candleMarkers.setMarkers(markers);
+    $('chart').dataset.mismatches = String(markers.length);
   }
 
   function setBars(bars, range, product, interval, commit) {
@@ -598,6 +621,18 @@
       : text;
   }
 
+  // The share of the last day's reconciled minutes that match the exchange.
+  function candleCell(p) {
+    const c = p.candles;
+    if (!c || !c.compared) return el('td', { className: 'num', 'data-testid': `candles-${p.product}`, title: 'not reconciled in the last day', text: '—' });
+    const share = 100 * c.matched / c.compared;
+    return el('td', {
+      className: `num${c.matched < c.compared ? ' warn' : ''}`, 'data-testid': `candles-${p.product}`,
+      title: `${fmtInt(c.matched)} of ${fmtInt(c.compared)} minutes match the exchange's candles exactly (last minute ${c.last_minute || '—'})`,
+      text: `${share.toFixed(share === 100 ? 0 : 2)}%`,
+    });
+  }
+
   function renderHealth(s) {
     const tbody = $('health-rows');
     const rows = (s.products || []).map((p) => {
@@ -619,9 +654,10 @@
         el('td', { className: 'mono', 'data-testid': `last-trade-${p.product}`, title: p.last_trade_time || '', text: p.last_trade_time ? fmtClock(p.last_trade_time) : '—' }),
         el('td', { className: `num${p.id_gaps > 0 ? ' warn' : ''}`, 'data-testid': `id-gaps-${p.product}`, text: fmtInt(p.id_gaps) }),
         el('td', { className: `num${p.rejected > 0 ? ' warn' : ''}`, 'data-testid': `rejected-${p.product}`, text: fmtInt(p.rejected) }),
+        candleCell(p),
       ]);
     });
-    if (rows.length === 0) rows.push(el('tr', { className: 'empty' }, [el('td', { colspan: 6, text: 'no products in the catalog yet' })]));
+    if (rows.length === 0) rows.push(el('tr', { className: 'empty' }, [el('td', { colspan: 7, text: 'no products in the catalog yet' })]));
     tbody.replaceChildren(...rows);
 
     const cat = $('catalog');
