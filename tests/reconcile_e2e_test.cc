@@ -348,6 +348,11 @@ TEST(ReconcileE2E, RunReconcilesCompleteMinutesOnceAndAgainAfterAGapIsRepaired) 
   auto again = live.Step(EtlReport{}, now + 11 * kMicrosPerMinute, nullptr);
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(again->products.empty());
+  // A fresh process (a Lambda step) continues from the lake: nothing again.
+  LiveReconciler fresh(lake.store.get(), co, nullptr, lo);
+  auto fresh_step = fresh.Step(EtlReport{}, now + 11 * kMicrosPerMinute, nullptr);
+  ASSERT_TRUE(fresh_step.ok()) << fresh_step.status().ToString();
+  EXPECT_TRUE(fresh_step->products.empty());
 
   // The gap heals: the missing trades land in Bronze (as a repaired gap would)
   // and the ETL inserts them into minutes already reconciled.

@@ -65,7 +65,6 @@ Result<ReconcileReport> LiveReconciler::Step(const EtlReport& etl, TimestampMicr
     auto [r, fresh] = redo_from_.try_emplace(product, from);
     if (!fresh) r->second = std::min(r->second, from);
   }
-  if (last_step_ != 0 && now - last_step_ < options_.every) return ReconcileReport{};
   ASSIGN_OR_RETURN(bool changed, RefreshLakeState(store_, &state_));
   (void)changed;
   const TimestampMicros final_end = FloorMinute(now - options_.delay);
@@ -77,9 +76,11 @@ Result<ReconcileReport> LiveReconciler::Step(const EtlReport& etl, TimestampMicr
     const auto [gold_first, gold_end] = GoldCoverage(product);
     from = std::max(from, gold_first);
     const TimestampMicros to = std::min(final_end, gold_end);
-    if (from < to) by_range[{from, to}].push_back(product);
+    // A batch once `every` of closed minutes waits (or a repair does), so a
+    // stateless caller (a Lambda step a minute) commits no more often.
+    const bool due = to - from >= options_.every || redo_from_.contains(product);
+    if (from < to && due) by_range[{from, to}].push_back(product);
   }
-  last_step_ = now;
   ReconcileReport total;
   for (const auto& [range, products] : by_range) {
     const auto [from, to] = range;

@@ -3,8 +3,10 @@
 //
 // Each Step() (called after an ETL run) reconciles, for every product, the
 // minutes that closed at least `delay` ago and have not been reconciled yet,
-// once; at most every `every` (so a day makes about 24 h / every commits of
-// audit.candle_reconciliation, and each request covers up to 300 minutes).
+// once, in batches: a product is reconciled once `every` of such minutes
+// wait (so a day makes about 24 h / every commits of
+// audit.candle_reconciliation, and each request covers up to 300 minutes),
+// whether Step is called every second or once a minute by a fresh process.
 // Minutes an ETL run inserted trades into after they were reconciled (a gap
 // repaired, a late backfill) are reconciled again by the next Step; their
 // newest row is the verdict (sql/lake_quality.h CandleMatchSince).
@@ -40,7 +42,7 @@ namespace tradelake {
 struct LiveReconcileOptions {
   std::vector<std::string> products;
   int64_t delay = 10 * kMicrosPerMinute;     // minutes younger than this are not final
-  int64_t every = 10 * kMicrosPerMinute;     // at most one reconciliation per this long
+  int64_t every = 10 * kMicrosPerMinute;     // reconcile once this much is waiting
   int64_t lookback = kMicrosPerDay;          // where a product without any reconciliation starts
 };
 
@@ -69,7 +71,6 @@ class LiveReconciler {
   CoinbaseClient client_;
   bool started_ = false;
   LakeState state_;  // refreshed each step (only new Delta log entries are read)
-  TimestampMicros last_step_ = 0;
   std::map<std::string, TimestampMicros> through_;       // product -> next minute to reconcile
   std::map<std::string, TimestampMicros> redo_from_;     // product -> earliest minute to reconcile again
   ReconcileReport last_;
