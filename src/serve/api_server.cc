@@ -201,6 +201,7 @@ class ApiServer::Impl {
     Route("GET", "/api/v1/bars", &Impl::Bars);
     Route("GET", "/api/v1/trades", &Impl::Trades);
     Route("GET", "/api/v1/status", &Impl::StatusEndpoint);
+    Route("GET", "/api/v1/reconciliation", &Impl::Reconciliation);
     Route("POST", "/api/v1/sql", &Impl::Sql);
     Route("GET", "/api/v1/schedule", &Impl::Schedule);
     Route("POST", "/api/v1/schedule/pause", &Impl::Pause);
@@ -415,6 +416,16 @@ class ApiServer::Impl {
     } else {
       spdlog::warn("serve: Silver rows and id gaps of commit {}: {}", seq, stats.status().ToString());
     }
+    // Gold against the exchange's candles over the last day (tradelake reconcile).
+    auto candles = CandleMatchSince(store_, sql_->lake(), options_.clock() - kMicrosPerDay);
+    if (candles.ok()) {
+      candle_match_ = std::move(*candles);
+    } else {
+      spdlog::warn("serve: reconciliation of commit {}: {}", seq, candles.status().ToString());
+    }
+    std::map<std::string, std::pair<int64_t, int64_t>> shares;
+    for (const auto& [product, m] : candle_match_) shares[product] = {m.compared, m.matched};
+    metrics_.SetCandleMatch(std::move(shares));
     last_trade_ = last;
     silver_stats_ = std::move(silver);
     last_trade_seq_ = seq;
@@ -631,6 +642,13 @@ class ApiServer::Impl {
       p["records"] = c.records;
       p["rejected"] = c.rejected;
       p["id_gaps"] = c.id_gaps;
+      p["candles"] = nullptr;
+      if (auto m = candle_match_.find(product); m != candle_match_.end() && m->second.compared > 0) {
+        p["candles"] = {{"compared", m->second.compared},
+                        {"matched", m->second.matched},
+                        {"match_share", m->second.share()},
+                        {"last_minute", FormatRfc3339Trimmed(m->second.last_minute)}};
+      }
       product_list.push_back(std::move(p));
     }
     Json tables = Json::array();
@@ -644,6 +662,29 @@ class ApiServer::Impl {
                 {"products", std::move(product_list)},
                 {"tables", std::move(tables)},
                 {"pipeline", std::move(pipeline)}};
+    SetJson(res, 200, out);
+  }
+
+  // The last day's reconciled minutes of a product that do not match the
+  // exchange's candles (the dashboard marks them).
+  void Reconciliation(const httplib::Request& req, httplib::Response& res, std::string_view) {
+    const std::string product = req.get_param_value("product");
+    if (Status s = ValidateProductId(product); !s.ok()) {
+      return SetError(res, 400, fmt::format("parameter product: {}", s.message()));
+    }
+    std::lock_guard<std::mutex> lake(lake_mu_);
+    MaybeRefresh();
+    UpdateLastTrades();
+    Json minutes = Json::array();
+    Json out = {{"product", product}, {"compared", 0}, {"matched", 0}};
+    if (auto m = candle_match_.find(product); m != candle_match_.end()) {
+      out["compared"] = m->second.compared;
+      out["matched"] = m->second.matched;
+      for (const auto& [minute, status] : m->second.mismatches) {
+        minutes.push_back({{"minute", FormatRfc3339Trimmed(minute)}, {"status", status}});
+      }
+    }
+    out["minutes"] = std::move(minutes);
     SetJson(res, 200, out);
   }
 
@@ -740,6 +781,8 @@ class ApiServer::Impl {
   std::map<std::string, TimestampMicros> last_trade_;  // GUARDED_BY(lake_mu_)
   // product -> Silver rows and id gaps of commit last_trade_seq_
   std::map<std::string, SilverPartitionStats> silver_stats_;  // GUARDED_BY(lake_mu_)
+  // product -> the last day's reconciliation, as of commit last_trade_seq_
+  std::map<std::string, CandleMatch> candle_match_;  // GUARDED_BY(lake_mu_)
 
   ServerMetrics metrics_;  // its own mutex: taken after lake_mu_, never before
   std::atomic<int64_t> commit_seq_{0};  // sql_->commit_seq(), readable without lake_mu_

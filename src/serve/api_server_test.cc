@@ -179,6 +179,17 @@ class LakeWriter {
     quality_[product].push_back(std::move(row));
   }
 
+  // Rows of audit.candle_reconciliation for (product, date).
+  void AddReconciliation(const std::string& product, const std::string& date, const std::vector<ReconRow>& rows) {
+    ASSERT_NE(store_, nullptr);
+    DeltaStats st;
+    st.num_records = static_cast<int64_t>(rows.size());
+    ASSERT_NO_FATAL_FAILURE(Write(kAuditReconciliation,
+                                  fmt::format("{}{}/part-{}.parquet", TableFolder(kAuditReconciliation),
+                                              PartitionName(product, date), next_.seq),
+                                  WriteReconRows, rows, st));
+  }
+
   void Commit(std::string_view committed_at) {
     ASSERT_NE(store_, nullptr);
     next_.committed_at = T(committed_at);
@@ -246,6 +257,21 @@ void BuildLake(const std::string& root) {
   ASSERT_NO_FATAL_FAILURE(lake.AddPartition("ETH-USD", "2024-05-02",
                                             {Trade("ETH-USD", 10, "2024-05-02T12:00:00Z", "3000", "0.1", "buy"),
                                              Trade("ETH-USD", 11, "2024-05-02T12:00:30Z", "3001", "0.2", "buy")}));
+  // ETH-USD's two minutes against the exchange's candles: one matches, one
+  // differs; BTC-USD's reconciliation is older than a day (not counted).
+  auto recon = [](const char* product, const char* minute, const char* status) {
+    ReconRow r;
+    r.product_id = product;
+    r.minute = T(minute);
+    r.status = status;
+    r.reconciled_at = T("2024-05-02T12:20:00Z");
+    return r;
+  };
+  ASSERT_NO_FATAL_FAILURE(lake.AddReconciliation(
+      "ETH-USD", "2024-05-02",
+      {recon("ETH-USD", "2024-05-02T12:00:00Z", "match"), recon("ETH-USD", "2024-05-02T12:01:00Z", "differs")}));
+  ASSERT_NO_FATAL_FAILURE(
+      lake.AddReconciliation("BTC-USD", "2024-05-01", {recon("BTC-USD", "2024-05-01T10:00:00Z", "differs")}));
   ASSERT_NO_FATAL_FAILURE(lake.Commit("2024-05-02T12:30:00Z"));
 }
 
@@ -492,6 +518,32 @@ TEST_F(ApiServerTest, StatusReportsFreshnessQualityAndTables) {
   EXPECT_EQ(files["silver.trades"], 3);
   EXPECT_EQ(files["gold.trades_hourly"], 2);  // a file per product (and month)
   EXPECT_EQ(files["gold.bars_1m"], 3);
+}
+
+TEST_F(ApiServerTest, ReconciliationWithTheExchangeInStatusMetricsAndItsEndpoint) {
+  auto status = Parse(Get("/api/v1/status").body);
+  EXPECT_EQ(status->Str("/products/1/product"), "ETH-USD");
+  EXPECT_EQ(status->Int("/products/1/candles/compared"), 2);
+  EXPECT_EQ(status->Int("/products/1/candles/matched"), 1);
+  EXPECT_DOUBLE_EQ(status->Dbl("/products/1/candles/match_share"), 0.5);
+  EXPECT_EQ(status->Str("/products/1/candles/last_minute"), "2024-05-02T12:01:00Z");
+  simdjson::dom::element btc;
+  ASSERT_EQ(status->root.at_pointer("/products/0/candles").get(btc), simdjson::SUCCESS);
+  EXPECT_TRUE(btc.is_null());  // its only row is older than a day
+
+  Answer a = Get("/api/v1/reconciliation?product=ETH-USD");
+  ASSERT_EQ(a.status, 200) << a.body;
+  auto j = Parse(a.body);
+  EXPECT_EQ(j->Int("/compared"), 2);
+  ASSERT_EQ(j->Size("/minutes"), 1u);
+  EXPECT_EQ(j->Str("/minutes/0/minute"), "2024-05-02T12:01:00Z");
+  EXPECT_EQ(j->Str("/minutes/0/status"), "differs");
+  EXPECT_EQ(Get("/api/v1/reconciliation?product=ETH-USD'--").status, 400);
+  EXPECT_EQ(Get("/api/v1/reconciliation?product=ETH-USD", kIngestToken).status, 403);
+
+  const std::string metrics = Get("/metrics", "").body;
+  EXPECT_NE(metrics.find("tradelake_candle_match_ratio{product=\"ETH-USD\"} 0.5\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("tradelake_candle_minutes_compared{product=\"ETH-USD\"} 2\n"), std::string::npos);
 }
 
 TEST_F(ApiServerTest, SqlReturnsTypedColumnsRowsAndScan) {

@@ -32,6 +32,7 @@ inline constexpr EndpointRoles kEndpointRoles[] = {
     {"GET", "/api/v1/bars", "analyst,admin"},
     {"GET", "/api/v1/trades", "analyst,admin"},
     {"GET", "/api/v1/status", "analyst,etl,ingest,admin"},
+    {"GET", "/api/v1/reconciliation", "analyst,admin"},
     {"POST", "/api/v1/sql", "analyst,admin"},
     {"GET", "/api/v1/schedule", "analyst,etl,ingest,admin"},
     {"POST", "/api/v1/schedule/pause", "ingest,admin"},

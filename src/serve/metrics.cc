@@ -18,7 +18,7 @@ const std::set<std::string, std::less<>>& KnownPaths() {
   static const std::set<std::string, std::less<>> paths = {
       "/healthz",       "/metrics",         "/api/v1/products",       "/api/v1/bars",
       "/api/v1/trades", "/api/v1/status",   "/api/v1/sql",            "/api/v1/schedule",
-      "/api/v1/schedule/pause", "/api/v1/schedule/resume"};
+      "/api/v1/schedule/pause", "/api/v1/schedule/resume", "/api/v1/reconciliation"};
   return paths;
 }
 
@@ -69,6 +69,11 @@ void ServerMetrics::CountBars(bool hit) {
   ++(hit ? bars_hits_ : bars_misses_);
 }
 
+void ServerMetrics::SetCandleMatch(std::map<std::string, std::pair<int64_t, int64_t>> compared_matched) {
+  std::lock_guard<std::mutex> lock(mu_);
+  candle_match_ = std::move(compared_matched);
+}
+
 void ServerMetrics::SetLastTrades(std::map<std::string, TimestampMicros> last) {
   std::lock_guard<std::mutex> lock(mu_);
   last_trade_ = std::move(last);
@@ -103,6 +108,21 @@ std::string ServerMetrics::Text(const Gauges& g, TimestampMicros now) {
   for (const auto& [product, t] : last_trade_) {
     out += fmt::format("tradelake_freshness_seconds{{product=\"{}\"}} {}\n", product,
                        fmt::format("{}", static_cast<double>(now - t) / static_cast<double>(kMicrosPerSecond)));
+  }
+  out +=
+      "# HELP tradelake_candle_minutes_compared Minutes of gold.bars_1m reconciled with the exchange's candles "
+      "in the last day, per product.\n"
+      "# TYPE tradelake_candle_minutes_compared gauge\n";
+  for (const auto& [product, cm] : candle_match_) {
+    out += fmt::format("tradelake_candle_minutes_compared{{product=\"{}\"}} {}\n", product, cm.first);
+  }
+  out +=
+      "# HELP tradelake_candle_match_ratio Share of those minutes whose bar equals the exchange's candle exactly.\n"
+      "# TYPE tradelake_candle_match_ratio gauge\n";
+  for (const auto& [product, cm] : candle_match_) {
+    if (cm.first == 0) continue;
+    out += fmt::format("tradelake_candle_match_ratio{{product=\"{}\"}} {}\n", product,
+                       static_cast<double>(cm.second) / static_cast<double>(cm.first));
   }
   out +=
       "# HELP tradelake_bars_cache_total /api/v1/bars answers found in (hit) or added to (miss) the answer "

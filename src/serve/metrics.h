@@ -36,6 +36,8 @@ class ServerMetrics {
   void CountBars(bool hit);
   // The last trade time in Silver per product (freshness gauges).
   void SetLastTrades(std::map<std::string, TimestampMicros> last);
+  // product -> (minutes compared, matched) with the exchange's candles, last day.
+  void SetCandleMatch(std::map<std::string, std::pair<int64_t, int64_t>> compared_matched);
 
   // Values the server reads at render time.
   struct Gauges {
@@ -53,6 +55,7 @@ class ServerMetrics {
   int64_t bytes_scanned_ = 0;                                // GUARDED_BY(mu_)
   std::map<std::string, int64_t, std::less<>> refused_;     // GUARDED_BY(mu_)
   std::map<std::string, TimestampMicros> last_trade_;        // GUARDED_BY(mu_)
+  std::map<std::string, std::pair<int64_t, int64_t>> candle_match_;  // GUARDED_BY(mu_)
   int64_t bars_hits_ = 0;                                    // GUARDED_BY(mu_)
   int64_t bars_misses_ = 0;                                  // GUARDED_BY(mu_)
 };
