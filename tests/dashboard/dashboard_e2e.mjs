@@ -465,6 +465,11 @@ async function main() {
   const healthText = (await health.innerText()).replace(/\s+/g, ' ').trim();
   const ethFreshness = await page.locator('[data-testid=health-ETH-USD]').getAttribute('data-freshness');
   ok('6.health', `health-BTC-USD: "${healthText}" (freshness ${await health.getAttribute('data-freshness-seconds')} s); ETH-USD ${ethFreshness}`);
+  // The run reconciles the backfilled minutes with the simulator's candles: all match.
+  const candles = page.locator('[data-testid=candles-BTC-USD]');
+  await waitFor('candles-BTC-USD to show 100%', 60_000, async () => ((await candles.textContent()) || '').trim() === '100%',
+    { describe: () => 'see the health panel' });
+  ok('6.candles', `candles-BTC-USD: "${(await candles.textContent()).trim()}" (${await candles.getAttribute('title')})`);
 
   const stateLocator = page.locator('[data-testid=pipeline-state]');
   const toggle = page.locator('[data-testid=pipeline-toggle]');
