@@ -309,6 +309,9 @@ void PrintEtlReport(const EtlReport& r) {
   for (const auto& [rule, n] : r.rejected_by_rule) {
     std::printf("     rejected %-22s %s\n", rule.c_str(), Thousands(n).c_str());
   }
+  for (const std::string& skipped : r.skipped_objects) {
+    std::printf("     skipped  %s: the landed log names no Bronze object of its product there\n", skipped.c_str());
+  }
   std::printf("     %lld Silver partitions and their Gold rewritten; %lld files, %s written in %.2f s (%s records/s)\n",
               static_cast<long long>(r.silver_partitions), static_cast<long long>(r.files_written),
               HumanBytes(r.bytes_written).c_str(), r.elapsed_seconds,

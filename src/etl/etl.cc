@@ -339,12 +339,35 @@ Status EtlRun::ProcessProduct(const std::string& product, const std::vector<std:
   std::vector<BaseFile> run_files;  // Silver files this run wrote for the product
   for (const std::string& key : keys) {
     auto obj = ParseBronzeObjectKey(key);
-    if (!obj.ok()) return obj.status().WithContext("a landed-log entry names a key that is not a Bronze object");
+    if (!obj.ok() || obj->product_id != product) {
+      // Not a Bronze object of this product: reported and skipped, the run goes on.
+      const std::string why = obj.ok() ? "it belongs to " + obj->product_id : obj.status().message();
+      spdlog::warn("etl: {}: the landed log names {:?}, which is not one of its Bronze objects ({}); skipped", product,
+                   key, why);
+      std::lock_guard lock(mu_);
+      report_.skipped_objects.push_back(fmt::format("{} ({})", key, why));
+      continue;
+    }
     ASSIGN_OR_RETURN(std::string data, store_->Get(key));
     auto lines = ReadBronzeLines(data);
-    if (!lines.ok()) return lines.status().WithContext(fmt::format("Bronze object {}", key));
     const std::string bp = PartitionName(product, obj->date);
     QualityCounters& dq = delta[obj->date];
+    if (!lines.ok()) {
+      // An object that cannot be read (corrupt, or inflating beyond the
+      // limit) is one rejected record naming it; the rest of the run goes on.
+      spdlog::warn("etl: Bronze object {} cannot be read: {}", key, lines.status().message());
+      RejectedRecord r;
+      r.product_id = product;
+      r.date = obj->date;
+      r.rule = std::string(dq_rule::kInvalidJson);
+      r.detail = fmt::format("the Bronze object cannot be read ({} bytes): {}", data.size(), lines.status().message());
+      r.bronze_object = key;
+      r.rejected_at = now_;
+      ++dq.records;
+      ++dq.rejected[r.rule];
+      rejected[bp].push_back(std::move(r));
+      continue;
+    }
     for (auto& line : *lines) {
       ++dq.records;
       if (!line.error.empty()) {

@@ -80,6 +80,9 @@ struct EtlReport {
   int64_t gold_partitions = 0;
   int64_t files_written = 0, bytes_written = 0;
   int64_t files_replaced = 0;      // files a commit removed (kept until vacuum)
+  // Landed-log entries that name no Bronze object of their product: key (why).
+  // Reported and skipped; an unreadable object is a rejected record instead.
+  std::vector<std::string> skipped_objects;
   bool upgraded = false;           // this run upgraded a lake from before Delta tables
   int64_t files_compacted = 0;     // small files merged after the commit (their own commit: seq)
   double elapsed_seconds = 0;

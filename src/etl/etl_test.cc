@@ -2,6 +2,7 @@
 // rebuild, Gold equals an independent aggregation of all of Silver, the cost
 // of a run does not depend on how much was processed before.
 #include "etl/etl.h"
+#include "etl/validate.h"
 
 #include <gtest/gtest.h>
 
@@ -261,6 +262,53 @@ TEST(Etl, SmallFilesAreCompactedAsTheyAccumulateAndNothingChanges) {
     EXPECT_EQ(GoldRows(compacted.store.get(), t), GoldRows(plain.store.get(), t)) << t;
   }
   ExpectGoldEqualsSilver(compacted.store.get());
+}
+
+}  // namespace
+}  // namespace tradelake
+
+namespace tradelake {
+namespace {
+
+TEST(Etl, AnUnreadableObjectIsOneRejectedRecordAndAForeignKeyIsSkippedTheRunGoesOn) {
+  TempLake lake;
+  Lander l(lake.store.get());
+  l.Land("BTC-USD", 1, 10);
+  // Bytes that are no zstd frame, announced like any object.
+  int64_t seq = 0;
+  const std::string date = FormatDate(kDay0 + 11 * int64_t{997'000'000});
+  const std::string bad_key = BronzeObjectKey("BTC-USD", date, 11, 12);
+  ASSERT_TRUE(LandBronzeObject(lake.store.get(), bad_key, "definitely not zstd", 11, 12, 2, &seq).ok());
+  // A landed-log entry naming something that is not a Bronze key of the product.
+  for (const char* foreign : {"bronze/source=coinbase/product=BTC-USD/date=2024-02-30/13-14.jsonl.zst",
+                              "bronze/source=coinbase/product=ETH-USD/date=2024-05-01/13-14.jsonl.zst"}) {
+    LandedEntry e;
+    e.key = foreign;
+    e.first_trade_id = 13;
+    e.last_trade_id = 14;
+    e.records = 2;
+    ASSERT_TRUE(AppendLanded(lake.store.get(), "BTC-USD", e, &seq).ok());
+  }
+  l.Land("BTC-USD", 15, 20);
+
+  auto r = RunEtl(lake.store.get(), Opts());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->inserted, 16);
+  EXPECT_EQ(r->rejected, 1);
+  EXPECT_EQ(r->rejected_by_rule[std::string(dq_rule::kInvalidJson)], 1);
+  EXPECT_TRUE(r->invariant_holds());
+  ASSERT_EQ(r->skipped_objects.size(), 2u);
+  EXPECT_NE(r->skipped_objects[0].find("date=2024-02-30"), std::string::npos) << r->skipped_objects[0];
+  EXPECT_NE(r->skipped_objects[1].find("belongs to ETH-USD"), std::string::npos) << r->skipped_objects[1];
+  auto rejected = ReadAll<RejectedRecord>(lake.store.get(), kSilverRejected, &ReadRejected);
+  ASSERT_EQ(rejected.size(), 1u);
+  EXPECT_EQ(rejected[0].bronze_object, bad_key);
+  EXPECT_NE(rejected[0].detail.find("cannot be read"), std::string::npos) << rejected[0].detail;
+  EXPECT_FALSE(rejected[0].trade_id.has_value());
+  // Nothing is read twice: the next run has nothing to do.
+  auto again = RunEtl(lake.store.get(), Opts());
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->nothing_to_do);
 }
 
 }  // namespace
