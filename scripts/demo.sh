@@ -46,6 +46,10 @@ echo "== tradelake etl --lake $LAKE   (Bronze -> Silver -> Gold)"
 "$TRADELAKE" etl --lake "$LAKE"
 
 echo
+echo "== tradelake reconcile --products $PRODUCTS --from 4h --exchange-url $url   (gold.bars_1m vs the exchange's candles)"
+"$TRADELAKE" reconcile --lake "$LAKE" --products "$PRODUCTS" --from 4h --exchange-url "$url" --min-age 2m --show 3
+
+echo
 echo "== tradelake dq --lake $LAKE"
 "$TRADELAKE" dq --lake "$LAKE" | head -n 8
 

@@ -83,6 +83,9 @@ ReconcileOptions Options(const Lake& lake, std::vector<std::string> products) {
   o.from = kStart - kHistory - kMicrosPerHour;  // before the first trade: nothing there, no rows
   o.to = kStart;
   o.now = kStart + kMicrosPerHour;  // every minute closed and final
+  // The lake holds every trade from the exchange's first: every minute is
+  // complete, the first and the newest too.
+  o.only_complete_minutes = false;
   (void)lake;
   return o;
 }
@@ -258,7 +261,8 @@ TEST(ReconcileE2E, EveryClassOfDifferenceIsReportedExactlyOnce) {
   fs::create_directories(out);
   auto r = e2e::RunTradelake({"reconcile", "--lake", (lake.dir / "lake").string(), "--products", "BTC-USD", "--from",
                               FormatRfc3339Trimmed(kStart - kHistory), "--to", FormatRfc3339Trimmed(kStart),
-                              "--exchange-url", lake.sim->url(), "--rate-limit", "0", "--dry-run", "--show", "1000"},
+                              "--exchange-url", lake.sim->url(), "--rate-limit", "0", "--dry-run", "--show", "1000",
+                              "--all-minutes"},
                              out);
   EXPECT_EQ(r.exit_code, 65) << r.err;
   EXPECT_NE(r.out.find(fmt::format("{} differ, {} missing in Gold, {} missing on the exchange", pr.differs,

@@ -23,6 +23,7 @@ struct ReconcileCommand::Flags {
   double rate_limit = 10;
   int max_attempts = 6;
   bool dry_run = false;
+  bool all_minutes = false;
   int show = 20;
 };
 
@@ -36,7 +37,8 @@ ReconcileCommand::ReconcileCommand(CLI::App* app, const std::string* policies_di
       "5 requests per product-day), compared as exact decimals. Each minute is a match, or\n"
       "differs (both values named), missing_in_gold (with the trade id range Silver lacks)\n"
       "or missing_on_exchange. Minutes that ended less than --min-age ago are not final yet\n"
-      "and are only counted. Rows go to audit.candle_reconciliation (query them with\n"
+      "and are only counted, as are minutes before a product's first complete Gold minute or\n"
+      "from its newest on (--all-minutes compares them). Rows go to audit.candle_reconciliation (query them with\n"
       "`tradelake sql`). Runs as the etl role and takes the ETL lease to commit.\n"
       "Exit status: 0 when every compared minute matches, 65 when any differs.\n\n"
       "Examples:\n"
@@ -59,6 +61,9 @@ ReconcileCommand::ReconcileCommand(CLI::App* app, const std::string* policies_di
       ->check(CLI::Range(0, 1'000'000))
       ->capture_default_str();
   f.reconcile->add_flag("--dry-run", f.dry_run, "compare and print; write nothing to the lake");
+  f.reconcile->add_flag("--all-minutes", f.all_minutes,
+                        "also compare a product's first and newest Gold minutes (ingestion may have started or be "
+                        "inside them)");
 }
 
 ReconcileCommand::~ReconcileCommand() = default;
@@ -97,6 +102,7 @@ std::optional<int> ReconcileCommand::RunIfParsed() {
   o.min_age = *min_age;
   o.now = now;
   o.commit = !f.dry_run;
+  o.only_complete_minutes = !f.all_minutes;
 
   auto store = OpenLakeAs(f.lake, "etl", *policies_dir_);
   if (!store.ok()) return FailCommand(store.status());
@@ -112,9 +118,9 @@ std::optional<int> ReconcileCommand::RunIfParsed() {
 
   for (const ProductReconciliation& p : report->products) {
     fmt::print("{:<10} {:>6} minutes compared: {:>6} match ({:.2f}%), {} differ, {} missing in Gold, {} missing on "
-               "the exchange; {} not final yet; {} requests\n",
+               "the exchange; {} not final yet, {} outside what Gold holds completely; {} requests\n",
                p.product_id, p.compared, p.matched, 100.0 * p.match_share(), p.differs, p.missing_in_gold,
-               p.missing_on_exchange, p.not_final, p.requests);
+               p.missing_on_exchange, p.not_final, p.outside_gold, p.requests);
     int shown = 0;
     for (const ReconRow& r : p.differences) {
       if (shown++ >= f.show) {

@@ -31,29 +31,6 @@ Status LiveReconciler::LoadStart(TimestampMicros now) {
   return Status::OK();
 }
 
-std::pair<TimestampMicros, TimestampMicros> LiveReconciler::GoldCoverage(const std::string& product) const {
-  std::optional<TimestampMicros> first, last;
-  auto files = LiveFiles(state_, kGoldBars1m);
-  if (!files.ok()) return {0, 0};
-  // Delta stats hold period_start as "\"2026-12-06T18:04:00.000Z\"".
-  auto stat_time = [](const std::map<std::string, std::string>& values) -> std::optional<TimestampMicros> {
-    auto it = values.find("period_start");
-    if (it == values.end() || it->second.size() < 2) return std::nullopt;
-    auto t = ParseRfc3339(std::string_view(it->second).substr(1, it->second.size() - 2));
-    if (!t.ok()) return std::nullopt;
-    return *t;
-  };
-  for (const TableFile& f : *files) {
-    if (f.product_id != product) continue;
-    const auto lo = stat_time(f.stats.min_values), hi = stat_time(f.stats.max_values);
-    if (!lo || !hi) return {0, 0};  // without statistics: compare nothing rather than guess
-    first = first ? std::min(*first, *lo) : *lo;
-    last = last ? std::max(*last, *hi) : *hi;
-  }
-  if (!first) return {0, 0};
-  return {FloorMinute(*first) + kMicrosPerMinute, FloorMinute(*last)};
-}
-
 Result<ReconcileReport> LiveReconciler::Step(const EtlReport& etl, TimestampMicros now,
                                              const std::atomic<bool>* stop) {
   if (!started_) RETURN_IF_ERROR(LoadStart(now));
@@ -73,7 +50,7 @@ Result<ReconcileReport> LiveReconciler::Step(const EtlReport& etl, TimestampMicr
   for (const std::string& product : options_.products) {
     TimestampMicros from = through_[product];
     if (auto r = redo_from_.find(product); r != redo_from_.end()) from = std::min(from, r->second);
-    const auto [gold_first, gold_end] = GoldCoverage(product);
+    const auto [gold_first, gold_end] = GoldCoverage(state_, product);
     from = std::max(from, gold_first);
     const TimestampMicros to = std::min(final_end, gold_end);
     // A batch once `every` of closed minutes waits (or a repair does), so a

@@ -63,8 +63,6 @@ class LiveReconciler {
 
  private:
   Status LoadStart(TimestampMicros now);
-  // [first complete minute, end of complete minutes) of a product's Gold.
-  std::pair<TimestampMicros, TimestampMicros> GoldCoverage(const std::string& product) const;
 
   ObjectStore* store_;
   LiveReconcileOptions options_;

@@ -54,6 +54,29 @@ std::string GapBetween(const GoldBar* before, const GoldBar* after) {
 
 }  // namespace
 
+std::pair<TimestampMicros, TimestampMicros> GoldCoverage(const LakeState& state, std::string_view product) {
+  std::optional<TimestampMicros> first, last;
+  auto files = LiveFiles(state, kGoldBars1m);
+  if (!files.ok()) return {0, 0};
+  // Delta stats hold period_start as "\"2026-12-06T18:04:00.000Z\"".
+  auto stat_time = [](const std::map<std::string, std::string>& values) -> std::optional<TimestampMicros> {
+    auto it = values.find("period_start");
+    if (it == values.end() || it->second.size() < 2) return std::nullopt;
+    auto t = ParseRfc3339(std::string_view(it->second).substr(1, it->second.size() - 2));
+    if (!t.ok()) return std::nullopt;
+    return *t;
+  };
+  for (const TableFile& f : *files) {
+    if (f.product_id != product) continue;
+    const auto lo = stat_time(f.stats.min_values), hi = stat_time(f.stats.max_values);
+    if (!lo || !hi) return {0, 0};  // without statistics: compare nothing rather than guess
+    first = first ? std::min(*first, *lo) : *lo;
+    last = last ? std::max(*last, *hi) : *hi;
+  }
+  if (!first) return {0, 0};
+  return {FloorMinute(*first) + kMicrosPerMinute, FloorMinute(*last)};
+}
+
 int64_t ReconcileReport::differences() const {
   int64_t n = 0;
   for (const auto& p : products) n += static_cast<int64_t>(p.differences.size());
@@ -196,10 +219,18 @@ Result<ReconcileReport> Reconcile(ObjectStore* store, CoinbaseClient* client, co
     ProductReconciliation pr;
     pr.product_id = product;
     pr.not_final = (to - final_end) / kMicrosPerMinute;
+    // Only the minutes Gold holds completely, unless asked for all.
+    TimestampMicros lo = from, hi = final_end;
+    if (options.only_complete_minutes) {
+      const auto [gold_first, gold_end] = GoldCoverage(state, product);
+      lo = std::clamp(gold_first, from, final_end);
+      hi = std::clamp(gold_end, lo, final_end);
+      pr.outside_gold = (lo - from + final_end - hi) / kMicrosPerMinute;
+    }
     // Gold: the days of [from, final_end), whole files (a file per day).
     std::map<TimestampMicros, GoldBar> bars;
-    if (final_end > from) {
-      const std::string first_day = FormatDate(from), last_day = FormatDate(final_end - 1);
+    if (hi > lo) {
+      const std::string first_day = FormatDate(lo), last_day = FormatDate(hi - 1);
       for (const TableFile& f : gold_files) {
         if (f.product_id != product || f.date < first_day || f.date > last_day) continue;
         ASSIGN_OR_RETURN(std::vector<GoldBar> day, ReadRowsAt(store, f.key, ReadGoldBars, &staging));
@@ -208,10 +239,9 @@ Result<ReconcileReport> Reconcile(ObjectStore* store, CoinbaseClient* client, co
     }
     // The exchange: kMaxCandlesPerRequest minutes per request.
     std::map<TimestampMicros, Candle> candles;
-    for (TimestampMicros start = from; start < final_end;
-         start += int64_t{kMaxCandlesPerRequest} * kMicrosPerMinute) {
+    for (TimestampMicros start = lo; start < hi; start += int64_t{kMaxCandlesPerRequest} * kMicrosPerMinute) {
       if (options.stop && options.stop->load()) return Cancelled("stopped; nothing was committed");
-      const TimestampMicros end = std::min(final_end, start + int64_t{kMaxCandlesPerRequest} * kMicrosPerMinute);
+      const TimestampMicros end = std::min(hi, start + int64_t{kMaxCandlesPerRequest} * kMicrosPerMinute);
       ++pr.requests;
       ASSIGN_OR_RETURN(std::vector<Candle> got, client->GetCandles(product, start, end));
       for (Candle& c : got) {
@@ -222,7 +252,7 @@ Result<ReconcileReport> Reconcile(ObjectStore* store, CoinbaseClient* client, co
     // Compare every minute either side has.
     std::vector<TimestampMicros> minutes;
     for (const auto& [m, b] : bars) {
-      if (m >= from && m < final_end) minutes.push_back(m);
+      if (m >= lo && m < hi) minutes.push_back(m);
     }
     for (const auto& [m, c] : candles) minutes.push_back(m);
     std::sort(minutes.begin(), minutes.end());

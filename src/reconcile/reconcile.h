@@ -19,7 +19,10 @@
 //   missing_on_exchange   Gold has a bar, the exchange has no candle
 // A minute neither side has (no trades) is not a row. Minutes that end less
 // than `min_age` before now are still open or too recent for the exchange's
-// candles to be final: they are counted as not_final, never compared.
+// candles to be final: they are counted as not_final, never compared. So are
+// (as outside_gold) minutes before the first complete minute of the
+// product's Gold or from its newest bar on: ingestion started inside the
+// first, may be inside the last (unless only_complete_minutes is false).
 //
 // Convention (Coinbase's documented candle shape): [time, low, high, open,
 // close, volume], time = the bucket's start in Unix seconds, buckets are
@@ -59,6 +62,9 @@ struct ReconcileOptions {
   TimestampMicros now = 0;                  // 0: the wall clock
   bool commit = true;                       // write audit.candle_reconciliation
   const std::atomic<bool>* stop = nullptr;  // checked between requests
+  // Compare only the minutes Gold holds completely (GoldCoverage); the
+  // others in range are counted as outside_gold. False: every minute.
+  bool only_complete_minutes = true;
   // The lake as already loaded by the caller (a long-running process keeps
   // it fresh with RefreshLakeState); null: loaded here.
   const LakeState* state = nullptr;
@@ -69,6 +75,7 @@ struct ProductReconciliation {
   int64_t compared = 0;  // minutes either side has, closed
   int64_t matched = 0, differs = 0, missing_in_gold = 0, missing_on_exchange = 0;
   int64_t not_final = 0;  // minutes in range too recent to compare
+  int64_t outside_gold = 0;  // closed minutes in range before or after what Gold holds completely
   int64_t requests = 0;   // candle requests made
   std::vector<ReconRow> differences;  // every row that is not a match, by minute
   double match_share() const { return compared == 0 ? 1.0 : static_cast<double>(matched) / static_cast<double>(compared); }
@@ -92,6 +99,13 @@ Result<Dec18> CandleDecimal(std::string_view text);
 // minute Gold lacks (the id range), may be empty.
 ReconRow CompareMinute(std::string_view product_id, TimestampMicros minute, const GoldBar* bar,
                        const Candle* candle, std::string_view gap, TimestampMicros now);
+
+// [first, end) of the minutes a product's gold.bars_1m holds completely, from
+// its files' period_start statistics: after the first bar's minute
+// (ingestion may have started inside it) and before the newest bar's (the
+// ingester may be inside it). {0, 0} when the product has no bars, or a file
+// lacks the statistics.
+std::pair<TimestampMicros, TimestampMicros> GoldCoverage(const LakeState& state, std::string_view product);
 
 // Reconciles, and commits the rows unless !options.commit. Errors: the
 // exchange's (NotFound for an unknown product, naming it), the store's, a
