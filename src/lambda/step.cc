@@ -15,6 +15,7 @@
 #include "etl/compact.h"
 #include "etl/lease.h"
 #include "pipeline/schedule.h"
+#include "reconcile/live_reconciler.h"
 #include "reconcile/reconcile.h"
 #include "store/counting_store.h"
 #include "store/lake.h"
@@ -294,6 +295,33 @@ StepOutcome RunStepImpl(const StepConfig& config, const LambdaEvent& event, int6
       }
       if (!r.ok()) j["reason"] = "stopped before its commit by the deadline; the next step redoes it";
       out.response["etl"] = j;
+      // Closed minutes with the exchange's candles, once each: the reconciler
+      // resumes from the lake, so a stateless step batches like `run` does.
+      const int64_t left_after = deadline_ms > 0 ? deadline_ms - now() : INT64_MAX;
+      if (r.ok() && config.reconcile && left_after >= config.etl_min_ms) {
+        LiveReconcileOptions lo;
+        lo.products = config.ingest.products;
+        lo.delay = config.reconcile_delay_micros;
+        lo.every = config.reconcile_every_micros;
+        LiveReconciler reconciler(&store, config.ingest.exchange, nullptr, lo);
+        std::optional<Alarm> alarm;
+        if (deadline_ms > 0) alarm.emplace(&stop, deadline_ms - config.etl_margin_ms, now);
+        auto rec = reconciler.Step(*r, now() * 1000, &stop);
+        int64_t compared = 0;
+        if (rec.ok()) {
+          for (const auto& p : rec->products) compared += p.compared;
+          out.response["reconcile"] = {{"commit", rec->seq},
+                                       {"compared", compared},
+                                       {"differences", rec->differences()},
+                                       {"requests", rec->requests}};
+        } else {
+          // Not the step's failure: the same minutes are tried next time.
+          out.response["reconcile"] = {{"error", rec.status().ToString()}};
+        }
+        emit.Emit("reconcile", {{"MinutesCompared", "Count", static_cast<double>(compared)},
+                                {"ReconcileDifferences", "Count", rec.ok() ? static_cast<double>(rec->differences()) : 0.0},
+                                {"Failures", "Count", rec.ok() ? 0.0 : 1.0}});
+      }
     }
   }
 

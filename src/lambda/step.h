@@ -43,6 +43,11 @@ struct StepConfig {
   int64_t ingest_margin_ms = 20'000;
   int64_t etl_min_ms = 15'000;
   int64_t etl_margin_ms = 5'000;
+  // After a step's ETL, if time is left: reconcile Gold's closed minutes with
+  // the exchange's candles (reconcile/live_reconciler.h), once each.
+  bool reconcile = true;
+  int64_t reconcile_delay_micros = 10 * kMicrosPerMinute;
+  int64_t reconcile_every_micros = 10 * kMicrosPerMinute;
   std::string function_name = "tradelake";  // the EMF dimension
   // Clock in Unix milliseconds (tests pin it); the wall clock when empty.
   std::function<int64_t()> now_ms;
