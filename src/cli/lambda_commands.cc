@@ -14,7 +14,6 @@
 #include "core/text.h"
 #include "core/time.h"
 #include "exchange/coinbase_client.h"
-#include "lambda/ca_bundle.h"
 #include "lambda/cost.h"
 #include "lambda/runtime_client.h"
 #include "lambda/step.h"
@@ -190,8 +189,6 @@ std::optional<int> LambdaCommands::RunIfParsed() {
   Flags& f = *f_;
   if (f.cost->parsed()) return RunCost(this, f.in, f.cost_products, f.step_json);
   if (!f.lambda->parsed()) return std::nullopt;
-  LinkCaBundleInterposer();
-
   auto client = RuntimeClient::Create(f.runtime_api);
   if (!client.ok()) return FailCommand(client.status());
   // Anything wrong with the configuration is an init error: Lambda shows it

@@ -1,6 +1,7 @@
 // libcurl plumbing shared by tradelake's two HTTP clients (the exchange
 // client, exchange/http_client.h, and the S3 store, store/s3_store.h):
-// owning handles, the once-per-process global init, header trimming.
+// owning handles, the once-per-process global init, header trimming, and
+// the CA bundle TLS trusts.
 // Header-only; the parts that include it link libcurl.
 #pragma once
 
@@ -8,6 +9,9 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -33,6 +37,35 @@ inline CURLcode GlobalInitOnce() {
   static CURLcode result = CURLE_OK;
   std::call_once(once, [] { result = curl_global_init(CURL_GLOBAL_DEFAULT); });
   return result;
+}
+
+// The CA bundle for TLS, chosen per transfer. Debian's libcurl (which the
+// Lambda package bundles) looks at its build-time default
+// /etc/ssl/certs/ca-certificates.crt and ignores SSL_CERT_FILE; Amazon Linux
+// 2023 keeps its bundle at /etc/pki/tls/certs/ca-bundle.crt. So:
+//   1. $SSL_CERT_FILE if set (as OpenSSL and the curl tool honour it);
+//   2. else "" (libcurl's own default) if that file exists: Debian, no change;
+//   3. else the first usual bundle path that exists (AL2023/RHEL first).
+// Reads the environment and the file system on every call.
+inline std::string ChooseCaBundle() {
+  auto readable = [](const char* path) { return path != nullptr && path[0] != '\0' && ::access(path, R_OK) == 0; };
+  if (const char* env = std::getenv("SSL_CERT_FILE"); env != nullptr && env[0] != '\0') return env;  // NOLINT(concurrency-mt-unsafe)
+  const curl_version_info_data* v = curl_version_info(CURLVERSION_NOW);
+  if (v != nullptr && readable(v->cainfo)) return "";
+  for (const char* p : {"/etc/pki/tls/certs/ca-bundle.crt",    // Amazon Linux 2023, RHEL, Fedora
+                        "/etc/ssl/certs/ca-certificates.crt",  // Debian, Ubuntu, Alpine
+                        "/etc/ssl/ca-bundle.pem",              // openSUSE
+                        "/etc/ssl/cert.pem"}) {                // macOS, some minimal images
+    if (readable(p)) return p;
+  }
+  return "";
+}
+
+// Sets CURLOPT_CAINFO on `handle` when ChooseCaBundle() picks a file. Call
+// after any curl_easy_reset and before curl_easy_perform.
+inline void ApplyCaBundle(CURL* handle) {
+  const std::string ca = ChooseCaBundle();
+  if (!ca.empty()) curl_easy_setopt(handle, CURLOPT_CAINFO, ca.c_str());  // libcurl copies the string
 }
 
 // A header name or value without the blanks and line end around it.

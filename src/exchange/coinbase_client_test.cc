@@ -282,16 +282,43 @@ TEST(CoinbaseClient, ProductListWithoutIdsIsRetriedAsInvalid) {
   EXPECT_EQ(h.stats.invalid_bodies.load(), 1);
 }
 
+// A clock whose sleeps advance it: pacing is counted, not timed.
+class SteppingClock final : public RateLimiter::Clock {
+ public:
+  std::chrono::steady_clock::time_point Now() override {
+    std::lock_guard lock(mu_);
+    return now_;
+  }
+  void SleepFor(std::chrono::nanoseconds d) override {
+    std::lock_guard lock(mu_);
+    sleeps_.push_back(d);
+    now_ += d;
+  }
+  std::vector<std::chrono::nanoseconds> sleeps() {
+    std::lock_guard lock(mu_);
+    return sleeps_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::chrono::steady_clock::time_point now_{};
+  std::vector<std::chrono::nanoseconds> sleeps_;
+};
+
 TEST(CoinbaseClient, SharedRateLimiterPacesRequests) {
   ScriptedExchange exchange({{200, "[]"}});
-  RateLimiter limiter(100, 1);
+  SteppingClock clock;
+  RateLimiter limiter(100, 1, &clock);
   CoinbaseOptions options;
   options.base_url = exchange.url();
   CoinbaseClient client(options, &limiter, nullptr);
-  const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < 11; ++i) ASSERT_TRUE(client.GetTrades("BTC-USD", std::nullopt).ok());
-  // 10 waits of 10 ms; a lower bound only.
-  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(90));
+  // Every request takes a token: the first from the burst, each of the other
+  // ten after exactly one 10 ms wait (the clock moves only when slept on).
+  const auto sleeps = clock.sleeps();
+  ASSERT_EQ(sleeps.size(), 10u);
+  for (auto d : sleeps) EXPECT_EQ(d, std::chrono::milliseconds(10));
+  EXPECT_EQ(exchange.seen().size(), 11u);
 }
 
 TEST(CoinbaseClient, BackoffDelaysStayWithinTheJitterBounds) {

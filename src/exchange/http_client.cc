@@ -108,6 +108,8 @@ Result<HttpResponse> HttpClient::Get(const std::string& url) {
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &transfer);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &transfer);
 
+  curl::ApplyCaBundle(h);
+
   const CURLcode rc = curl_easy_perform(h);
   // The callbacks must not see `transfer` once it is gone.
   curl_easy_setopt(h, CURLOPT_WRITEDATA, nullptr);

@@ -87,6 +87,7 @@ struct RuntimeClient::Impl {
       curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
     }
     const std::string what = fmt::format("{} {}", body ? "POST" : "GET", url);
+    curl::ApplyCaBundle(h);
     CURLcode rc = curl_easy_perform(h);
     if (rc != CURLE_OK) return curl::TransportError(rc, what, errbuf);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);

@@ -11,7 +11,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
-#include "lambda/ca_bundle.h"
+#include "core/curl.h"
 #include "lambda/step.h"
 #include "pipeline/schedule.h"
 #include "store/lake.h"
@@ -188,11 +188,11 @@ TEST(LambdaStep, APausedScheduleSkipsIngestWithoutAnExchangeRequest) {
 
 TEST(CaBundle, SslCertFileWinsOverEveryDefault) {
   setenv("SSL_CERT_FILE", "/nonexistent/bundle.pem", 1);
-  EXPECT_EQ(ChooseCaBundle(), "/nonexistent/bundle.pem");
+  EXPECT_EQ(curl::ChooseCaBundle(), "/nonexistent/bundle.pem");
   unsetenv("SSL_CERT_FILE");
   // On Debian libcurl's own default exists, so it is left alone.
   if (std::filesystem::exists("/etc/ssl/certs/ca-certificates.crt")) {
-    EXPECT_EQ(ChooseCaBundle(), "");
+    EXPECT_EQ(curl::ChooseCaBundle(), "");
   }
 }
 

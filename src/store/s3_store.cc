@@ -407,6 +407,7 @@ struct S3Store::Impl {
       curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method.c_str());
     }
     requests.fetch_add(1, std::memory_order_relaxed);
+    curl::ApplyCaBundle(h);
     const CURLcode rc = curl_easy_perform(h);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
