@@ -523,7 +523,10 @@ MemoryLake LakeBeforeACheckpoint() {
   auto state = LoadLakeState(store);
   EXPECT_TRUE(state.ok()) << state.status().ToString();
   if (state.ok()) {
-    for (std::string_view t : EtlTables()) EXPECT_EQ(state->catalog.versions.at(std::string(t)), 9) << t;
+    for (std::string_view t : EtlTables()) {
+      // audit.candle_reconciliation is written by `tradelake reconcile`; the ETL only creates it, empty.
+      EXPECT_EQ(state->catalog.versions.at(std::string(t)), t == kAuditReconciliation ? 0 : 9) << t;
+    }
   }
   l->Land("BTC-USD", 241, 270, 60, {250}, {});
   l->Land("BTC-USD", 99, 101, 60, {}, {100});  // a conflicting copy of a trade in Silver
