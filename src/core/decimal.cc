@@ -203,8 +203,15 @@ Result<Decimal> Decimal::Add(const Decimal& a, const Decimal& b) {
     m = mb - ma;
     negative = b.is_negative();
   }
+  // An exact sum with trailing fractional zeros may fit at a smaller scale
+  // (10 + -0.03 + 0.03 at scale 37 needs 39 digits; 10 needs 2): drop them.
+  int result_scale = scale;
+  while (m > kMaxMagnitude && result_scale > 0 && m % 10 == 0) {
+    m /= 10;
+    --result_scale;
+  }
   if (m > kMaxMagnitude) return overflow();
-  return Decimal(FromMagnitude(m, negative && m != 0), scale);
+  return Decimal(FromMagnitude(m, negative && m != 0), result_scale);
 }
 
 Result<Decimal> Decimal::Multiply(const Decimal& a, const Decimal& b) {

@@ -49,7 +49,8 @@ class Decimal {
   std::string ToString() const;
 
   // Exact arithmetic; fails with InvalidArgument on overflow of 38 digits.
-  // Add's result has scale max(a.scale(), b.scale()); Multiply's has
+  // Add's result has scale max(a.scale(), b.scale()), or less when only so
+  // does the exact sum fit in 38 digits (trailing zeros dropped); Multiply's has
   // a.scale() + b.scale() (as SQL DECIMAL does) and fails if that exceeds 38.
   static Result<Decimal> Add(const Decimal& a, const Decimal& b);
   static Result<Decimal> Multiply(const Decimal& a, const Decimal& b);

@@ -180,4 +180,25 @@ TEST(Int128ToString, PrintsTheFullRange) {
 }
 
 }  // namespace
+namespace {
+// Found by decimal_fuzz in CI: a + b fitted, but (a + b) - b at the common
+// scale needed 39 digits although the exact value, 10, needs 2.
+TEST(DecimalFuzzFinding, AnExactSumDropsTrailingZerosRatherThanOverflow) {
+  auto a = Decimal::Parse("10");
+  auto b = Decimal::Parse("-0.0312333333331234333333333333335390033");
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto sum = Decimal::Add(*a, *b);
+  ASSERT_TRUE(sum.ok()) << sum.status().ToString();
+  auto back = Decimal::Add(*sum, Decimal(-b->unscaled(), b->scale()));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, *a);
+  EXPECT_LT(back->scale(), 37);
+  // Still an overflow when the sum needs 39 digits at scale 0.
+  EXPECT_FALSE(Decimal::Add(*Decimal::Parse("99999999999999999999999999999999999999"), *Decimal::Parse("1")).ok());
+  // 9999999999999999999999999999999999999.9 + 0.1 = 10^37: fits once its zero goes.
+  auto whole = Decimal::Add(*Decimal::Parse("9999999999999999999999999999999999999.9"), *Decimal::Parse("0.1"));
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  EXPECT_EQ(whole->ToString(), "10000000000000000000000000000000000000");
+}
+}  // namespace
 }  // namespace tradelake
