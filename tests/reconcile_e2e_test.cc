@@ -135,6 +135,22 @@ std::map<TimestampMicros, std::string> Expected(const Simulator& sim, const std:
   return out;
 }
 
+// BTC-USD's first trade id in the lakes BuildLake makes (ids depend on the
+// seed only), to place holes before the lake is built.
+int64_t FirstBtcTradeId() {
+  SimulatorOptions probe;
+  probe.products = {"BTC-USD"};
+  probe.seed = 11;
+  probe.history_micros = kHistory;
+  probe.trades_per_second = 1;
+  probe.now = kStart;
+  probe.live = false;
+  probe.rate_limit = false;
+  auto p = Simulator::Start(probe);
+  if (!p.ok()) return 0;
+  return (*p)->FirstTradeId("BTC-USD");
+}
+
 TEST(ReconcileE2E, CleanLakeMatchesEveryMinuteOfThreeProductsOverSixHours) {
   const std::vector<std::string> products = {"BTC-USD", "ETH-USD", "SOL-USD"};
   Lake lake = BuildLake("recon-clean", products, FaultOptions{});
@@ -182,18 +198,8 @@ TEST(ReconcileE2E, CleanLakeMatchesEveryMinuteOfThreeProductsOverSixHours) {
 TEST(ReconcileE2E, EveryClassOfDifferenceIsReportedExactlyOnce) {
   // Trade ids the exchange cannot return: a span covering whole minutes
   // (missing in Gold) and three ids inside one minute (a bar that differs).
-  SimulatorOptions probe;
-  probe.products = {"BTC-USD"};
-  probe.seed = 11;
-  probe.history_micros = kHistory;
-  probe.trades_per_second = 1;
-  probe.now = kStart;
-  probe.live = false;
-  probe.rate_limit = false;
-  auto p = Simulator::Start(probe);
-  ASSERT_TRUE(p.ok());
-  const int64_t first = (*p)->FirstTradeId("BTC-USD");
-  (*p)->Stop();
+  const int64_t first = FirstBtcTradeId();
+  ASSERT_GT(first, 0);
 
   FaultOptions faults;
   faults.candle_perturb = 0.03;
@@ -313,18 +319,8 @@ TEST(ReconcileE2E, UnknownProductIsAClearErrorAndNothingIsWritten) {
 }
 
 TEST(ReconcileE2E, RunReconcilesCompleteMinutesOnceAndAgainAfterAGapIsRepaired) {
-  SimulatorOptions probe;
-  probe.products = {"BTC-USD"};
-  probe.seed = 11;
-  probe.history_micros = kHistory;
-  probe.trades_per_second = 1;
-  probe.now = kStart;
-  probe.live = false;
-  probe.rate_limit = false;
-  auto p = Simulator::Start(probe);
-  ASSERT_TRUE(p.ok());
-  const int64_t first = (*p)->FirstTradeId("BTC-USD");
-  (*p)->Stop();
+  const int64_t first = FirstBtcTradeId();
+  ASSERT_GT(first, 0);
   FaultOptions faults;
   faults.holes = {{first + 3000, first + 3400}};
   Lake lake = BuildLake("recon-live", {"BTC-USD"}, faults);

@@ -5,13 +5,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include "etl/gold.h"
 #include "sql/lake_quality.h"
 #include "table/catalog.h"
 
 namespace tradelake {
 namespace {
 
-TimestampMicros FloorMinute(TimestampMicros t) { return t - ((t % kMicrosPerMinute) + kMicrosPerMinute) % kMicrosPerMinute; }
+TimestampMicros FloorMinute(TimestampMicros t) { return PeriodStart(t, kMicrosPerMinute); }
 
 }  // namespace
 

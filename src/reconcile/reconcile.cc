@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "etl/dec18.h"
+#include "etl/gold.h"
 #include "etl/lease.h"
 #include "etl/table_files.h"
 #include "etl/table_io.h"
@@ -18,7 +19,7 @@
 namespace tradelake {
 namespace {
 
-TimestampMicros FloorMinute(TimestampMicros t) { return t - ((t % kMicrosPerMinute) + kMicrosPerMinute) % kMicrosPerMinute; }
+TimestampMicros FloorMinute(TimestampMicros t) { return PeriodStart(t, kMicrosPerMinute); }
 TimestampMicros CeilMinute(TimestampMicros t) {
   const TimestampMicros f = FloorMinute(t);
   return f == t ? t : f + kMicrosPerMinute;
