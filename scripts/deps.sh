@@ -17,6 +17,7 @@ APT_PACKAGES=(
   nlohmann-json3-dev                 # JSON writing (Delta log, catalog, landed log)
   libexpat1-dev                      # S3 XML answers
   libcpp-httplib-dev                 # HTTP server (simulator, API)
+  libboost1.74-dev                   # Boost.Beast (header-only): exchange WebSocket client, simulator WebSocket
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev           # libFuzzer targets
   nodejs npm                         # fetches the pinned DuckDB library and dashboard assets
