@@ -1,0 +1,350 @@
+// WsFeed against the simulator's WebSocket feed (SimulatorWs) over loopback,
+// with and without faults. Each test waits for counters, bounded by a
+// deadline it fails on, and never asserts a duration.
+#include "exchange/ws_feed.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "exchange/simulator.h"
+#include "exchange/simulator_ws.h"
+
+namespace tradelake {
+namespace {
+
+using std::chrono::milliseconds;
+
+std::unique_ptr<Simulator> LiveSim(std::vector<std::string> products, double tps) {
+  SimulatorOptions o;
+  o.products = std::move(products);
+  o.history_micros = kMicrosPerMinute;
+  o.trades_per_second = tps;
+  o.rate_limit = false;
+  o.threads = 2;
+  Result<std::unique_ptr<Simulator>> sim = Simulator::Start(std::move(o));
+  EXPECT_TRUE(sim.ok()) << sim.status().ToString();
+  return sim.ok() ? std::move(sim).value() : nullptr;
+}
+
+std::unique_ptr<SimulatorWs> StartWs(const Simulator* sim, SimulatorWsOptions o) {
+  Result<std::unique_ptr<SimulatorWs>> ws = SimulatorWs::Start(sim, std::move(o));
+  EXPECT_TRUE(ws.ok()) << ws.status().ToString();
+  return ws.ok() ? std::move(ws).value() : nullptr;
+}
+
+// Everything the callbacks saw.
+struct Seen {
+  std::mutex mu;
+  std::map<std::string, std::vector<WsMatch>> matches;
+  std::map<std::string, std::vector<WsHeartbeat>> heartbeats;
+  std::vector<std::pair<std::string, Status>> errors;
+  std::vector<WsStateChange> states;
+
+  WsCallbacks Callbacks() {
+    WsCallbacks cb;
+    cb.on_match = [this](const WsMatch& m) {
+      std::lock_guard<std::mutex> lock(mu);
+      matches[m.product].push_back(m);
+    };
+    cb.on_heartbeat = [this](const WsHeartbeat& h) {
+      std::lock_guard<std::mutex> lock(mu);
+      heartbeats[h.product].push_back(h);
+    };
+    cb.on_error = [this](const std::string& product, const Status& s) {
+      std::lock_guard<std::mutex> lock(mu);
+      errors.emplace_back(product, s);
+    };
+    cb.on_state = [this](const WsStateChange& s) {
+      std::lock_guard<std::mutex> lock(mu);
+      states.push_back(s);
+    };
+    return cb;
+  }
+
+  size_t MatchCount(const std::string& product) {
+    std::lock_guard<std::mutex> lock(mu);
+    return matches[product].size();
+  }
+  int64_t LastHeartbeatId(const std::string& product) {
+    std::lock_guard<std::mutex> lock(mu);
+    const auto& h = heartbeats[product];
+    return h.empty() ? 0 : h.back().last_trade_id;
+  }
+};
+
+// Polls `done` every 10 ms for at most `limit`; false if it never held.
+bool WaitFor(const std::function<bool()>& done, milliseconds limit = milliseconds(30'000)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  return true;
+}
+
+std::unique_ptr<WsFeed> StartFeed(WsFeedOptions o, Seen* seen) {
+  Result<std::unique_ptr<WsFeed>> feed = WsFeed::Start(std::move(o), seen->Callbacks());
+  EXPECT_TRUE(feed.ok()) << feed.status().ToString();
+  return feed.ok() ? std::move(feed).value() : nullptr;
+}
+
+// The match carries the REST trade's text.
+void ExpectSameAsRest(const Simulator& sim, const WsMatch& m) {
+  const nlohmann::json rest = nlohmann::json::parse(sim.TradeJson(m.product, m.trade_id));
+  EXPECT_EQ(m.price, rest["price"]);
+  EXPECT_EQ(m.size, rest["size"]);
+  EXPECT_EQ(m.side, rest["side"]);
+  EXPECT_EQ(m.time, *ParseRfc3339(rest["time"].get<std::string>()));
+}
+
+WsFeedOptions FeedOptions(const SimulatorWs& ws, std::vector<std::string> products) {
+  WsFeedOptions o;
+  o.url = ws.url();
+  o.products = std::move(products);
+  o.heartbeat_timeout_ms = 3000;
+  o.backoff_base_ms = 20;
+  o.backoff_max_ms = 200;
+  o.jitter_seed = 7;
+  return o;
+}
+
+TEST(WsFeed, WithoutFaultsSeesEveryTradeUpToTheHeartbeatsLastTradeId) {
+  const std::vector<std::string> products = {"BTC-USD", "ETH-USD", "SOL-USD"};
+  auto sim = LiveSim(products, 30);
+  ASSERT_TRUE(sim);
+  SimulatorWsOptions wo;
+  wo.heartbeat_interval_ms = 50;
+  wo.poll_interval_ms = 5;
+  auto ws = StartWs(sim.get(), wo);
+  ASSERT_TRUE(ws);
+  Seen seen;
+  WsFeedOptions fo = FeedOptions(*ws, products);
+  fo.max_products_per_connection = 2;
+  auto feed = StartFeed(fo, &seen);
+  ASSERT_TRUE(feed);
+  EXPECT_EQ(feed->connections(), 2);
+  ASSERT_TRUE(WaitFor([&] {
+    for (const auto& p : products) {
+      if (seen.MatchCount(p) < 40 || seen.LastHeartbeatId(p) == 0) return false;
+    }
+    return true;
+  }));
+  feed->Stop();
+  for (const auto& p : products) {
+    const std::vector<WsMatch>& ms = seen.matches[p];
+    ASSERT_FALSE(ms.empty());
+    EXPECT_TRUE(ms.front().last_match) << "the first message of a product is its last_match";
+    const int64_t first = ms.front().trade_id;
+    const int64_t last_beat = seen.heartbeats[p].back().last_trade_id;
+    std::vector<int64_t> ids;
+    for (const WsMatch& m : ms) {
+      ids.push_back(m.trade_id);
+      ExpectSameAsRest(*sim, m);
+      EXPECT_EQ(m.product, p);
+    }
+    // In order, none twice, none missing.
+    for (size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(ids[i], first + static_cast<int64_t>(i)) << p;
+    EXPECT_GE(ids.back(), last_beat);
+  }
+  EXPECT_EQ(feed->stats().reconnects, 0);
+  EXPECT_EQ(feed->stats().queue_drops, 0);
+  EXPECT_EQ(feed->stats().connects, 2);
+  std::lock_guard<std::mutex> lock(seen.mu);
+  ASSERT_EQ(seen.states.size(), 2u);
+  EXPECT_TRUE(seen.states[0].connected);
+  EXPECT_TRUE(seen.errors.empty());
+}
+
+TEST(WsFeed, UnderDropsDuplicatesReordersAndDisconnectsEveryGapIsDetectable) {
+  const std::vector<std::string> products = {"BTC-USD", "ETH-USD", "SOL-USD", "ADA-USD", "XRP-USD"};
+  auto sim = LiveSim(products, 20);
+  ASSERT_TRUE(sim);
+  SimulatorWsOptions wo;
+  wo.heartbeat_interval_ms = 50;
+  wo.poll_interval_ms = 5;
+  wo.faults.drop = 0.05;
+  wo.faults.duplicate = 0.05;
+  wo.faults.reorder = 0.05;
+  wo.faults.disconnect_every_ms = 700;
+  auto ws = StartWs(sim.get(), wo);
+  ASSERT_TRUE(ws);
+  Seen seen;
+  WsFeedOptions fo = FeedOptions(*ws, products);
+  fo.max_products_per_connection = 2;
+  auto feed = StartFeed(fo, &seen);
+  ASSERT_TRUE(feed);
+  ASSERT_TRUE(WaitFor([&] { return feed->stats().reconnects >= 6 && ws->counters().dropped >= 5; }));
+  // Trades keep coming after the reconnects.
+  const size_t before = seen.MatchCount("BTC-USD");
+  ASSERT_TRUE(WaitFor([&] { return seen.MatchCount("BTC-USD") >= before + 10; }));
+  feed->Stop();
+
+  EXPECT_GE(feed->stats().disconnects, 3);
+  int64_t missing_total = 0, duplicates = 0;
+  for (const auto& p : products) {
+    std::set<int64_t> ids;
+    int64_t max_beat = 0;
+    for (const WsHeartbeat& h : seen.heartbeats[p]) {
+      max_beat = std::max(max_beat, h.last_trade_id);
+      EXPECT_LE(h.last_trade_id, sim->LastTradeId(p));
+    }
+    for (const WsMatch& m : seen.matches[p]) {
+      ExpectSameAsRest(*sim, m);
+      if (!ids.insert(m.trade_id).second) ++duplicates;
+    }
+    ASSERT_FALSE(ids.empty()) << p;
+    // The heartbeats know how far the tape goes: nothing seen lies beyond
+    // what some heartbeat announced or a later one will.
+    EXPECT_GE(max_beat, *ids.begin()) << p;
+    // Every id below the newest heartbeat is seen, or absent and so known to
+    // be missing; an absent one is a real trade REST can fetch.
+    for (int64_t id = *ids.begin(); id <= max_beat; ++id) {
+      if (ids.count(id) != 0) continue;
+      ++missing_total;
+      EXPECT_FALSE(sim->TradeJson(p, id).empty()) << p << " " << id;
+    }
+  }
+  EXPECT_GT(missing_total, 0) << "5% drops and disconnects lose some matches";
+  EXPECT_GT(duplicates, 0);
+  std::lock_guard<std::mutex> lock(seen.mu);
+  int down = 0;
+  for (const WsStateChange& s : seen.states) down += s.connected ? 0 : 1;
+  EXPECT_GE(down, 3);
+}
+
+TEST(WsFeed, ReportsAnUnknownProductByNameAndFollowsTheOthers) {
+  auto sim = LiveSim({"BTC-USD", "ETH-USD"}, 20);
+  ASSERT_TRUE(sim);
+  SimulatorWsOptions wo;
+  wo.heartbeat_interval_ms = 50;
+  wo.faults.disconnect_every_ms = 400;  // the resubscription must leave FOO-USD out
+  auto ws = StartWs(sim.get(), wo);
+  ASSERT_TRUE(ws);
+  Seen seen;
+  auto feed = StartFeed(FeedOptions(*ws, {"BTC-USD", "FOO-USD", "ETH-USD"}), &seen);
+  ASSERT_TRUE(feed);
+  ASSERT_TRUE(WaitFor([&] {
+    return seen.MatchCount("BTC-USD") >= 20 && seen.MatchCount("ETH-USD") >= 20 && feed->stats().reconnects >= 2;
+  }));
+  feed->Stop();
+  std::lock_guard<std::mutex> lock(seen.mu);
+  ASSERT_EQ(seen.errors.size(), 1u);
+  EXPECT_EQ(seen.errors[0].first, "FOO-USD");
+  EXPECT_EQ(seen.errors[0].second.code(), StatusCode::kNotFound);
+  EXPECT_NE(seen.errors[0].second.message().find("FOO-USD is not a valid product"), std::string::npos)
+      << seen.errors[0].second.message();
+  EXPECT_EQ(feed->refused_products(), std::vector<std::string>{"FOO-USD"});
+  EXPECT_EQ(ws->counters().errors, 1) << "reconnects do not ask for the refused product again";
+  EXPECT_TRUE(seen.matches["FOO-USD"].empty());
+}
+
+TEST(WsFeed, WatchdogReopensAFeedThatStopsBeating) {
+  auto sim = LiveSim({"BTC-USD"}, 10);
+  ASSERT_TRUE(sim);
+  SimulatorWsOptions wo;
+  wo.heartbeat_interval_ms = 20;
+  wo.faults.stall_every_ms = 300;
+  wo.faults.stall_ms = 1500;
+  auto ws = StartWs(sim.get(), wo);
+  ASSERT_TRUE(ws);
+  Seen seen;
+  WsFeedOptions fo = FeedOptions(*ws, {"BTC-USD"});
+  fo.heartbeat_timeout_ms = 400;
+  auto feed = StartFeed(fo, &seen);
+  ASSERT_TRUE(feed);
+  ASSERT_TRUE(WaitFor([&] { return feed->stats().watchdog_timeouts >= 2 && feed->stats().connects >= 3; }));
+  feed->Stop();
+  EXPECT_EQ(ws->counters().disconnects, 0) << "the server never closed: the watchdog did";
+  EXPECT_GE(feed->stats().reconnects, 2);
+}
+
+TEST(WsFeed, ASlowConsumerCostsQueuedEventsNotTheConnection) {
+  auto sim = LiveSim({"BTC-USD", "ETH-USD"}, 300);
+  ASSERT_TRUE(sim);
+  SimulatorWsOptions wo;
+  wo.poll_interval_ms = 5;
+  wo.faults.max_backlog_bytes = 256 << 10;
+  auto ws = StartWs(sim.get(), wo);
+  ASSERT_TRUE(ws);
+  WsFeedOptions fo = FeedOptions(*ws, {"BTC-USD", "ETH-USD"});
+  fo.queue_capacity = 16;
+  std::atomic<int64_t> handled{0};
+  WsCallbacks cb;
+  cb.on_match = [&](const WsMatch&) {
+    std::this_thread::sleep_for(milliseconds(5));  // a consumer far slower than the feed
+    ++handled;
+  };
+  Result<std::unique_ptr<WsFeed>> feed = WsFeed::Start(fo, cb);
+  ASSERT_TRUE(feed.ok());
+  ASSERT_TRUE(WaitFor([&] { return (*feed)->stats().queue_drops >= 100 && (*feed)->stats().matches >= 1000; }));
+  (*feed)->Stop();
+  EXPECT_EQ(ws->counters().slow_consumer_closes, 0);
+  EXPECT_EQ((*feed)->stats().reconnects, 0);
+  EXPECT_GT(handled.load(), 0);
+  // Every match was handed over, counted as dropped, or still queued at Stop().
+  const int64_t unaccounted = (*feed)->stats().matches - handled.load() - (*feed)->stats().queue_drops;
+  EXPECT_GE(unaccounted, 0);
+  EXPECT_LE(unaccounted, 16);
+}
+
+TEST(WsFeed, KeepsRetryingWithBackoffWhenNothingListens) {
+  // A port that was just free: connections are refused.
+  auto sim = LiveSim({"BTC-USD"}, 1);
+  ASSERT_TRUE(sim);
+  int port = 0;
+  {
+    auto ws = StartWs(sim.get(), {});
+    ASSERT_TRUE(ws);
+    port = ws->port();
+  }
+  Seen seen;
+  WsFeedOptions fo;
+  fo.url = "ws://127.0.0.1:" + std::to_string(port) + "/";
+  fo.products = {"BTC-USD"};
+  fo.backoff_base_ms = 5;
+  fo.backoff_max_ms = 20;
+  auto feed = StartFeed(fo, &seen);
+  ASSERT_TRUE(feed);
+  ASSERT_TRUE(WaitFor([&] { return feed->stats().reconnects >= 5; }));
+  feed->Stop();
+  EXPECT_EQ(feed->stats().connects, 0);
+  std::lock_guard<std::mutex> lock(seen.mu);
+  EXPECT_TRUE(seen.states.empty()) << "never connected, so never disconnected";
+}
+
+TEST(WsFeed, RefusesBadOptions) {
+  WsCallbacks cb;
+  WsFeedOptions o;
+  o.products = {"BTC-USD"};
+  o.url = "http://127.0.0.1:1/";
+  EXPECT_EQ(WsFeed::Start(o, cb).status().code(), StatusCode::kInvalidArgument);
+  o.url = "ws://127.0.0.1:99999999/";
+  EXPECT_EQ(WsFeed::Start(o, cb).status().code(), StatusCode::kInvalidArgument);
+  o.url = "ws://127.0.0.1:1/";
+  o.products = {};
+  EXPECT_EQ(WsFeed::Start(o, cb).status().code(), StatusCode::kInvalidArgument);
+  o.products = {"BTC-USD", "BTC-USD"};
+  EXPECT_EQ(WsFeed::Start(o, cb).status().code(), StatusCode::kInvalidArgument);
+  o.products = {"btc usd"};
+  EXPECT_EQ(WsFeed::Start(o, cb).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(WsFeed, BackoffCeilingDoublesUpToTheCap) {
+  EXPECT_EQ(WsBackoffCeilingMs(250, 30'000, 1), 250);
+  EXPECT_EQ(WsBackoffCeilingMs(250, 30'000, 2), 500);
+  EXPECT_EQ(WsBackoffCeilingMs(250, 30'000, 5), 4000);
+  EXPECT_EQ(WsBackoffCeilingMs(250, 30'000, 8), 30'000);
+  EXPECT_EQ(WsBackoffCeilingMs(250, 30'000, 1000), 30'000);
+}
+
+}  // namespace
+}  // namespace tradelake
