@@ -184,6 +184,37 @@ TEST(IngestE2E, HolesTheExchangeCannotReturnGoToTheGapReport) {
   EXPECT_NE(verify.out.find("6 ids in gap reports"), std::string::npos) << verify.out;
 }
 
+TEST(IngestE2E, ShortPagesOfSevenTradesThroughFaultsLandEveryTradeWithoutAGapReport) {
+  // An exchange may return fewer trades than `limit`: every page here holds
+  // at most 7, and 429s, 5xx and cut bodies come on top.
+  SimulatorOptions o;
+  o.products = kProducts;
+  o.seed = 12;
+  o.history_micros = 30 * kMicrosPerMinute;
+  o.trades_per_second = 2.0;  // ~3,600 trades a product: ~500 short pages each
+  o.live = false;
+  o.rate_limit = false;
+  o.faults.short_page_max = 7;
+  o.faults.error_5xx = 0.05;
+  o.faults.error_429 = 0.05;
+  o.faults.truncate = 0.05;
+  auto sim = StartSim(o);
+  ASSERT_NE(sim, nullptr);
+  const auto dir = FreshDir("short-pages");
+  const auto lake = dir / "lake";
+  auto r = RunTradelake(IngestArgs(*sim, lake), dir);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(r.out.find("GAPS"), std::string::npos) << r.out;
+  for (const auto& p : kProducts) {
+    ExpectBronzeEqualsExchange(lake, *sim, p);
+    EXPECT_FALSE(e2e::fs::exists(lake / ("_state/ingest/source=coinbase/product=" + p) / "gaps")) << p;
+  }
+  EXPECT_GT(sim->counters().faults, 0);
+  auto verify = RunTradelake({"verify", "--lake", lake.string()}, dir);
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  EXPECT_EQ(verify.out.find("gap reports"), std::string::npos) << verify.out;
+}
+
 TEST(IngestE2E, UnknownProductIsAClearErrorAndWritesNothing) {
   SimulatorOptions o;
   o.products = {"BTC-USD"};

@@ -618,6 +618,9 @@ int RunCli(int argc, char** argv) {
   simulate->add_option("--fault-overlap", sf.o.faults.overlap, "share of trade pages shifted to overlap");
   simulate->add_option("--fault-duplicate", sf.o.faults.duplicate, "share of trade pages with repeated trades");
   simulate->add_option("--fault-latency-ms", sf.o.faults.latency_ms, "added latency per answer");
+  simulate->add_option("--fault-short-page", sf.o.faults.short_page_max,
+                       "every trades page holds at most N trades (fewer than `limit`; 0: off)")
+      ->check(CLI::NonNegativeNumber);
   simulate->add_option("--fault-candle-perturb", sf.o.faults.candle_perturb,
                        "share of 1-minute candles with one value off by one increment");
   simulate->add_option("--fault-candle-drop", sf.o.faults.candle_drop, "share of 1-minute candles left out");

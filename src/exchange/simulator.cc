@@ -154,6 +154,7 @@ class Simulator::Impl {
       products_.emplace(id, std::move(p));
     }
     std::sort(options_.faults.holes.begin(), options_.faults.holes.end());
+    heal_asks_ = std::make_unique<std::atomic<int64_t>[]>(options_.faults.healing_holes.size());
 
     server_.new_task_queue = [n = options_.threads] {
       return new httplib::ThreadPool(static_cast<size_t>(n));  // httplib takes ownership
@@ -226,7 +227,31 @@ class Simulator::Impl {
       if (lo > id) break;  // sorted by lo
       if (id <= hi) return true;
     }
+    const auto& healing = options_.faults.healing_holes;
+    for (size_t i = 0; i < healing.size(); ++i) {
+      if (id >= healing[i].first_id && id <= healing[i].last_id && !Healed(i)) return true;
+    }
     return false;
+  }
+
+  bool Healed(size_t i) const {
+    const FaultOptions::HealingHole& h = options_.faults.healing_holes[i];
+    if (h.heal_after_asks >= 0 && heal_asks_[i].load() >= h.heal_after_asks) return true;
+    if (h.heal_after_ms >= 0) {
+      const auto elapsed = std::chrono::steady_clock::now() - steady_start_;
+      if (elapsed >= std::chrono::milliseconds(h.heal_after_ms)) return true;
+    }
+    return false;
+  }
+
+  // A /trades window [lo, hi] is answered: count it as an ask of every
+  // healing hole it holds ids of that has not healed (decided before the
+  // answer is built, so the ask that heals a hole is the next one).
+  void CountAsks(int64_t lo, int64_t hi) {
+    const auto& healing = options_.faults.healing_holes;
+    for (size_t i = 0; i < healing.size(); ++i) {
+      if (healing[i].first_id <= hi && lo <= healing[i].last_id && !Healed(i)) ++heal_asks_[i];
+    }
   }
 
   struct Product {
@@ -392,6 +417,7 @@ class Simulator::Impl {
       (name[0] == 'a' ? after : before) = v;
     }
     if (after && before) return SetError(res, 400, "Use either after or before, not both");
+    if (options_.faults.short_page_max > 0) limit = std::min(limit, options_.faults.short_page_max);
 
     Refresh(product);
     std::shared_lock<std::shared_mutex> lock(product.mu);
@@ -426,6 +452,7 @@ class Simulator::Impl {
     for (int64_t id = hi; id >= lo; --id) {
       if (!IsHole(id)) ids.push_back(id);
     }
+    if (lo <= hi) CountAsks(lo, hi);
     if (fault.duplicate && !ids.empty()) {
       ++faults_;
       const int64_t n = static_cast<int64_t>(ids.size());
@@ -561,6 +588,8 @@ class Simulator::Impl {
   FaultRng fault_rng_;  // GUARDED_BY(fault_mu_)
 
   std::atomic<int64_t> requests_{0}, ok_{0}, rate_limited_{0}, faults_{0};
+  // Asks per healing hole (FaultOptions::healing_holes, same order).
+  std::unique_ptr<std::atomic<int64_t>[]> heal_asks_;
 
   httplib::Server server_;
   int port_ = -1;
@@ -596,8 +625,16 @@ Result<std::unique_ptr<Simulator>> Simulator::Start(SimulatorOptions options) {
     }
   }
   if (f.latency_ms < 0) return InvalidArgument("fault latency must be >= 0 ms");
+  if (f.short_page_max < 0) {
+    return InvalidArgument(fmt::format("short page cap {} is negative; give 0 (off) or N >= 1 trades", f.short_page_max));
+  }
   for (const auto& [lo, hi] : f.holes) {
     if (lo > hi) return InvalidArgument(fmt::format("hole {}-{} is empty; give low-high", lo, hi));
+  }
+  for (const auto& h : f.healing_holes) {
+    if (h.first_id > h.last_id) {
+      return InvalidArgument(fmt::format("healing hole {}-{} is empty; give low-high", h.first_id, h.last_id));
+    }
   }
 
   const TimestampMicros start = options.now.value_or(NowMicros());

@@ -45,11 +45,30 @@ struct FaultOptions {
                           // (after=: into newer ids; before=: into older ones)
   double duplicate = 0;   // share of trade pages with some trades repeated
   int64_t latency_ms = 0; // added to every answer
+  // Every /trades page holds at most this many trades (0: no cap), as an
+  // exchange may answer with fewer than `limit`: the window is cut to the
+  // newest `short_page_max` ids below `after` (the oldest above `before`),
+  // so CB-AFTER / CB-BEFORE stay exact and following CB-AFTER reaches every
+  // trade.
+  int64_t short_page_max = 0;
   // Shares are probabilities in [0, 1], drawn per request from a generator
   // seeded by SimulatorOptions::seed, so a run's fault pattern depends only
   // on the seed and the order of requests.
   // Trade ids the exchange cannot return ("holes"), per all products.
   std::vector<std::pair<int64_t, int64_t>> holes;  // inclusive ranges
+  // Holes that heal: their ids are missing from every answer until the hole
+  // heals, then served like any other trade.
+  struct HealingHole {
+    int64_t first_id = 0, last_id = 0;  // inclusive
+    // Heals once this much time has passed since the simulator started
+    // (-1: not by time) ...
+    int64_t heal_after_ms = -1;
+    // ... or once this many /trades pages whose window held one of its ids
+    // were answered without them (-1: not by count): asked once more, it is
+    // there. Deterministic, for tests.
+    int64_t heal_after_asks = -1;
+  };
+  std::vector<HealingHole> healing_holes;
   // /candles faults, chosen per (product, minute) from the seed, so every
   // fetch of a minute sees the same answer (Simulator::CandleFaultAt):
   double candle_perturb = 0;  // share of candles with one value off by one increment
@@ -90,7 +109,8 @@ class Simulator {
   std::string url() const;  // "http://127.0.0.1:PORT"
 
   // What the exchange has published so far for a product (for tests and the
-  // demo summary): ids are contiguous from first to last, minus holes.
+  // demo summary): ids are contiguous from first to last, minus holes
+  // (IsHole: a hole or a healing hole that has not healed yet).
   // 0 for a product the simulator does not list; last = first - 1 while a
   // product has no trades yet.
   int64_t FirstTradeId(const std::string& product) const;

@@ -491,6 +491,55 @@ TEST(SimulatorFaults, HolesAreNeverReturned) {
   EXPECT_EQ(res->body, "[]");
 }
 
+TEST(SimulatorFaults, ShortPagesHoldAtMostNTradesAndFollowingCbAfterReachesEveryTrade) {
+  SimulatorOptions o = Frozen();
+  o.faults.short_page_max = 7;
+  auto sim = StartOrDie(o);
+  ASSERT_NE(sim, nullptr);
+  const int64_t first = sim->FirstTradeId("BTC-USD");
+  const int64_t last = sim->LastTradeId("BTC-USD");
+
+  // after=: the newest 7 below the cursor, whatever the limit asked.
+  httplib::Result res = Get(*sim, "/products/BTC-USD/trades?limit=1000&after=" + std::to_string(first + 500));
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200);
+  EXPECT_EQ(PageIds(res->body), Descending(first + 499, first + 493));
+  EXPECT_EQ(res->body, ExpectedBody(*sim, "BTC-USD", Descending(first + 499, first + 493)));
+  EXPECT_EQ(res->get_header_value("CB-AFTER"), std::to_string(first + 493));
+  EXPECT_EQ(res->get_header_value("CB-BEFORE"), std::to_string(first + 499));
+  // A smaller limit is still honoured.
+  res = Get(*sim, "/products/BTC-USD/trades?limit=3&after=" + std::to_string(first + 500));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(PageIds(res->body), Descending(first + 499, first + 497));
+  // before=: the oldest 7 above the cursor; no cursor: the newest 7.
+  res = Get(*sim, "/products/BTC-USD/trades?before=" + std::to_string(first + 10));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(PageIds(res->body), Descending(first + 17, first + 11));
+  res = Get(*sim, "/products/BTC-USD/trades");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(PageIds(res->body), Descending(last, last - 6));
+
+  // Following CB-AFTER from the newest page visits every trade of a stretch once.
+  std::map<int64_t, int> seen;
+  std::string path = "/products/BTC-USD/trades?after=" + std::to_string(first + 300);
+  while (true) {
+    res = Get(*sim, path);
+    ASSERT_TRUE(res);
+    const std::vector<int64_t> ids = PageIds(res->body);
+    if (ids.empty()) break;
+    ASSERT_LE(ids.size(), 7u);
+    for (int64_t id : ids) ++seen[id];
+    path = "/products/BTC-USD/trades?after=" + res->get_header_value("CB-AFTER");
+  }
+  ASSERT_EQ(static_cast<int64_t>(seen.size()), 300);
+  EXPECT_EQ(seen.begin()->first, first);
+  EXPECT_EQ(seen.rbegin()->first, first + 299);
+  for (const auto& [id, count] : seen) ASSERT_EQ(count, 1) << id;
+
+  o.faults.short_page_max = -1;
+  EXPECT_EQ(Simulator::Start(o).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST(SimulatorFaults, LatencyDelaysEveryAnswer) {
   SimulatorOptions o = Frozen();
   o.faults.latency_ms = 150;

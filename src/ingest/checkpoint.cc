@@ -92,6 +92,10 @@ std::string GapReportPrefix(std::string_view product_id) {
   return StateProductPrefix(product_id) + "gaps/";
 }
 
+std::string GapReportKey(std::string_view product_id, int64_t first_id, int64_t last_id) {
+  return fmt::format("{}{}-{}.json", GapReportPrefix(product_id), first_id, last_id);
+}
+
 Result<std::optional<Checkpoint>> LoadCheckpoint(ObjectStore* store, std::string_view product_id) {
   const std::string key = CheckpointKey(product_id);
   auto data = store->Get(key);
@@ -178,7 +182,7 @@ Status WriteGapReport(ObjectStore* store, const GapReport& gap) {
   j["request"] = gap.request;
   j["attempts"] = gap.attempts;
   j["detected_at"] = FormatRfc3339Micros(gap.detected_at);
-  const std::string key = fmt::format("{}{}-{}.json", GapReportPrefix(gap.product_id), gap.first_id, gap.last_id);
+  const std::string key = GapReportKey(gap.product_id, gap.first_id, gap.last_id);
   // reason and request carry the exchange's words: bytes that are not UTF-8
   // become U+FFFD (the default handler would throw out of the ingester).
   const std::string text =
@@ -230,7 +234,8 @@ int64_t AdvanceOverLanded(const std::vector<LandedRange>& ranges, int64_t next) 
 }
 
 Result<int64_t> AdvanceOverLandedAndGaps(ObjectStore* store, std::string_view product_id,
-                                         const std::vector<LandedRange>& ranges, int64_t next) {
+                                         const std::vector<LandedRange>& ranges, int64_t next,
+                                         std::vector<LandedRange>* gaps_passed) {
   const std::string gap_prefix = GapReportPrefix(product_id);
   while (true) {
     next = AdvanceOverLanded(ranges, next);
@@ -240,7 +245,10 @@ Result<int64_t> AdvanceOverLandedAndGaps(ObjectStore* store, std::string_view pr
     int64_t to = next;
     for (const auto& g : gaps) {
       auto r = ParseGapKey(gap_prefix, g);
-      if (r && r->first_id == next) to = std::max(to, r->last_id + 1);
+      if (r && r->first_id == next) {
+        to = std::max(to, r->last_id + 1);
+        if (gaps_passed) gaps_passed->push_back(*r);
+      }
     }
     if (to == next) return next;
     next = to;

@@ -56,6 +56,7 @@ struct Checkpoint {
 
 std::string CheckpointKey(std::string_view product_id);
 std::string GapReportPrefix(std::string_view product_id);
+std::string GapReportKey(std::string_view product_id, int64_t first_id, int64_t last_id);
 
 // nullopt if the product has never been ingested; DataLoss if the file is corrupt.
 Result<std::optional<Checkpoint>> LoadCheckpoint(ObjectStore* store, std::string_view product_id);
@@ -110,7 +111,9 @@ int64_t AdvanceOverLanded(const std::vector<LandedRange>& ranges, int64_t next);
 // AdvanceOverLanded, then over the gap reports that start exactly where it
 // stopped (one List of "gaps/<next>-" per step), repeatedly: gap reports are
 // found without listing all of them.
+// `gaps_passed` (optional) receives the gap reports it advanced over.
 Result<int64_t> AdvanceOverLandedAndGaps(ObjectStore* store, std::string_view product_id,
-                                         const std::vector<LandedRange>& ranges, int64_t next);
+                                         const std::vector<LandedRange>& ranges, int64_t next,
+                                         std::vector<LandedRange>* gaps_passed = nullptr);
 
 }  // namespace tradelake

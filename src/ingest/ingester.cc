@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -57,6 +58,17 @@ struct Accepted {
   std::string_view raw;
 };
 
+// What one FetchRange gathered for ids [next, after).
+struct RangeFetch {
+  std::deque<TradePage> pages;    // own the bytes `trades` point into (a deque never moves them)
+  std::vector<Accepted> trades;   // ascending ids, each once
+  std::vector<std::pair<int64_t, int64_t>> missing;  // inclusive id ranges never returned
+  bool at_head = false;           // the range reached the newest trade
+  int64_t resume_at = 0;          // first id after what the range covers (trades and missing)
+  int passes = 0;                 // walks over the range (1 + refetches)
+  std::string first_request, last_request;
+};
+
 class ProductIngester {
  public:
   ProductIngester(ObjectStore* store, const IngestOptions& options, RateLimiter* limiter,
@@ -79,6 +91,7 @@ class ProductIngester {
   Result<int64_t> Prepare();
   Status Run();
   const Checkpoint& checkpoint() const { return cp_; }
+  const GapIndex& gaps() const { return gaps_; }
 
  private:
   bool Stopping() const { return options_.stop && options_.stop->load(); }
@@ -95,13 +108,38 @@ class ProductIngester {
   // object. Sets *caught_up when the exchange has nothing newer.
   using AdvanceFn = std::function<Status(int64_t, std::optional<TimestampMicros>)>;
   Status Walk(int64_t* next, std::optional<int64_t> stop, const AdvanceFn& advance, bool* caught_up);
-  // One page worth of ids starting at `next`, fetched again while ids are missing.
-  Status FetchRange(int64_t next, int64_t after, std::vector<Accepted>* out, TradePage* page,
-                    bool* at_head, int64_t* resume_at);
-  Status Append(const std::vector<Accepted>& trades, const TradePage& page, TimestampMicros fetched_at,
+  // The trades of ids [next, after) (at most one page's worth). A page may
+  // hold fewer trades than asked (`limit` is a maximum): the walk then goes
+  // on inside the range with the cursor (after = the oldest id received,
+  // CB-AFTER) until it has reached `next`. Ids still missing after that are
+  // fetched again in up to `max_passes` walks in all, then returned in
+  // out->missing (the caller decides what they are). `top` (optional): the
+  // highest id wanted, known to exist; without it the newest trade is asked
+  // when the range may reach the head.
+  Status FetchRange(int64_t next, int64_t after, int max_passes, std::optional<int64_t> top, RangeFetch* out);
+  Status Append(const std::vector<Accepted>& trades, const std::string& request, TimestampMicros fetched_at,
                 const AdvanceFn& advance);
   Status Flush(const AdvanceFn& advance);
   Status SaveCheckpointNow();
+  // Writes one Bronze object create-only and announces it. An object already
+  // there must hold exactly these ids (a rerun after a crash): it is then
+  // only announced if the log lacks it, and *is_new is false.
+  Status LandObject(const std::string& date, const std::vector<BronzeRecord>& records, TimestampMicros fetched_at,
+                    const std::string& request, std::string* key, int64_t* bytes, bool* is_new);
+
+  // Gap repair (gap_index.h).
+  TimestampMicros GapNow() const { return options_.clock ? options_.clock() : NowMicros(); }
+  // Puts gap reports into the open set (saved if anything was added).
+  Status OpenGaps(const std::vector<std::pair<int64_t, int64_t>>& ranges);
+  // A crash while a repair was landing: objects it wrote are adopted.
+  Status AdoptLanding();
+  // Fetches every open gap that is due again, lands what comes back.
+  Status RepairDueGaps();
+  Status RepairGap(int64_t first_id);
+  // Records the repair of (part of) `gap` by `objects` holding `ids` and
+  // reopens what is still missing (`remaining`), then saves the index.
+  Status CloseGap(OpenGap gap, const std::vector<int64_t>& ids, std::vector<std::string> objects,
+                  const std::vector<std::pair<int64_t, int64_t>>& remaining);
 
   // Closes the lag between the checkpoint and Bronze after a crash: advances
   // cp_ over objects and gap reports landed after it, and announces in the
@@ -129,6 +167,9 @@ class ProductIngester {
   int64_t next_seq_ = 0;
   // Objects announced at seqs >= the loaded checkpoint's landed_next_seq.
   std::set<std::string> announced_;
+  GapIndex gaps_;
+  // Gap reports recovery advanced over: a crash may have kept them out of the index.
+  std::vector<LandedRange> recovered_gaps_;
 };
 
 Result<std::optional<std::pair<int64_t, std::optional<TimestampMicros>>>> ProductIngester::Probe(
@@ -230,6 +271,11 @@ Result<int64_t> ProductIngester::Prepare() {
   }
   RETURN_IF_ERROR(Recover(loaded, fresh_backfill, &changed));
   if (changed) RETURN_IF_ERROR(SaveCheckpointNow());
+  ASSIGN_OR_RETURN(gaps_, LoadGapIndex(store_, product_));
+  std::vector<std::pair<int64_t, int64_t>> recovered;
+  for (const auto& g : recovered_gaps_) recovered.emplace_back(g.first_id, g.last_id);
+  RETURN_IF_ERROR(OpenGaps(recovered));
+  RETURN_IF_ERROR(AdoptLanding());
 
   int64_t expected = 0;
   if (cp_.backfill) expected += cp_.low - cp_.backfill->next;
@@ -312,14 +358,16 @@ Status ProductIngester::Recover(const std::optional<Checkpoint>& loaded, bool fr
     ASSIGN_OR_RETURN(ranges, ListLandedRanges(store_, product_));
   }
 
-  ASSIGN_OR_RETURN(const int64_t forward, AdvanceOverLandedAndGaps(store_, product_, ranges, cp_.high + 1));
+  ASSIGN_OR_RETURN(const int64_t forward,
+                   AdvanceOverLandedAndGaps(store_, product_, ranges, cp_.high + 1, &recovered_gaps_));
   if (forward - 1 != cp_.high) {
     spdlog::info("{}: recovered trades {}..{} already in Bronze", product_, cp_.high + 1, forward - 1);
     cp_.high = forward - 1;
     *changed = true;
   }
   if (cp_.backfill) {
-    ASSIGN_OR_RETURN(int64_t n, AdvanceOverLandedAndGaps(store_, product_, ranges, cp_.backfill->next));
+    ASSIGN_OR_RETURN(int64_t n,
+                     AdvanceOverLandedAndGaps(store_, product_, ranges, cp_.backfill->next, &recovered_gaps_));
     n = std::min(n, cp_.low);
     if (n != cp_.backfill->next) {
       cp_.backfill->next = n;
@@ -358,6 +406,7 @@ Status ProductIngester::Recover(const std::optional<Checkpoint>& loaded, bool fr
 }
 
 Status ProductIngester::Run() {
+  RETURN_IF_ERROR(RepairDueGaps());
   if (cp_.backfill) {
     int64_t next = cp_.backfill->next;
     bool head = false;
@@ -389,70 +438,94 @@ Status ProductIngester::Run() {
                              : Cancelled(fmt::format("{}: stopped before catching up; rerun to resume", product_));
     }
     if (!options_.follow) return Status::OK();
+    RETURN_IF_ERROR(RepairDueGaps());
     const auto deadline = Clock::now() + std::chrono::milliseconds(options_.poll_interval_ms);
     while (Clock::now() < deadline && !Stopping()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     if (Stopping()) return Status::OK();
   }
 }
 
-Status ProductIngester::FetchRange(int64_t next, int64_t after, std::vector<Accepted>* out,
-                                   TradePage* page, bool* at_head, int64_t* resume_at) {
-  const int limit = static_cast<int>(after - next);
+Status ProductIngester::FetchRange(int64_t next, int64_t after, int max_passes, std::optional<int64_t> top,
+                                   RangeFetch* out) {
+  *out = RangeFetch{};
+  out->resume_at = next;
   std::map<int64_t, Accepted> got;
-  std::optional<int64_t> newest;  // asked only when a page looks like the head
-  for (int attempt = 1;; ++attempt) {
-    ASSIGN_OR_RETURN(*page, client_.GetTrades(product_, after, limit));
-    got.clear();
-    int64_t max_any = -1;
-    for (const auto& t : page->trades) {
-      max_any = std::max(max_any, t.trade_id);
-      if (t.trade_id < next || t.trade_id >= after) continue;  // overlap with pages we have or will fetch
-      auto [it, inserted] = got.try_emplace(t.trade_id, Accepted{t.trade_id, t.time, t.raw});
-      if (!inserted && it->second.raw != t.raw) {
-        ++report_->conflicts;
-        spdlog::warn("{}: trade {} sent twice with different bytes; keeping the first", product_, t.trade_id);
+  // The highest id wanted: after - 1 until a page shows the range may reach
+  // the head, then the newest trade (or above it, for trades that arrived
+  // since it was asked).
+  int64_t want_top = top ? std::min(*top, after - 1) : after - 1;
+  bool top_settled = top.has_value();
+  int64_t max_any = -1;
+  int64_t page_span = 0;  // the most trades one page held
+  // The highest id in [next, below) not received yet, or next - 1 if none.
+  auto highest_missing_below = [&](int64_t below) {
+    int64_t id = std::min(below, want_top + 1) - 1;
+    while (id >= next && got.contains(id)) --id;
+    return id;
+  };
+  for (int pass = 1;; ++pass) {
+    out->passes = pass;
+    int64_t cursor = pass == 1 && !top_settled ? after : highest_missing_below(after) + 1;
+    while (cursor > next) {
+      const int limit = static_cast<int>(std::min<int64_t>(cursor - next, kMaxTradesPerPage));
+      ASSIGN_OR_RETURN(TradePage fetched, client_.GetTrades(product_, cursor, limit));
+      out->pages.push_back(std::move(fetched));
+      const TradePage& page = out->pages.back();
+      if (out->first_request.empty()) out->first_request = page.request_path;
+      out->last_request = page.request_path;
+      int64_t oldest = cursor;  // the oldest id below the cursor this page holds (CB-AFTER)
+      for (const auto& t : page.trades) {
+        max_any = std::max(max_any, t.trade_id);
+        if (t.trade_id < cursor) oldest = std::min(oldest, t.trade_id);
+        if (t.trade_id < next || t.trade_id >= after) continue;  // overlap with ranges we have or will fetch
+        auto [it, inserted] = got.try_emplace(t.trade_id, Accepted{t.trade_id, t.time, t.raw});
+        if (!inserted && it->second.raw != t.raw) {
+          ++report_->conflicts;
+          spdlog::warn("{}: trade {} sent twice with different bytes; keeping the first", product_, t.trade_id);
+        }
       }
+      if (!top_settled) {
+        // A first page that ends below `after - 1` is either the newest
+        // trades (the head) or a hole at the top of the range: the newest id
+        // tells which.
+        top_settled = true;
+        if (max_any < after - 1) {
+          ASSIGN_OR_RETURN(auto newest, Probe(std::nullopt));
+          const int64_t n = newest ? newest->first : -1;
+          if (n < after) {
+            out->at_head = true;
+            want_top = std::max(n, next - 1);
+          }
+        }
+      }
+      if (out->at_head && !got.empty()) want_top = std::max(want_top, got.rbegin()->first);
+      page_span = std::max(page_span, static_cast<int64_t>(page.trades.size()));
+      int64_t answered_from = oldest;  // ids in [answered_from, cursor) are answered by this walk
+      if (oldest >= cursor) {
+        if (!page.trades.empty()) break;  // only newer trades (an overlapping answer): walk again later
+        // An empty page inside the range: its ids are missing, but trades may
+        // exist below them. Go on below as much as a page holds (pages may be
+        // shorter than asked, so as much as the largest page seen held).
+        answered_from = cursor - (page_span > 0 ? page_span : limit);
+      }
+      cursor = highest_missing_below(answered_from) + 1;
     }
-    // A page that ends below `after - 1` is either the newest trades (the
-    // head) or a hole at the top of the range: the newest id tells which.
-    *at_head = false;
-    if (max_any < after - 1) {
-      if (!newest) {
-        ASSIGN_OR_RETURN(auto p, Probe(std::nullopt));
-        newest = p ? p->first : -1;
-      }
-      *at_head = *newest <= std::max(max_any, next - 1);
-    }
-    const int64_t top = *at_head ? max_any : after - 1;
-    const int64_t want = top - next + 1;
-    const bool complete = want <= 0 || static_cast<int64_t>(got.size()) == want;
-    if (complete || attempt >= options_.refetch_attempts) {
-      out->clear();
-      int64_t expect = next;
-      auto report_gap = [&](int64_t a, int64_t b) -> Status {
-        GapReport gap{product_, a, b, "missing from the exchange's answer after refetching",
-                      page->request_path, attempt, NowMicros()};
-        spdlog::warn("{}: trades {}..{} not returned after {} attempts; written to the gap report", product_, a,
-                     b, attempt);
-        ++report_->gaps;
-        report_->gap_trades += b - a + 1;
-        return WriteGapReport(store_, gap);
-      };
-      for (auto& [id, t] : got) {
-        if (id > expect) RETURN_IF_ERROR(report_gap(expect, id - 1));
-        out->push_back(t);
-        expect = id + 1;
-      }
-      if (!*at_head && expect <= top) {
-        RETURN_IF_ERROR(report_gap(expect, top));  // newer trades exist, these never came
-        expect = top + 1;
-      }
-      *resume_at = expect;
-      return Status::OK();
-    }
-    spdlog::debug("{}: page after={} has {} of {} trades; fetching it again", product_, after, got.size(), want);
-    std::this_thread::sleep_for(std::chrono::milliseconds(25 * attempt));
+    const int64_t still_missing = highest_missing_below(after);
+    if (still_missing < next || pass >= max_passes) break;
+    spdlog::debug("{}: ids {}..{} lack trades after walk {} (highest missing {}); walking again", product_, next,
+                  want_top, pass, still_missing);
+    std::this_thread::sleep_for(std::chrono::milliseconds(25 * pass));
   }
+  int64_t expect = next;
+  for (auto& [id, t] : got) {
+    if (id > want_top) break;
+    if (id > expect) out->missing.emplace_back(expect, id - 1);
+    out->trades.push_back(t);
+    expect = id + 1;
+  }
+  if (expect <= want_top) out->missing.emplace_back(expect, want_top);
+  out->resume_at = std::max(next, want_top + 1);
+  return Status::OK();
 }
 
 Result<int64_t> ProductIngester::FirstIdAtOrAfter(int64_t id) {
@@ -476,33 +549,42 @@ Result<int64_t> ProductIngester::FirstIdAtOrAfter(int64_t id) {
 
 Status ProductIngester::Walk(int64_t* next, std::optional<int64_t> stop, const AdvanceFn& advance,
                              bool* caught_up) {
-  std::vector<Accepted> accepted;
-  TradePage page;
+  RangeFetch fetch;
   *caught_up = false;
   while (!Stopping()) {
     if (stop && *next > *stop) break;
     int64_t after = *next + kMaxTradesPerPage;
     if (stop) after = std::min(after, *stop + 1);
-    bool at_head = false;
-    int64_t resume_at = *next;
     const TimestampMicros fetched_at = NowMicros();
-    Status s = FetchRange(*next, after, &accepted, &page, &at_head, &resume_at);
+    Status s = FetchRange(*next, after, options_.refetch_attempts, std::nullopt, &fetch);
     if (!s.ok()) {
       // Keep what is already fetched: land it, then report the error.
       Status f = Flush(advance);
       return f.ok() ? s : f;
     }
-    RETURN_IF_ERROR(Append(accepted, page, fetched_at, advance));
-    if (progress_) progress_->Add(static_cast<int64_t>(accepted.size()));
+    for (const auto& [a, b] : fetch.missing) {
+      GapReport gap{product_, a, b, "missing from the exchange's answer after refetching", fetch.last_request,
+                    fetch.passes, NowMicros()};
+      spdlog::warn("{}: trades {}..{} not returned after {} walks; written to the gap report", product_, a, b,
+                   fetch.passes);
+      ++report_->gaps;
+      report_->gap_trades += b - a + 1;
+      RETURN_IF_ERROR(WriteGapReport(store_, gap));
+    }
+    // After the reports (a crash in between is found by recovery), before
+    // the checkpoint passes them.
+    RETURN_IF_ERROR(OpenGaps(fetch.missing));
+    RETURN_IF_ERROR(Append(fetch.trades, fetch.first_request, fetched_at, advance));
+    if (progress_) progress_->Add(static_cast<int64_t>(fetch.trades.size()));
     // Gap reports written above are durable: the checkpoint may pass them.
     const int64_t landed_before = *next;
-    *next = resume_at;
+    *next = fetch.resume_at;
     if (pending_.empty() && *next > landed_before) RETURN_IF_ERROR(advance(*next - 1, std::nullopt));
-    if (at_head && !stop) {
+    if (fetch.at_head && !stop) {
       *caught_up = true;
       break;
     }
-    if (at_head && stop) break;  // nothing more below `stop` exists
+    if (fetch.at_head && stop) break;  // nothing more below `stop` exists
     if (static_cast<int64_t>(pending_.entries.size()) >= options_.object_max_trades) {
       RETURN_IF_ERROR(Flush(advance));
     }
@@ -513,7 +595,7 @@ Status ProductIngester::Walk(int64_t* next, std::optional<int64_t> stop, const A
   return young ? Status::OK() : Flush(advance);
 }
 
-Status ProductIngester::Append(const std::vector<Accepted>& trades, const TradePage& page,
+Status ProductIngester::Append(const std::vector<Accepted>& trades, const std::string& request,
                                TimestampMicros fetched_at, const AdvanceFn& advance) {
   // A trade without a parseable time is filed under its neighbour's date.
   std::optional<TimestampMicros> fallback;
@@ -535,7 +617,7 @@ Status ProductIngester::Append(const std::vector<Accepted>& trades, const TradeP
     if (!pending_.empty() && date != pending_.date) RETURN_IF_ERROR(Flush(advance));
     if (pending_.empty()) {
       pending_.date = date;
-      pending_.first_request = page.request_path;
+      pending_.first_request = request;
       pending_.fetched_at = fetched_at;
       pending_.started = Clock::now();
     }
@@ -546,6 +628,41 @@ Status ProductIngester::Append(const std::vector<Accepted>& trades, const TradeP
   return Status::OK();
 }
 
+Status ProductIngester::LandObject(const std::string& date, const std::vector<BronzeRecord>& records,
+                                   TimestampMicros fetched_at, const std::string& request, std::string* key,
+                                   int64_t* bytes, bool* is_new) {
+  const int64_t first = records.front().trade_id;
+  const int64_t last = records.back().trade_id;
+  *key = BronzeObjectKey(product_, date, first, last);
+  *is_new = false;
+  ASSIGN_OR_RETURN(std::string data, EncodeBronzeObject(records, fetched_at, request));
+  Status s = store_->Put(*key, data, WriteMode::kCreateOnly);
+  if (s.code() == StatusCode::kAlreadyExists) {
+    // Written by an earlier run that died before its checkpoint: it must hold
+    // exactly these trades, or two writers disagree about Bronze.
+    ASSIGN_OR_RETURN(std::string existing, store_->Get(*key));
+    ASSIGN_OR_RETURN(auto decoded, DecodeBronzeObject(existing));
+    bool same = decoded.size() == records.size();
+    for (size_t i = 0; same && i < decoded.size(); ++i) same = decoded[i].trade_id == records[i].trade_id;
+    if (!same) {
+      return DataLoss(fmt::format("Bronze object {} already exists with different trades; "
+                                  "is another ingester writing this lake?", *key));
+    }
+    spdlog::debug("{}: {} already landed by an earlier run", product_, *key);
+    *bytes = static_cast<int64_t>(existing.size());
+    return EnsureAnnounced(*key, first, last, static_cast<int64_t>(records.size()), *bytes);
+  }
+  if (!s.ok()) return s.WithContext(fmt::format("writing Bronze object {}", *key));
+  *bytes = static_cast<int64_t>(data.size());
+  RETURN_IF_ERROR(Announce(*key, first, last, static_cast<int64_t>(records.size()), *bytes));
+  *is_new = true;
+  ++report_->objects_written;
+  report_->bytes_written += *bytes;
+  report_->trades_landed += static_cast<int64_t>(records.size());
+  spdlog::debug("{}: landed {} ({} trades, {} bytes)", product_, *key, records.size(), *bytes);
+  return Status::OK();
+}
+
 Status ProductIngester::Flush(const AdvanceFn& advance) {
   if (pending_.empty()) return Status::OK();
   std::vector<BronzeRecord> records;
@@ -553,42 +670,192 @@ Status ProductIngester::Flush(const AdvanceFn& advance) {
   for (const auto& e : pending_.entries) {
     records.push_back({e.trade_id, std::string_view(pending_.arena).substr(e.offset, e.length)});
   }
-  const int64_t first = records.front().trade_id;
+  std::string key;
+  int64_t bytes = 0;
+  bool is_new = false;
+  RETURN_IF_ERROR(LandObject(pending_.date, records, pending_.fetched_at, pending_.first_request, &key, &bytes, &is_new));
   const int64_t last = records.back().trade_id;
-  const std::string key = BronzeObjectKey(product_, pending_.date, first, last);
-  ASSIGN_OR_RETURN(std::string data, EncodeBronzeObject(records, pending_.fetched_at, pending_.first_request));
-  Status s = store_->Put(key, data, WriteMode::kCreateOnly);
-  if (s.code() == StatusCode::kAlreadyExists) {
-    // Written by an earlier run that died before its checkpoint: it must hold
-    // exactly these trades, or two writers disagree about Bronze.
-    ASSIGN_OR_RETURN(std::string existing, store_->Get(key));
-    ASSIGN_OR_RETURN(auto decoded, DecodeBronzeObject(existing));
-    bool same = decoded.size() == records.size();
-    for (size_t i = 0; same && i < decoded.size(); ++i) same = decoded[i].trade_id == records[i].trade_id;
-    if (!same) {
-      return DataLoss(fmt::format("Bronze object {} already exists with different trades; "
-                                  "is another ingester writing this lake?", key));
-    }
-    spdlog::debug("{}: {} already landed by an earlier run", product_, key);
-    RETURN_IF_ERROR(EnsureAnnounced(key, first, last, static_cast<int64_t>(records.size()),
-                                    static_cast<int64_t>(existing.size())));
-  } else if (!s.ok()) {
-    return s.WithContext(fmt::format("writing Bronze object {}", key));
-  } else {
-    RETURN_IF_ERROR(Announce(key, first, last, static_cast<int64_t>(records.size()),
-                             static_cast<int64_t>(data.size())));
-    ++report_->objects_written;
-    report_->bytes_written += static_cast<int64_t>(data.size());
-    report_->trades_landed += static_cast<int64_t>(records.size());
-    if (options_.on_landed) {
-      options_.on_landed({product_, key, static_cast<int64_t>(records.size()), static_cast<int64_t>(data.size()), last,
-                          pending_.last_time});
-    }
-    spdlog::debug("{}: landed {} ({} trades, {} bytes)", product_, key, records.size(), data.size());
+  if (is_new && options_.on_landed) {
+    options_.on_landed({product_, key, static_cast<int64_t>(records.size()), bytes, last, pending_.last_time, false});
   }
   const auto last_time = pending_.last_time;
   pending_.Clear();
   return advance(last, last_time);
+}
+
+Status ProductIngester::OpenGaps(const std::vector<std::pair<int64_t, int64_t>>& ranges) {
+  if (ranges.empty()) return Status::OK();
+  const TimestampMicros now = GapNow();
+  bool added = false;
+  for (const auto& [a, b] : ranges) {
+    OpenGap g;
+    g.first_id = a;
+    g.last_id = b;
+    g.report = GapReportKey(product_, a, b);
+    g.opened_at = now;
+    g.next_attempt_at = now + GapRetryDelayMs(options_.gap_retry, 1) * 1000;
+    added |= AddOpenGap(&gaps_, std::move(g));
+  }
+  return added ? SaveGapIndex(store_, gaps_) : Status::OK();
+}
+
+Status ProductIngester::AdoptLanding() {
+  std::vector<OpenGap> landing;
+  for (const auto& g : gaps_.open) {
+    if (!g.landing.empty()) landing.push_back(g);
+  }
+  for (OpenGap& g : landing) {
+    std::vector<int64_t> ids;
+    std::vector<std::string> objects;
+    for (const std::string& key : g.landing) {
+      auto data = store_->Get(key);
+      if (data.status().code() == StatusCode::kNotFound) continue;  // never written
+      if (!data.ok()) return data.status().WithContext("adopting a gap repair's object");
+      ASSIGN_OR_RETURN(auto records, DecodeBronzeObject(*data));
+      if (records.empty()) continue;
+      RETURN_IF_ERROR(EnsureAnnounced(key, records.front().trade_id, records.back().trade_id,
+                                      static_cast<int64_t>(records.size()), static_cast<int64_t>(data->size())));
+      for (const auto& r : records) ids.push_back(r.trade_id);
+      objects.push_back(key);
+    }
+    std::sort(ids.begin(), ids.end());
+    std::vector<std::pair<int64_t, int64_t>> remaining;
+    int64_t expect = g.first_id;
+    for (int64_t id : ids) {
+      if (id > expect) remaining.emplace_back(expect, id - 1);
+      expect = std::max(expect, id + 1);
+    }
+    if (expect <= g.last_id) remaining.emplace_back(expect, g.last_id);
+    g.landing.clear();
+    if (ids.empty()) {
+      for (auto& e : gaps_.open) {
+        if (e.first_id == g.first_id) e.landing.clear();
+      }
+      RETURN_IF_ERROR(SaveGapIndex(store_, gaps_));
+      continue;
+    }
+    spdlog::info("{}: adopting {} trades of gap {}..{} landed by a run that stopped mid-repair", product_, ids.size(),
+                 g.first_id, g.last_id);
+    RETURN_IF_ERROR(CloseGap(std::move(g), ids, std::move(objects), remaining));
+  }
+  return Status::OK();
+}
+
+Status ProductIngester::RepairDueGaps() {
+  if (!options_.repair_gaps || gaps_.open.empty()) return Status::OK();
+  const TimestampMicros now = GapNow();
+  std::vector<int64_t> due;
+  for (const auto& g : gaps_.open) {
+    if (g.next_attempt_at <= now) due.push_back(g.first_id);
+  }
+  for (int64_t first : due) {
+    if (Stopping()) break;
+    RETURN_IF_ERROR(RepairGap(first));
+  }
+  return Status::OK();
+}
+
+Status ProductIngester::RepairGap(int64_t first_id) {
+  auto it = std::find_if(gaps_.open.begin(), gaps_.open.end(),
+                         [&](const OpenGap& g) { return g.first_id == first_id; });
+  if (it == gaps_.open.end()) return Status::OK();
+  OpenGap gap = *it;
+  RangeFetch fetch;
+  const TimestampMicros fetched_at = NowMicros();
+  // One walk per attempt: the schedule, not a refetch loop, decides when to
+  // ask again.
+  Status s = FetchRange(gap.first_id, gap.last_id + 1, 1, gap.last_id, &fetch);
+  const TimestampMicros now = GapNow();
+  ++gap.attempts;
+  gap.last_attempt_at = now;
+  if (!s.ok() || fetch.trades.empty()) {
+    if (!s.ok()) {
+      spdlog::warn("{}: repairing gap {}..{} (attempt {}): {}", product_, gap.first_id, gap.last_id, gap.attempts,
+                   s.ToString());
+    }
+    gap.next_attempt_at = now + GapRetryDelayMs(options_.gap_retry, gap.attempts + 1) * 1000;
+    spdlog::info("{}: gap {}..{} still missing after {} repair attempts; next attempt at {}", product_, gap.first_id,
+                 gap.last_id, gap.attempts, FormatRfc3339Micros(gap.next_attempt_at));
+    ++report_->gap_attempts_failed;
+    *it = std::move(gap);
+    return SaveGapIndex(store_, gaps_);
+  }
+  // Group by trade date (a trade without a time goes with its neighbour).
+  struct Part {
+    std::string date;
+    std::vector<BronzeRecord> records;
+  };
+  std::vector<Part> parts;
+  std::optional<TimestampMicros> fallback;
+  for (const auto& t : fetch.trades) {
+    if (t.time) {
+      fallback = t.time;
+      break;
+    }
+  }
+  std::vector<int64_t> ids;
+  for (const auto& t : fetch.trades) {
+    std::string date = t.time                ? FormatDate(*t.time)
+                       : !parts.empty()      ? parts.back().date
+                                             : FormatDate(fallback.value_or(fetched_at));
+    if (parts.empty() || parts.back().date != date) parts.push_back({std::move(date), {}});
+    parts.back().records.push_back({t.trade_id, t.raw});
+    ids.push_back(t.trade_id);
+  }
+  // The intent first: a crash after an object's Put is then adopted by the
+  // next run instead of the trades being landed again under another name.
+  gap.landing.clear();
+  for (const auto& p : parts) {
+    gap.landing.push_back(
+        BronzeObjectKey(product_, p.date, p.records.front().trade_id, p.records.back().trade_id));
+  }
+  *it = gap;
+  RETURN_IF_ERROR(SaveGapIndex(store_, gaps_));
+  std::vector<std::string> objects;
+  for (const auto& p : parts) {
+    std::string key;
+    int64_t bytes = 0;
+    bool is_new = false;
+    RETURN_IF_ERROR(LandObject(p.date, p.records, fetched_at, fetch.first_request, &key, &bytes, &is_new));
+    if (is_new && options_.on_landed) {
+      options_.on_landed({product_, key, static_cast<int64_t>(p.records.size()), bytes, p.records.back().trade_id,
+                          std::nullopt, true});
+    }
+    objects.push_back(std::move(key));
+  }
+  gap.landing.clear();
+  return CloseGap(std::move(gap), ids, std::move(objects), fetch.missing);
+}
+
+Status ProductIngester::CloseGap(OpenGap gap, const std::vector<int64_t>& ids, std::vector<std::string> objects,
+                                 const std::vector<std::pair<int64_t, int64_t>>& remaining) {
+  const TimestampMicros now = GapNow();
+  ClosedGap closed;
+  closed.first_id = ids.front();
+  closed.last_id = ids.back();
+  closed.trades = static_cast<int64_t>(ids.size());
+  closed.report = gap.report;
+  closed.opened_at = gap.opened_at;
+  closed.closed_at = now;
+  closed.attempts = gap.attempts;
+  closed.objects = std::move(objects);
+  closed.partial = !remaining.empty();
+  RETURN_IF_ERROR(RecordClosedGap(store_, &gaps_, closed));
+  std::erase_if(gaps_.open, [&](const OpenGap& g) { return g.first_id == gap.first_id; });
+  for (const auto& [a, b] : remaining) {
+    OpenGap rest = gap;
+    rest.first_id = a;
+    rest.last_id = b;
+    rest.landing.clear();
+    rest.next_attempt_at = now + GapRetryDelayMs(options_.gap_retry, gap.attempts + 1) * 1000;
+    AddOpenGap(&gaps_, std::move(rest));
+  }
+  ++report_->gap_repairs;
+  report_->gap_trades_repaired += closed.trades;
+  spdlog::info("{}: repaired gap {}..{}: {} trades landed in {} after {} attempts{}", product_, gap.first_id,
+               gap.last_id, closed.trades, fmt::join(closed.objects, ", "), closed.attempts,
+               remaining.empty() ? "" : fmt::format("; {} ranges still open", remaining.size()));
+  return SaveGapIndex(store_, gaps_);
 }
 
 Status ValidateProducts(const IngestOptions& options, RateLimiter* limiter, ClientStats* stats) {
@@ -686,6 +953,8 @@ IngestReport RunIngest(ObjectStore* store, const IngestOptions& options) {
     report.products[i].low = ingesters[i]->checkpoint().low;
     report.products[i].high = ingesters[i]->checkpoint().high;
     report.products[i].high_time = ingesters[i]->checkpoint().high_time;
+    report.products[i].open_gaps = static_cast<int64_t>(ingesters[i]->gaps().open.size());
+    report.products[i].open_gap_ids = ingesters[i]->gaps().open_ids();
     if (first.ok() && !statuses[i].ok()) first = statuses[i];
   }
   return finish(first);

@@ -17,6 +17,15 @@
 // It stops when caught up (or, with `follow`, keeps polling) or when `stop`
 // is set (then it flushes what it has, checkpoints and returns Cancelled).
 //
+// Gap repair (ingest/gap_index.h): every gap report also enters the
+// product's open-gap index; open gaps are fetched again when due (at the start
+// of every run, and after every poll with `follow`), on a schedule that grows
+// (gap_retry). Trades that come back land in new create-only Bronze objects,
+// announced in the landed log like any other (the ETL picks them up); the
+// repair is recorded as closed (gap_repairs/), and what is still missing stays
+// open. Each poll costs O(open gaps) in memory and nothing in the store unless
+// a gap is due.
+//
 // Before any product is fetched, every product id is checked against
 // GET /products; an unknown one fails with NotFound naming it, and nothing is
 // written.
@@ -34,6 +43,7 @@
 #include "core/time.h"
 #include "exchange/coinbase_client.h"
 #include "exchange/rate_limiter.h"
+#include "ingest/gap_index.h"
 #include "store/object_store.h"
 
 namespace tradelake {
@@ -45,7 +55,10 @@ struct LandedObject {
   int64_t trades = 0;
   int64_t bytes = 0;
   int64_t last_trade_id = 0;
+  // Time of the object's newest trade; nullopt for a gap repair (its trades
+  // are older than what is landed: the newest trade time did not move).
   std::optional<TimestampMicros> last_trade_time;
+  bool gap_repair = false;  // the object closes (part of) a reported gap
 };
 
 struct IngestOptions {
@@ -60,6 +73,12 @@ struct IngestOptions {
   // Overlapping answers are transient, so this is generous; waits grow 25 ms
   // per attempt.
   int refetch_attempts = 10;
+  // Reported gaps are retried on this schedule; false: never retried.
+  bool repair_gaps = true;
+  GapRetryPolicy gap_retry;
+  // The clock of the gap schedule (opened, attempted, due); empty: NowMicros.
+  // Tests step it instead of sleeping.
+  std::function<TimestampMicros()> clock;
   CoinbaseOptions exchange;
   double rate_per_second = 10;  // <= 0: no limit
   double burst = 15;
@@ -84,6 +103,10 @@ struct ProductReport {
   int64_t gaps = 0;
   int64_t gap_trades = 0;
   int64_t conflicts = 0;        // same trade id sent twice with different bytes (first kept)
+  int64_t gap_repairs = 0;      // repairs that landed trades of a reported gap
+  int64_t gap_trades_repaired = 0;
+  int64_t gap_attempts_failed = 0;  // due gaps fetched again without getting a trade
+  int64_t open_gaps = 0, open_gap_ids = 0;  // still open after the run
   int64_t low = 0, high = -1;   // landed coverage after the run
   std::optional<TimestampMicros> high_time;
   Status status;

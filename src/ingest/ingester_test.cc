@@ -5,11 +5,15 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <atomic>
+#include <functional>
+#include <thread>
 
 #include "bronze/bronze.h"
 #include "bronze/landed_log.h"
 #include "exchange/simulator.h"
 #include "ingest/checkpoint.h"
+#include "ingest/gap_index.h"
 #include "ingest/verify.h"
 #include "store/fault_store.h"
 
@@ -18,7 +22,9 @@ namespace {
 
 class IngesterTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { Restart(Defaults()); }
+
+  static SimulatorOptions Defaults() {
     SimulatorOptions o;
     o.products = {"BTC-USD", "ETH-USD"};
     o.seed = 5;
@@ -26,9 +32,52 @@ class IngesterTest : public ::testing::Test {
     o.trades_per_second = 3;
     o.live = false;
     o.rate_limit = false;
-    auto sim = Simulator::Start(o);
+    return o;
+  }
+
+  void Restart(SimulatorOptions o) {
+    sim_.reset();
+    auto sim = Simulator::Start(std::move(o));
     ASSERT_TRUE(sim.ok()) << sim.status().ToString();
     sim_ = std::move(sim).value();
+  }
+
+  // Every trade the exchange serves is in Bronze byte for byte, once.
+  void ExpectBronzeIsTheExchange(ObjectStore* store, const std::string& product) {
+    auto objects = store->List(BronzeProductPrefix(product));
+    ASSERT_TRUE(objects.ok());
+    std::map<int64_t, std::string> landed;
+    for (const auto& o : *objects) {
+      auto data = store->Get(o.key);
+      ASSERT_TRUE(data.ok());
+      auto records = DecodeBronzeObject(*data);
+      ASSERT_TRUE(records.ok()) << o.key;
+      for (const auto& r : *records) {
+        EXPECT_TRUE(landed.emplace(r.trade_id, std::string(r.trade)).second) << "trade " << r.trade_id << " twice";
+      }
+    }
+    int64_t expected = 0;
+    for (int64_t id = sim_->FirstTradeId(product); id <= sim_->LastTradeId(product); ++id) {
+      if (sim_->IsHole(id)) {
+        EXPECT_FALSE(landed.contains(id)) << id;
+        continue;
+      }
+      ++expected;
+      auto it = landed.find(id);
+      ASSERT_NE(it, landed.end()) << product << ": trade " << id << " missing";
+      ASSERT_EQ(it->second, sim_->TradeJson(product, id)) << id;
+    }
+    EXPECT_EQ(static_cast<int64_t>(landed.size()), expected);
+  }
+
+  static std::vector<std::string> GapKeys(ObjectStore* store, const std::string& product) {
+    std::vector<std::string> keys;
+    auto gaps = store->List(GapReportPrefix(product));
+    EXPECT_TRUE(gaps.ok());
+    if (gaps.ok()) {
+      for (const auto& g : *gaps) keys.push_back(g.key.substr(GapReportPrefix(product).size()));
+    }
+    return keys;
   }
 
   IngestOptions Options(std::vector<std::string> products) const {
@@ -279,6 +328,283 @@ TEST_F(IngesterTest, BackfillBelowTheCheckpointFillsTheRangeOnce) {
   EXPECT_EQ((*cp)->low, first);
   EXPECT_FALSE((*cp)->backfill.has_value());
   ExpectAnnouncedOnce(store.get(), "ETH-USD");
+}
+
+TEST_F(IngesterTest, ShortPagesAreFollowedWithTheCursorAndEveryTradeLandsWithoutAGapReport) {
+  SimulatorOptions so = Defaults();
+  so.history_micros = 20 * kMicrosPerMinute;  // ~3,600 trades a product: ~500 pages of 7
+  so.faults.short_page_max = 7;
+  so.faults.error_5xx = 0.05;
+  so.faults.error_429 = 0.05;
+  so.faults.truncate = 0.05;
+  Restart(so);
+  auto store = NewMemoryStore();
+  IngestOptions o = Options({"BTC-USD", "ETH-USD"});
+  o.exchange.retry.max_attempts = 30;
+  IngestReport r = RunIngest(store.get(), o);
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  for (const auto& p : {"BTC-USD", "ETH-USD"}) {
+    ExpectBronzeIsTheExchange(store.get(), p);
+    ExpectComplete(store.get(), p);
+    EXPECT_TRUE(GapKeys(store.get(), p).empty()) << p;
+  }
+  EXPECT_EQ(r.products[0].gaps, 0);
+  EXPECT_EQ(r.products[1].gaps, 0);
+  EXPECT_GT(r.retries, 0);
+  EXPECT_GT(sim_->counters().faults, 0);
+}
+
+TEST_F(IngesterTest, ShortPagesAndHolesReportExactlyTheHoles) {
+  const int64_t first = sim_->FirstTradeId("BTC-USD");
+  SimulatorOptions so = Defaults();
+  so.products = {"BTC-USD"};
+  so.history_micros = 10 * kMicrosPerMinute;
+  so.faults.short_page_max = 7;
+  // One inside a page, one across the boundary of two 1000-id ranges, one
+  // longer than a short page.
+  so.faults.holes = {{first + 100, first + 104}, {first + 997, first + 1003}, {first + 1500, first + 1520}};
+  Restart(so);
+  auto store = NewMemoryStore();
+  IngestOptions o = Options({"BTC-USD"});
+  o.from_trade_id = first;
+  o.refetch_attempts = 2;
+  IngestReport r = RunIngest(store.get(), o);
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  ExpectBronzeIsTheExchange(store.get(), "BTC-USD");
+  auto keys = GapKeys(store.get(), "BTC-USD");
+  std::sort(keys.begin(), keys.end());
+  auto name = [&](int64_t a, int64_t b) { return std::to_string(first + a) + "-" + std::to_string(first + b) + ".json"; };
+  std::vector<std::string> want = {name(100, 104), name(997, 999), name(1000, 1003), name(1500, 1520)};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(keys, want);
+  auto sum = VerifyBronze(store.get(), "BTC-USD");
+  ASSERT_TRUE(sum.ok());
+  EXPECT_TRUE(sum->ok());
+  EXPECT_EQ(sum->reported_gap_trades, 5 + 7 + 21);
+}
+
+// A clock the test steps (the gap schedule's), starting at a fixed time.
+struct StepClock {
+  std::shared_ptr<std::atomic<TimestampMicros>> now =
+      std::make_shared<std::atomic<TimestampMicros>>(1'800'000'000'000'000);
+  std::function<TimestampMicros()> fn() const {
+    return [n = now] { return n->load(); };
+  }
+  void Advance(int64_t seconds) { *now += seconds * kMicrosPerSecond; }
+};
+
+class GapRepairTest : public IngesterTest {
+ protected:
+  // One product, a hole of 5 ids that the exchange serves once it has been
+  // asked for `asks` times.
+  void StartWithHealingHole(int64_t asks) {
+    first_ = sim_->FirstTradeId("BTC-USD");
+    SimulatorOptions so = Defaults();
+    so.products = {"BTC-USD"};
+    so.history_micros = 20 * kMicrosPerMinute;
+    FaultOptions::HealingHole h;
+    h.first_id = first_ + 1500;
+    h.last_id = first_ + 1504;
+    h.heal_after_asks = asks;
+    so.faults.healing_holes = {h};
+    Restart(so);
+  }
+  IngestOptions GapOptions() const {
+    IngestOptions o = Options({"BTC-USD"});
+    o.from_trade_id = first_;
+    o.refetch_attempts = 2;  // the detecting run asks for the hole twice
+    o.clock = clock_.fn();
+    return o;
+  }
+  GapIndex Index(ObjectStore* store) {
+    auto index = LoadGapIndex(store, "BTC-USD");
+    EXPECT_TRUE(index.ok()) << index.status().ToString();
+    return index.ok() ? *index : GapIndex{};
+  }
+
+  int64_t first_ = 0;
+  StepClock clock_;
+};
+
+TEST(GapIndexTest, RetriesGrowAndAreCapped) {
+  GapRetryPolicy p{60'000, 600'000};
+  EXPECT_EQ(GapRetryDelayMs(p, 1), 60'000);
+  EXPECT_EQ(GapRetryDelayMs(p, 2), 120'000);
+  EXPECT_EQ(GapRetryDelayMs(p, 3), 240'000);
+  EXPECT_EQ(GapRetryDelayMs(p, 4), 480'000);
+  EXPECT_EQ(GapRetryDelayMs(p, 5), 600'000);
+  EXPECT_EQ(GapRetryDelayMs(p, 1000), 600'000);
+  EXPECT_EQ(GapRetryDelayMs(GapRetryPolicy{0, 600'000}, 7), 0);
+}
+
+TEST(GapIndexTest, SavesAndLoadsOpenGapsAndABoundedHistory) {
+  auto store = NewMemoryStore();
+  auto empty = LoadGapIndex(store.get(), "BTC-USD");
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->open.empty());
+  GapIndex index = *empty;
+  EXPECT_TRUE(AddOpenGap(&index, {20, 25, "gaps/20-25.json", 5, 0, std::nullopt, 60, {}}));
+  EXPECT_TRUE(AddOpenGap(&index, {10, 12, "gaps/10-12.json", 6, 2, 7, 80, {"bronze/x"}}));
+  EXPECT_FALSE(AddOpenGap(&index, {24, 30, "gaps/24-30.json", 9, 0, std::nullopt, 90, {}})) << "overlaps 20-25";
+  for (int i = 0; i < 25; ++i) {
+    ClosedGap c{100 + i * 10, 100 + i * 10 + 2, 3, "gaps/r.json", 1, 2, 1, {"bronze/o"}, false};
+    ASSERT_TRUE(RecordClosedGap(store.get(), &index, c).ok());
+  }
+  ASSERT_TRUE(SaveGapIndex(store.get(), index).ok());
+  auto back = LoadGapIndex(store.get(), "BTC-USD");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  ASSERT_EQ(back->open.size(), 2u);
+  EXPECT_EQ(back->open[0].first_id, 10);
+  EXPECT_EQ(back->open[0].attempts, 2);
+  EXPECT_EQ(back->open[0].last_attempt_at, 7);
+  EXPECT_EQ(back->open[0].landing, std::vector<std::string>{"bronze/x"});
+  EXPECT_EQ(back->open[1].next_attempt_at, 60);
+  EXPECT_EQ(back->open_ids(), 3 + 6);
+  EXPECT_EQ(back->closed_repairs, 25);
+  EXPECT_EQ(back->closed_trades, 75);
+  ASSERT_EQ(back->recent_closed.size(), kRecentClosedGaps);
+  EXPECT_EQ(back->recent_closed.back().first_id, 100 + 24 * 10);
+  auto all = ListClosedGaps(store.get(), "BTC-USD");
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 25u);
+  ASSERT_TRUE(store->Put(GapIndexKey("BTC-USD"), "{", WriteMode::kOverwrite).ok());
+  EXPECT_EQ(LoadGapIndex(store.get(), "BTC-USD").status().code(), StatusCode::kDataLoss);
+}
+
+TEST_F(GapRepairTest, AHoleThatHealsIsRetriedOnAGrowingScheduleThenRepairedOnceAndClosed) {
+  StartWithHealingHole(4);  // detection asks twice; repair attempts 1 and 2 fail, 3 succeeds
+  auto store = NewMemoryStore();
+  IngestReport r = RunIngest(store.get(), GapOptions());
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_EQ(r.products[0].gaps, 1);
+  GapIndex index = Index(store.get());
+  ASSERT_EQ(index.open.size(), 1u);
+  EXPECT_EQ(index.open[0].first_id, first_ + 1500);
+  EXPECT_EQ(index.open[0].last_id, first_ + 1504);
+  EXPECT_EQ(index.open[0].attempts, 0);
+  const TimestampMicros opened = index.open[0].opened_at;
+  EXPECT_EQ(index.open[0].next_attempt_at, opened + 60 * kMicrosPerSecond);
+
+  // Not due yet: no attempt.
+  clock_.Advance(59);
+  r = RunIngest(store.get(), GapOptions());
+  ASSERT_TRUE(r.status.ok());
+  EXPECT_EQ(Index(store.get()).open[0].attempts, 0);
+  EXPECT_EQ(r.products[0].gap_attempts_failed, 0);
+
+  // Due: attempt 1 fails, the next is 2 minutes later; then 4.
+  clock_.Advance(2);
+  r = RunIngest(store.get(), GapOptions());
+  ASSERT_TRUE(r.status.ok());
+  EXPECT_EQ(r.products[0].gap_attempts_failed, 1);
+  index = Index(store.get());
+  ASSERT_EQ(index.open.size(), 1u);
+  EXPECT_EQ(index.open[0].attempts, 1);
+  EXPECT_EQ(index.open[0].next_attempt_at, *clock_.now + 120 * kMicrosPerSecond);
+  clock_.Advance(119);
+  r = RunIngest(store.get(), GapOptions());
+  EXPECT_EQ(Index(store.get()).open[0].attempts, 1);
+  clock_.Advance(1);
+  r = RunIngest(store.get(), GapOptions());
+  index = Index(store.get());
+  ASSERT_EQ(index.open.size(), 1u);
+  EXPECT_EQ(index.open[0].attempts, 2);
+  EXPECT_EQ(index.open[0].next_attempt_at, *clock_.now + 240 * kMicrosPerSecond);
+  EXPECT_FALSE(sim_->IsHole(first_ + 1500)) << "the simulator's hole has healed by now";
+  ExpectAnnouncedOnce(store.get(), "BTC-USD");
+
+  clock_.Advance(240);
+  r = RunIngest(store.get(), GapOptions());
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_EQ(r.products[0].gap_repairs, 1);
+  EXPECT_EQ(r.products[0].gap_trades_repaired, 5);
+  EXPECT_EQ(r.products[0].open_gaps, 0);
+  index = Index(store.get());
+  EXPECT_TRUE(index.open.empty());
+  EXPECT_EQ(index.closed_repairs, 1);
+  ASSERT_EQ(index.recent_closed.size(), 1u);
+  const ClosedGap& c = index.recent_closed[0];
+  EXPECT_EQ(c.first_id, first_ + 1500);
+  EXPECT_EQ(c.last_id, first_ + 1504);
+  EXPECT_EQ(c.trades, 5);
+  EXPECT_EQ(c.attempts, 3);
+  EXPECT_EQ(c.opened_at, opened);
+  EXPECT_EQ(c.closed_at, *clock_.now);
+  EXPECT_FALSE(c.partial);
+  EXPECT_EQ(c.report, GapReportKey("BTC-USD", first_ + 1500, first_ + 1504));
+  ASSERT_EQ(c.objects.size(), 1u);
+  EXPECT_TRUE(store->Get(c.objects[0]).ok());
+  // The history stays: the report and its closure.
+  EXPECT_TRUE(store->Get(c.report).ok());
+  auto closures = ListClosedGaps(store.get(), "BTC-USD");
+  ASSERT_TRUE(closures.ok());
+  EXPECT_EQ(closures->size(), 1u);
+
+  ExpectBronzeIsTheExchange(store.get(), "BTC-USD");
+  ExpectComplete(store.get(), "BTC-USD");
+  ExpectAnnouncedOnce(store.get(), "BTC-USD");
+  auto sum = VerifyBronze(store.get(), "BTC-USD");
+  ASSERT_TRUE(sum.ok());
+  EXPECT_EQ(sum->reported_gap_trades, 0);
+
+  // Nothing is open: later runs ask nothing more and land nothing.
+  clock_.Advance(3600);
+  r = RunIngest(store.get(), GapOptions());
+  EXPECT_EQ(r.products[0].objects_written, 0);
+  EXPECT_EQ(r.products[0].gap_repairs + r.products[0].gap_attempts_failed, 0);
+}
+
+TEST_F(GapRepairTest, ACrashAfterTheRepairLandedIsAdoptedNotLandedTwice) {
+  StartWithHealingHole(2);  // healed for the first repair attempt
+  auto base = NewMemoryStore();
+  ASSERT_TRUE(RunIngest(base.get(), GapOptions()).status.ok());
+  ASSERT_EQ(Index(base.get()).open.size(), 1u);
+  clock_.Advance(61);
+  FaultInjectionStore faulty(base.get());
+  // The repair's object lands, then recording the closure fails.
+  faulty.FailPuts("gap_repairs/", 0, IOError("disk full"));
+  IngestReport r = RunIngest(&faulty, GapOptions());
+  EXPECT_FALSE(r.status.ok());
+  GapIndex index = Index(base.get());
+  ASSERT_EQ(index.open.size(), 1u);
+  ASSERT_EQ(index.open[0].landing.size(), 1u);
+  EXPECT_TRUE(base->Get(index.open[0].landing[0]).ok());
+
+  r = RunIngest(base.get(), GapOptions());
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  index = Index(base.get());
+  EXPECT_TRUE(index.open.empty());
+  EXPECT_EQ(index.closed_repairs, 1);
+  ExpectBronzeIsTheExchange(base.get(), "BTC-USD");
+  ExpectAnnouncedOnce(base.get(), "BTC-USD");
+}
+
+TEST_F(GapRepairTest, FollowingRepairsAGapThatHealsWithoutARestart) {
+  StartWithHealingHole(2);
+  auto store = NewMemoryStore();
+  std::atomic<bool> stop{false};
+  IngestOptions o = GapOptions();
+  o.follow = true;
+  o.poll_interval_ms = 10;
+  o.flush_interval_ms = 0;
+  o.stop = &stop;
+  IngestReport r;
+  std::thread t([&] { r = RunIngest(store.get(), o); });
+  auto wait_for = [&](const std::function<bool()>& done) {
+    // A deadline for a hung ingester, not a timing assertion.
+    for (int i = 0; i < 3000 && !done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return done();
+  };
+  EXPECT_TRUE(wait_for([&] { return Index(store.get()).open.size() == 1; }));
+  clock_.Advance(61);
+  EXPECT_TRUE(wait_for([&] { return Index(store.get()).closed_repairs == 1; }));
+  stop = true;
+  t.join();
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_EQ(r.products[0].gap_repairs, 1);
+  EXPECT_TRUE(Index(store.get()).open.empty());
+  ExpectBronzeIsTheExchange(store.get(), "BTC-USD");
+  ExpectAnnouncedOnce(store.get(), "BTC-USD");
 }
 
 TEST_F(IngesterTest, UnknownProductFailsBeforeAnythingIsWritten) {
