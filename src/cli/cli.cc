@@ -98,6 +98,9 @@ struct IngestFlags {
   int64_t backoff_max_ms = 8000;
   int64_t timeout_ms = 30'000;
   int refetch_attempts = 10;
+  std::string gap_retry_first = "1m";
+  std::string gap_retry_max = "1h";
+  bool no_gap_repair = false;
   bool no_progress = false;
   bool then_etl = false;
 };
@@ -118,6 +121,13 @@ int RunIngestCommand(const IngestFlags& f, const GlobalFlags& g) {
   o.burst = f.burst;
   o.object_max_trades = f.object_trades;
   o.refetch_attempts = f.refetch_attempts;
+  o.repair_gaps = !f.no_gap_repair;
+  auto gap_first = ParseDuration(f.gap_retry_first);
+  if (!gap_first.ok()) return FailCommand(gap_first.status().WithContext("--gap-retry-first"));
+  auto gap_max = ParseDuration(f.gap_retry_max);
+  if (!gap_max.ok()) return FailCommand(gap_max.status().WithContext("--gap-retry-max"));
+  o.gap_retry.first_delay_ms = *gap_first / 1000;
+  o.gap_retry.max_delay_ms = std::max(*gap_max / 1000, o.gap_retry.first_delay_ms);
   o.follow = f.follow;
   auto poll = ParseDuration(f.poll_interval);
   if (!poll.ok()) return FailCommand(poll.status().WithContext("--poll-interval"));
@@ -145,12 +155,18 @@ int RunIngestCommand(const IngestFlags& f, const GlobalFlags& g) {
   for (const auto& p : r.products) {
     total += p.trades_landed;
     bytes += p.bytes_written;
+    std::string gaps;
+    if (p.gaps) gaps += fmt::format("  GAPS {} ({} trades, see _state/ingest/.../gaps/)", p.gaps, p.gap_trades);
+    if (p.gap_repairs) gaps += fmt::format("  repaired {} gaps ({} trades)", p.gap_repairs, p.gap_trades_repaired);
+    if (p.open_gaps) {
+      gaps += fmt::format("  {} gaps open ({} ids; retried automatically, `tradelake verify` lists them)",
+                          p.open_gaps, p.open_gap_ids);
+    }
     std::printf("%-10s landed %12s trades in %4lld objects (%9s)  coverage %lld..%lld%s%s%s\n",
                 p.product_id.c_str(), Thousands(p.trades_landed).c_str(),
                 static_cast<long long>(p.objects_written), HumanBytes(p.bytes_written).c_str(),
                 static_cast<long long>(p.low), static_cast<long long>(p.high),
-                p.high_time ? ("  newest " + FormatRfc3339Micros(*p.high_time)).c_str() : "",
-                p.gaps ? fmt::format("  GAPS {} ({} trades, see _state/ingest/.../gaps/)", p.gaps, p.gap_trades).c_str() : "",
+                p.high_time ? ("  newest " + FormatRfc3339Micros(*p.high_time)).c_str() : "", gaps.c_str(),
                 p.status.ok() ? "" : ("  FAILED: " + p.status.message()).c_str());
   }
   const double secs = r.elapsed_seconds > 0 ? r.elapsed_seconds : 1e-9;
@@ -211,6 +227,32 @@ int RunVerifyCommand(const VerifyFlags& f) {
                 static_cast<long long>(s->objects), HumanBytes(s->bytes).c_str(),
                 fmt::format("{} {}", s->first_id, s->first_time).c_str(),
                 fmt::format("{} {}", s->last_id, s->last_time).c_str(), check.c_str());
+    if (!s->open_gaps.empty() || !s->closed_gaps.empty()) {
+      int64_t open_ids = 0, closed_trades = 0;
+      for (const auto& [a, b] : s->open_gaps) open_ids += b - a + 1;
+      for (const auto& c : s->closed_gaps) closed_trades += c.trades;
+      std::printf("  %s gaps: %zu closed by repair (%s trades), %zu open (%s ids)\n", p.c_str(), s->closed_gaps.size(),
+                  Thousands(closed_trades).c_str(), s->open_gaps.size(), Thousands(open_ids).c_str());
+      for (const auto& c : s->closed_gaps) {
+        std::printf("    closed %lld..%lld (%lld trades%s): opened %s, closed %s after %d attempts by %s\n",
+                    static_cast<long long>(c.first_id), static_cast<long long>(c.last_id),
+                    static_cast<long long>(c.trades), c.partial ? ", part of the report" : "",
+                    FormatRfc3339Trimmed(c.opened_at).c_str(), FormatRfc3339Trimmed(c.closed_at).c_str(), c.attempts,
+                    fmt::format("{}", fmt::join(c.objects, ", ")).c_str());
+      }
+      for (const auto& [a, b] : s->open_gaps) {
+        std::string schedule = "not scheduled: the next `tradelake ingest` of this product schedules it";
+        for (const auto& g : s->gap_index.open) {
+          if (g.first_id <= b && a <= g.last_id) {
+            schedule = fmt::format("opened {}, {} attempts, next attempt {}", FormatRfc3339Trimmed(g.opened_at),
+                                   g.attempts, FormatRfc3339Trimmed(g.next_attempt_at));
+            break;
+          }
+        }
+        std::printf("    open   %lld..%lld (%lld ids): %s\n", static_cast<long long>(a), static_cast<long long>(b),
+                    static_cast<long long>(b - a + 1), schedule.c_str());
+      }
+    }
     for (const auto& m : s->unexplained_missing) {
       std::fprintf(stderr, "  %s: trades %lld..%lld are missing and no gap report explains them\n", p.c_str(),
                    static_cast<long long>(m.first), static_cast<long long>(m.second));
@@ -243,15 +285,43 @@ int RunSimulateCommand(SimulateFlags& f) {
     f.o.now = *t;
   }
   f.o.rate_limit = !f.no_rate_limit;
-  for (const auto& r : SplitCommaList(f.holes)) {
+  for (const auto& item : SplitCommaList(f.holes)) {
+    // FIRST-LAST, optionally @DURATION (heals after that long) or @Nasks
+    // (heals once asked for N times).
+    const size_t at = item.find('@');
+    const std::string r = item.substr(0, at);
+    const std::string heal = at == std::string::npos ? "" : item.substr(at + 1);
+    const auto bad = [&] {
+      return FailCommand(InvalidArgument(
+          fmt::format("--holes: bad range \"{}\" (want FIRST-LAST, FIRST-LAST@30s or FIRST-LAST@3asks)", item)));
+    };
     const size_t dash = r.find('-');
+    int64_t a = 0, b = 0;
     try {
-      const int64_t a = std::stoll(r.substr(0, dash));
-      const int64_t b = dash == std::string::npos ? a : std::stoll(r.substr(dash + 1));
-      f.o.faults.holes.emplace_back(a, b);
+      a = std::stoll(r.substr(0, dash));
+      b = dash == std::string::npos ? a : std::stoll(r.substr(dash + 1));
     } catch (...) {
-      return FailCommand(InvalidArgument(fmt::format("--holes: bad range \"{}\" (want FIRST-LAST)", r)));
+      return bad();
     }
+    if (heal.empty()) {
+      f.o.faults.holes.emplace_back(a, b);
+      continue;
+    }
+    FaultOptions::HealingHole healing;
+    healing.first_id = a;
+    healing.last_id = b;
+    if (heal.ends_with("asks")) {
+      try {
+        healing.heal_after_asks = std::stoll(heal.substr(0, heal.size() - 4));
+      } catch (...) {
+        return bad();
+      }
+    } else {
+      auto d = ParseDuration(heal);
+      if (!d.ok()) return bad();
+      healing.heal_after_ms = *d / 1000;
+    }
+    f.o.faults.healing_holes.push_back(healing);
   }
   int64_t duration_us = 0;
   if (!f.duration.empty()) {
@@ -519,8 +589,11 @@ int RunCli(int argc, char** argv) {
   ingest->footer(
       "Catches up from each product's checkpoint to the newest trade, then exits (or keeps\n"
       "polling with --follow). The first run starts at the newest page unless --since or\n"
-      "--from-trade-id asks for history. A killed run resumes where it stopped; ids the\n"
-      "exchange cannot return are written to _state/ingest/.../gaps/, never skipped silently.\n\n"
+      "--from-trade-id asks for history. A killed run resumes where it stopped. A page with\n"
+      "fewer trades than asked is followed with the cursor; ids the exchange still does not\n"
+      "return are written to _state/ingest/.../gaps/, never skipped silently, and fetched\n"
+      "again later (every run retries the gaps that are due first; --follow retries them\n"
+      "while polling) until they land; `tradelake verify` shows which gaps were closed.\n\n"
       "Examples:\n"
       "  tradelake ingest --products BTC-USD,ETH-USD --since 6h\n"
       "  tradelake ingest --products BTC-USD --follow --lake /data/lake\n\n" +
@@ -547,9 +620,15 @@ int RunCli(int argc, char** argv) {
   ingest->add_option("--backoff-max-ms", in.backoff_max_ms, "longest retry delay")->capture_default_str();
   ingest->add_option("--timeout-ms", in.timeout_ms, "per-request timeout")->capture_default_str();
   ingest->add_option("--refetch-attempts", in.refetch_attempts,
-                     "fetches of a page with missing ids before they go to the gap report")
+                     "walks over a range with missing ids (following short pages) before they go to the gap report")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
+  ingest->add_option("--gap-retry-first", in.gap_retry_first,
+                     "reported gaps are fetched again this long after detection, then after twice as long each time")
+      ->capture_default_str();
+  ingest->add_option("--gap-retry-max", in.gap_retry_max, "longest wait between two attempts to repair a gap")
+      ->capture_default_str();
+  ingest->add_flag("--no-gap-repair", in.no_gap_repair, "never fetch reported gaps again");
   ingest->add_flag("--no-progress", in.no_progress, "no progress bar");
   ingest->add_flag("--then-etl", in.then_etl, "after landing, build Silver and Gold from the new Bronze objects");
 
@@ -626,7 +705,9 @@ int RunCli(int argc, char** argv) {
   simulate->add_option("--fault-candle-drop", sf.o.faults.candle_drop, "share of 1-minute candles left out");
   simulate->add_option("--candle-lag-ms", sf.o.faults.candle_lag_ms,
                        "candles include only trades older than this (not final yet)");
-  simulate->add_option("--holes", sf.holes, "trade id ranges the exchange cannot return, e.g. 1000-1005,2000-2000");
+  simulate->add_option("--holes", sf.holes,
+                       "trade id ranges the exchange cannot return, e.g. 1000-1005,2000-2000; a hole that heals "
+                       "(served from then on): 1000-1005@30s (after 30 s) or 1000-1005@3asks (after 3 pages lacked it)");
   simulate->add_option("--threads", sf.o.threads, "HTTP worker threads")->capture_default_str();
   simulate->add_option("--ready-file", sf.ready_file, "write the URL to this file once serving");
   simulate->add_option("--duration", sf.duration, "stop after this long (default: until interrupted)");

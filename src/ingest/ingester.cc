@@ -745,8 +745,12 @@ Status ProductIngester::RepairDueGaps() {
   if (!options_.repair_gaps || gaps_.open.empty()) return Status::OK();
   const TimestampMicros now = GapNow();
   std::vector<int64_t> due;
-  for (const auto& g : gaps_.open) {
-    if (g.next_attempt_at <= now) due.push_back(g.first_id);
+  for (auto& g : gaps_.open) {
+    // Due by this run's policy (a shorter --gap-retry-first applies at once);
+    // next_attempt_at as saved is for people reading the index.
+    const TimestampMicros since = g.last_attempt_at.value_or(g.opened_at);
+    const TimestampMicros due_at = since + GapRetryDelayMs(options_.gap_retry, g.attempts + 1) * 1000;
+    if (due_at <= now) due.push_back(g.first_id);
   }
   for (int64_t first : due) {
     if (Stopping()) break;

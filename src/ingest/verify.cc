@@ -121,6 +121,11 @@ Result<BronzeProductSummary> VerifyBronze(ObjectStore* store, const std::string&
       for (int64_t id = ids[i - 1] + 1; id < ids[i]; ++id) {
         if (gap_covers(id)) {
           ++sum.reported_gap_trades;
+          if (!sum.open_gaps.empty() && sum.open_gaps.back().second == id - 1) {
+            sum.open_gaps.back().second = id;
+          } else {
+            sum.open_gaps.emplace_back(id, id);
+          }
           if (run_start >= 0) sum.unexplained_missing.emplace_back(run_start, id - 1), run_start = -1;
         } else if (run_start < 0) {
           run_start = id;
@@ -130,6 +135,8 @@ Result<BronzeProductSummary> VerifyBronze(ObjectStore* store, const std::string&
     }
   }
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  ASSIGN_OR_RETURN(sum.closed_gaps, ListClosedGaps(store, product_id));
+  ASSIGN_OR_RETURN(sum.gap_index, LoadGapIndex(store, product_id));
   sum.trades = static_cast<int64_t>(ids.size());
   if (first) {
     sum.first_id = first->id;

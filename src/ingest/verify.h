@@ -6,6 +6,7 @@
 // is either stored or covered by a gap report; and that every object is
 // announced in the product's landed-object log (bronze/landed_log.h), the
 // only way the ETL finds it, and every entry names an existing object.
+// Reports which gaps were closed by a repair and which are still open.
 // A full scan of the product, on purpose. `tradelake verify` prints it;
 // the ingest tests use it next to their own independent recount.
 #pragma once
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "ingest/gap_index.h"
 #include "store/object_store.h"
 
 namespace tradelake {
@@ -31,6 +33,12 @@ struct BronzeProductSummary {
   int64_t reported_gap_trades = 0;          // missing ids explained by gap reports
   std::vector<std::pair<int64_t, int64_t>> unexplained_missing;  // missing, no gap report
   std::vector<std::string> problems;        // corrupt objects, ids outside key ranges, ...
+  // Gaps: ids of gap reports still missing from Bronze (open), the repairs
+  // recorded (closed, ingest/gap_index.h) and the ingester's open-gap index
+  // (its retry schedule).
+  std::vector<std::pair<int64_t, int64_t>> open_gaps;
+  std::vector<ClosedGap> closed_gaps;
+  GapIndex gap_index;
 
   bool ok() const { return duplicates == 0 && unexplained_missing.empty() && problems.empty(); }
 };
