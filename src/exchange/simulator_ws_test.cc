@@ -253,6 +253,53 @@ TEST(SimulatorWs, ClosesASlowConsumer) {
   EXPECT_TRUE(c.closed());
 }
 
+TEST(SimulatorWs, SkipsHolesInMatchesButCountsThemInHeartbeats) {
+  // Two simulators with the same seed and pinned start publish the same ids;
+  // the second one has a hole a few ids past the first one's newest trade.
+  SimulatorOptions o;
+  o.products = {"BTC-USD"};
+  o.now = NowMicros();
+  o.history_micros = kMicrosPerMinute;
+  o.trades_per_second = 50;
+  o.rate_limit = false;
+  o.threads = 1;
+  int64_t newest = 0;
+  {
+    Result<std::unique_ptr<Simulator>> probe = Simulator::Start(o);
+    ASSERT_TRUE(probe.ok());
+    newest = (*probe)->LastTradeId("BTC-USD");
+  }
+  o.faults.holes = {{newest + 20, newest + 22}};
+  Result<std::unique_ptr<Simulator>> sim = Simulator::Start(o);
+  ASSERT_TRUE(sim.ok());
+  SimulatorWsOptions wo;
+  wo.heartbeat_interval_ms = 20;
+  wo.poll_interval_ms = 5;
+  auto ws = StartWs(sim->get(), wo);
+  ASSERT_TRUE(ws);
+  WsTestClient c;
+  ASSERT_TRUE(c.Connect(ws->port(), kIo));
+  ASSERT_TRUE(c.Send(Subscribe({"BTC-USD"}), kIo));
+  std::set<int64_t> ids;
+  int64_t beat = 0, first = 0;
+  for (int i = 0; i < 5000 && beat < newest + 30; ++i) {
+    std::optional<std::string> text = c.Read(kIo);
+    ASSERT_TRUE(text);
+    const json m = json::parse(*text);
+    if (m["type"] == "heartbeat") beat = m["last_trade_id"].get<int64_t>();
+    if (m["type"] == "match") {
+      ids.insert(m["trade_id"].get<int64_t>());
+      if (first == 0) first = m["trade_id"].get<int64_t>();
+    }
+  }
+  ASSERT_GE(beat, newest + 30);
+  ASSERT_LT(first, newest + 20) << "subscribed after the hole: nothing to check";
+  for (int64_t id = first; id <= beat; ++id) {
+    const bool hole = id >= newest + 20 && id <= newest + 22;
+    EXPECT_EQ(ids.count(id), hole ? 0u : 1u) << id;
+  }
+}
+
 TEST(SimulatorWs, RefusesInvalidFaultOptions) {
   auto sim = LiveSim({"BTC-USD"}, 1);
   ASSERT_TRUE(sim);

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -319,6 +320,43 @@ TEST(WsFeed, KeepsRetryingWithBackoffWhenNothingListens) {
   EXPECT_EQ(feed->stats().connects, 0);
   std::lock_guard<std::mutex> lock(seen.mu);
   EXPECT_TRUE(seen.states.empty()) << "never connected, so never disconnected";
+}
+
+TEST(WsFeed, WssToAServerWithoutTlsFailsTheHandshakeAndRetries) {
+  auto sim = LiveSim({"BTC-USD"}, 1);
+  ASSERT_TRUE(sim);
+  auto ws = StartWs(sim.get(), {});
+  ASSERT_TRUE(ws);
+  Seen seen;
+  WsFeedOptions fo;
+  fo.url = "wss://127.0.0.1:" + std::to_string(ws->port());
+  fo.products = {"BTC-USD"};
+  fo.backoff_base_ms = 5;
+  fo.backoff_max_ms = 20;
+  auto feed = StartFeed(fo, &seen);
+  ASSERT_TRUE(feed);
+  ASSERT_TRUE(WaitFor([&] { return feed->stats().reconnects >= 3; }));
+  feed->Stop();
+  EXPECT_EQ(feed->stats().connects, 0);
+  EXPECT_EQ(ws->counters().connections, 0) << "no WebSocket handshake without TLS";
+}
+
+TEST(WsFeed, AnUnreadableSslCertFileIsRefusedAtStartNamingIt) {
+  const char* old = std::getenv("SSL_CERT_FILE");
+  const std::string saved = old ? old : "";
+  ::setenv("SSL_CERT_FILE", "/nonexistent/tradelake-ca.pem", 1);
+  WsFeedOptions o;
+  o.products = {"BTC-USD"};  // the default URL is wss://: nothing is connected before trust is set up
+  Result<std::unique_ptr<WsFeed>> feed = WsFeed::Start(o, {});
+  if (old) {
+    ::setenv("SSL_CERT_FILE", saved.c_str(), 1);
+  } else {
+    ::unsetenv("SSL_CERT_FILE");
+  }
+  ASSERT_FALSE(feed.ok());
+  EXPECT_EQ(feed.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(feed.status().message().find("SSL_CERT_FILE=/nonexistent/tradelake-ca.pem"), std::string::npos)
+      << feed.status().message();
 }
 
 TEST(WsFeed, RefusesBadOptions) {
