@@ -3,12 +3,21 @@
 // deadline it fails on, and never asserts a duration.
 #include "exchange/ws_feed.h"
 
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <filesystem>
 #include <cstdlib>
 #include <functional>
+#include <optional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -320,6 +329,172 @@ TEST(WsFeed, KeepsRetryingWithBackoffWhenNothingListens) {
   EXPECT_EQ(feed->stats().connects, 0);
   std::lock_guard<std::mutex> lock(seen.mu);
   EXPECT_TRUE(seen.states.empty()) << "never connected, so never disconnected";
+}
+
+// A wss:// server for one product on 127.0.0.1 with the repository's test
+// certificate (tests/testdata/tls: DNS:localhost only): it answers a
+// subscription with the ack and then a heartbeat every 20 ms. Test-only.
+class TlsHeartbeatServer {
+ public:
+  TlsHeartbeatServer() : ctx_(boost::asio::ssl::context::tls_server), acceptor_(ioc_) {
+    const std::filesystem::path dir = TlsDir();
+    ctx_.use_certificate_chain_file((dir / "localhost.pem").string());
+    ctx_.use_private_key_file((dir / "localhost.key").string(), boost::asio::ssl::context::pem);
+    const boost::asio::ip::tcp::endpoint ep(boost::asio::ip::make_address("127.0.0.1"), 0);
+    acceptor_.open(ep.protocol());
+    acceptor_.bind(ep);
+    acceptor_.listen();
+    port_ = acceptor_.local_endpoint().port();
+    Accept();
+    thread_ = std::thread([this] { ioc_.run(); });
+  }
+  ~TlsHeartbeatServer() {
+    boost::asio::post(ioc_, [this] {
+      boost::system::error_code ec;
+      acceptor_.close(ec);
+      ioc_.stop();
+    });
+    thread_.join();
+  }
+  static std::filesystem::path TlsDir() {
+    return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "tests" / "testdata" / "tls";
+  }
+  int port() const { return port_; }
+  std::atomic<int> tls_handshakes{0};
+
+ private:
+  using Ws = boost::beast::websocket::stream<boost::beast::ssl_stream<boost::beast::tcp_stream>>;
+  struct Session : std::enable_shared_from_this<Session> {
+    Session(boost::asio::ip::tcp::socket s, boost::asio::ssl::context& ctx, TlsHeartbeatServer* server)
+        : ws(std::move(s), ctx), timer(ws.get_executor()), owner(server) {}
+    Ws ws;
+    boost::asio::steady_timer timer;
+    TlsHeartbeatServer* owner;
+    boost::beast::flat_buffer buffer;
+    std::string out;
+    int64_t last_trade_id = 100;
+
+    void Start() {
+      auto self = shared_from_this();
+      boost::beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(5));
+      ws.next_layer().async_handshake(boost::asio::ssl::stream_base::server, [self](boost::system::error_code ec) {
+        if (ec) return;
+        ++self->owner->tls_handshakes;
+        boost::beast::get_lowest_layer(self->ws).expires_never();
+        self->ws.async_accept([self](boost::system::error_code e) {
+          if (e) return;
+          self->ws.async_read(self->buffer, [self](boost::system::error_code e2, size_t) {
+            if (e2) return;
+            self->Send(R"({"type":"subscriptions","channels":[{"name":"matches","product_ids":["BTC-USD"]},)"
+                       R"({"name":"heartbeat","product_ids":["BTC-USD"]}]})");
+          });
+        });
+      });
+    }
+    void Send(std::string text) {
+      out = std::move(text);
+      ws.text(true);
+      ws.async_write(boost::asio::buffer(out), [self = shared_from_this()](boost::system::error_code ec, size_t) {
+        if (ec) return;
+        self->timer.expires_after(std::chrono::milliseconds(20));
+        self->timer.async_wait([self](boost::system::error_code e) {
+          if (e) return;
+          self->Send(fmt::format(R"({{"type":"heartbeat","sequence":1,"last_trade_id":{},"product_id":"BTC-USD",)"
+                                 R"("time":"2024-05-01T12:00:00.000001Z"}})",
+                                 ++self->last_trade_id));
+        });
+      });
+    }
+  };
+  void Accept() {
+    acceptor_.async_accept(ioc_, [this](boost::system::error_code ec, boost::asio::ip::tcp::socket s) {
+      if (ec) return;
+      std::make_shared<Session>(std::move(s), ctx_, this)->Start();
+      Accept();
+    });
+  }
+  boost::asio::io_context ioc_;
+  boost::asio::ssl::context ctx_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+// Sets SSL_CERT_FILE for a scope, then restores it.
+class ScopedCertFile {
+ public:
+  explicit ScopedCertFile(const std::string& path) {
+    if (const char* old = std::getenv("SSL_CERT_FILE")) saved_ = old;
+    ::setenv("SSL_CERT_FILE", path.c_str(), 1);
+  }
+  ~ScopedCertFile() {
+    if (saved_) {
+      ::setenv("SSL_CERT_FILE", saved_->c_str(), 1);
+    } else {
+      ::unsetenv("SSL_CERT_FILE");
+    }
+  }
+
+ private:
+  std::optional<std::string> saved_;
+};
+
+TEST(WsFeed, SpeaksWssWithSniAndVerifiesTheCertificateAgainstSslCertFile) {
+  TlsHeartbeatServer server;
+  Seen seen;
+  WsFeedOptions fo;
+  fo.url = "wss://localhost:" + std::to_string(server.port()) + "/";
+  fo.products = {"BTC-USD"};
+  fo.backoff_base_ms = 5;
+  fo.backoff_max_ms = 20;
+  std::unique_ptr<WsFeed> feed;
+  {
+    ScopedCertFile trust((TlsHeartbeatServer::TlsDir() / "localhost.pem").string());
+    feed = StartFeed(fo, &seen);  // reads SSL_CERT_FILE here
+  }
+  ASSERT_TRUE(feed);
+  ASSERT_TRUE(WaitFor([&] { return feed->stats().heartbeats >= 5; }));
+  feed->Stop();
+  EXPECT_EQ(feed->stats().connects, 1);
+  EXPECT_EQ(feed->stats().reconnects, 0);
+  EXPECT_GE(seen.LastHeartbeatId("BTC-USD"), 105);
+}
+
+TEST(WsFeed, RefusesACertificateItDoesNotTrustOrThatNamesAnotherHost) {
+  TlsHeartbeatServer server;
+  // Trusted certificate, but the URL's host (127.0.0.1) is not the one it names.
+  Seen seen;
+  WsFeedOptions fo;
+  fo.url = "wss://127.0.0.1:" + std::to_string(server.port()) + "/";
+  fo.products = {"BTC-USD"};
+  fo.backoff_base_ms = 5;
+  fo.backoff_max_ms = 20;
+  std::unique_ptr<WsFeed> feed;
+  {
+    ScopedCertFile trust((TlsHeartbeatServer::TlsDir() / "localhost.pem").string());
+    feed = StartFeed(fo, &seen);
+  }
+  ASSERT_TRUE(feed);
+  ASSERT_TRUE(WaitFor([&] { return feed->stats().reconnects >= 3; }));
+  feed->Stop();
+  EXPECT_EQ(feed->stats().connects, 0);
+  EXPECT_EQ(feed->stats().heartbeats, 0);
+
+  // The right host, but a bundle that does not hold the certificate (the
+  // system's, when it has one; else an unrelated PEM).
+  fo.url = "wss://localhost:" + std::to_string(server.port()) + "/";
+  const std::string system = std::filesystem::exists("/etc/ssl/certs/ca-certificates.crt")
+                                 ? "/etc/ssl/certs/ca-certificates.crt"
+                                 : "";
+  if (system.empty()) GTEST_SKIP() << "no system CA bundle to distrust the test certificate with";
+  {
+    ScopedCertFile trust(system);
+    feed = StartFeed(fo, &seen);
+  }
+  ASSERT_TRUE(feed);
+  ASSERT_TRUE(WaitFor([&] { return feed->stats().reconnects >= 3; }));
+  feed->Stop();
+  EXPECT_EQ(feed->stats().connects, 0);
 }
 
 TEST(WsFeed, WssToAServerWithoutTlsFailsTheHandshakeAndRetries) {
