@@ -290,6 +290,42 @@ TEST(IngestE2E, AGapThatHealsIsRepairedAutomaticallyAndVerifyIsCleanAfterwards) 
   EXPECT_NE(etl.out.find(text + " inserted"), std::string::npos) << etl.out;
 }
 
+TEST(IngestE2E, AllOnlineProductsNarrowedByQuoteAndExclusions) {
+  SimulatorOptions o;
+  o.products = {"BTC-USD", "ETH-USD", "SOL-USD", "BTC-USDC", "DOGE-EUR", "LUNA-USD"};
+  o.product_status = {{"LUNA-USD", "delisted"}};
+  o.history_micros = 10 * kMicrosPerMinute;
+  o.live = false;
+  o.rate_limit = false;
+  auto sim = StartSim(o);
+  ASSERT_NE(sim, nullptr);
+  const auto dir = FreshDir("all-products");
+  const auto lake = dir / "lake";
+  auto r = RunTradelake({"ingest", "--products", "all", "--quote", "USD,USDC", "--exclude", "ETH-USD",
+                         "--exchange-url", sim->url(), "--lake", lake.string(), "--no-progress", "--rate-limit", "0",
+                         "--log-level", "error"},
+                        dir);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::set<std::string> landed;
+  for (const auto& e : e2e::fs::directory_iterator(lake / "bronze/source=coinbase")) {
+    landed.insert(e.path().filename().string());
+  }
+  EXPECT_EQ(landed, (std::set<std::string>{"product=BTC-USD", "product=BTC-USDC", "product=SOL-USD"}));
+  for (const auto& p : {"BTC-USD", "BTC-USDC", "SOL-USD"}) EXPECT_NE(r.out.find(p), std::string::npos) << r.out;
+
+  // An explicit list still names an unknown product; a delisted one may be asked for.
+  r = RunTradelake({"ingest", "--products", "LUNA-USD,NOPE-USD", "--exchange-url", sim->url(), "--lake",
+                    lake.string(), "--no-progress"},
+                   dir);
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("product NOPE-USD is not listed by the exchange"), std::string::npos) << r.err;
+  r = RunTradelake({"ingest", "--products", "all", "--quote", "JPY", "--exchange-url", sim->url(), "--lake",
+                    lake.string(), "--no-progress"},
+                   dir);
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("selects nothing"), std::string::npos) << r.err;
+}
+
 TEST(IngestE2E, UnknownProductIsAClearErrorAndWritesNothing) {
   SimulatorOptions o;
   o.products = {"BTC-USD"};

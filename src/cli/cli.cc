@@ -10,6 +10,7 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "cli/run_command.h"
@@ -29,6 +30,7 @@
 #include "etl/validate.h"
 #include "exchange/simulator.h"
 #include "ingest/ingester.h"
+#include "ingest/product_selection.h"
 #include "ingest/verify.h"
 #include "sql/lake_quality.h"
 #include "sql/lake_sql.h"
@@ -84,6 +86,7 @@ struct GlobalFlags {
 struct IngestFlags {
   std::string lake = "lake";
   std::string products;
+  std::string quote, exclude;
   std::string exchange_url = std::string(kCoinbaseExchangeUrl);
   std::string since;
   int64_t from_trade_id = -1;
@@ -109,8 +112,10 @@ void PrintEtlReport(const EtlReport& r);
 
 int RunIngestCommand(const IngestFlags& f, const GlobalFlags& g) {
   IngestOptions o;
-  o.products = SplitCommaList(f.products);
-  if (o.products.empty()) return FailCommand(InvalidArgument("no products; pass --products BTC-USD,ETH-USD"));
+  const ProductSelection selection = ParseProductSelection(f.products, f.quote, f.exclude);
+  if (selection.products.empty()) {
+    return FailCommand(InvalidArgument("no products; pass --products BTC-USD,ETH-USD or --products all"));
+  }
   o.exchange.base_url = f.exchange_url;
   while (!o.exchange.base_url.empty() && o.exchange.base_url.back() == '/') o.exchange.base_url.pop_back();
   o.exchange.retry.max_attempts = f.max_attempts;
@@ -146,8 +151,14 @@ int RunIngestCommand(const IngestFlags& f, const GlobalFlags& g) {
 
   auto store = OpenLake(f.lake, "ingest");
   if (!store.ok()) return FailCommand(store.status());
+  // One limiter for the listing and the run.
+  auto limiter = NewIngestRateLimiter(o.rate_per_second, o.burst);
+  o.limiter = limiter.get();
+  auto resolved = ResolveProducts(selection, o.exchange, limiter.get());
+  if (!resolved.ok()) return FailCommand(resolved.status());
+  o.products = std::move(*resolved);
   InstallStopHandlers();
-  spdlog::info("ingesting {} from {} into {}", f.products, o.exchange.base_url, (*store)->Describe());
+  spdlog::info("ingesting {} from {} into {}", fmt::join(o.products, ","), o.exchange.base_url, (*store)->Describe());
   IngestReport r = RunIngest(store->get(), o);
 
   // Summary on stdout: one line per product, then the request counters.
@@ -270,6 +281,7 @@ struct SimulateFlags {
   std::string now;
   bool no_rate_limit = false;
   std::string holes;
+  std::string product_status;
   std::string ready_file;
   std::string duration;
 };
@@ -285,6 +297,14 @@ int RunSimulateCommand(SimulateFlags& f) {
     f.o.now = *t;
   }
   f.o.rate_limit = !f.no_rate_limit;
+  for (const auto& item : SplitCommaList(f.product_status)) {
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == item.size()) {
+      return FailCommand(InvalidArgument(
+          fmt::format("--product-status: bad item \"{}\" (want PRODUCT=STATUS, e.g. LUNA-USD=delisted)", item)));
+    }
+    f.o.product_status[item.substr(0, eq)] = item.substr(eq + 1);
+  }
   for (const auto& item : SplitCommaList(f.holes)) {
     // FIRST-LAST, optionally @DURATION (heals after that long) or @Nasks
     // (heals once asked for N times).
@@ -596,9 +616,15 @@ int RunCli(int argc, char** argv) {
       "while polling) until they land; `tradelake verify` shows which gaps were closed.\n\n"
       "Examples:\n"
       "  tradelake ingest --products BTC-USD,ETH-USD --since 6h\n"
-      "  tradelake ingest --products BTC-USD --follow --lake /data/lake\n\n" +
+      "  tradelake ingest --products BTC-USD --follow --lake /data/lake\n"
+      "  tradelake ingest --products all --quote USD,USDC --exclude USDT-USD --follow\n\n" +
       std::string(kExitCodeHelp));
-  ingest->add_option("--products,-p", in.products, "comma-separated product ids, e.g. BTC-USD,ETH-USD")->required();
+  ingest->add_option("--products,-p", in.products,
+                     "comma-separated product ids, e.g. BTC-USD,ETH-USD, or all (every product the exchange lists as "
+                     "online)")
+      ->required();
+  ingest->add_option("--quote", in.quote, "keep only products quoted in these currencies, e.g. USD,USDC");
+  ingest->add_option("--exclude", in.exclude, "comma-separated product ids to leave out");
   ingest->add_option("--lake", in.lake, "lake folder")->capture_default_str();
   ingest->add_option("--exchange-url", in.exchange_url, "Coinbase Exchange REST base URL")->capture_default_str();
   ingest->add_option("--since", in.since, "backfill from this time: RFC 3339, YYYY-MM-DD, or a duration ago (6h, 2d)");
@@ -708,6 +734,8 @@ int RunCli(int argc, char** argv) {
   simulate->add_option("--holes", sf.holes,
                        "trade id ranges the exchange cannot return, e.g. 1000-1005,2000-2000; a hole that heals "
                        "(served from then on): 1000-1005@30s (after 30 s) or 1000-1005@3asks (after 3 pages lacked it)");
+  simulate->add_option("--product-status", sf.product_status,
+                       "status GET /products gives these products (default online), e.g. LUNA-USD=delisted");
   simulate->add_option("--threads", sf.o.threads, "HTTP worker threads")->capture_default_str();
   simulate->add_option("--ready-file", sf.ready_file, "write the URL to this file once serving");
   simulate->add_option("--duration", sf.duration, "stop after this long (default: until interrupted)");

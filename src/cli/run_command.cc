@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "cli/cli.h"
@@ -19,6 +20,7 @@
 #include "core/text.h"
 #include "core/time.h"
 #include "exchange/coinbase_client.h"
+#include "ingest/product_selection.h"
 #include "pipeline/pipeline.h"
 #include "reconcile/live_reconciler.h"
 #include "pipeline/schedule.h"
@@ -55,6 +57,7 @@ struct RunCommand::Flags {
 
   std::string lake = "lake";
   std::string products;
+  std::string quote, exclude;  // product selection (ingest/product_selection.h)
   std::string exchange_url = std::string(kCoinbaseExchangeUrl);
   std::string since;
   std::string poll_interval = "1s";
@@ -92,7 +95,10 @@ RunCommand::RunCommand(CLI::App* app, const std::string* policies_dir)
       "  tradelake run --lake lake --products BTC-USD,ETH-USD --since 6h --port 8080");
   f.run->add_option("--lake", f.lake, "lake folder, mem:// or s3://bucket/prefix")->capture_default_str();
   // Required, but checked when running, so `config show` works without it.
-  f.run->add_option("--products,-p", f.products, "comma-separated product ids, e.g. BTC-USD,ETH-USD (required)");
+  f.run->add_option("--products,-p", f.products,
+                    "comma-separated product ids, e.g. BTC-USD,ETH-USD, or all (every online product) (required)");
+  f.run->add_option("--quote", f.quote, "keep only products quoted in these currencies, e.g. USD,USDC");
+  f.run->add_option("--exclude", f.exclude, "comma-separated product ids to leave out");
   f.run->add_option("--exchange-url", f.exchange_url, "Coinbase Exchange REST base URL")->capture_default_str();
   f.run->add_option("--since", f.since, "on a product's first start, backfill from this time (6h, RFC 3339)");
   f.run->add_option("--poll-interval", f.poll_interval, "time between polls of a caught-up product")
@@ -236,8 +242,10 @@ std::optional<int> RunCommand::RunIfParsed(CLI::App* app) {
 
   // ---------------------------------------------------------------- run
   PipelineOptions p;
-  p.ingest.products = SplitCommaList(f.products);
-  if (p.ingest.products.empty()) return FailCommand(InvalidArgument("no products; pass --products BTC-USD,ETH-USD"));
+  const ProductSelection selection = ParseProductSelection(f.products, f.quote, f.exclude);
+  if (selection.products.empty()) {
+    return FailCommand(InvalidArgument("no products; pass --products BTC-USD,ETH-USD or --products all"));
+  }
   p.ingest.exchange.base_url = f.exchange_url;
   while (!p.ingest.exchange.base_url.empty() && p.ingest.exchange.base_url.back() == '/') {
     p.ingest.exchange.base_url.pop_back();
@@ -283,6 +291,12 @@ std::optional<int> RunCommand::RunIfParsed(CLI::App* app) {
   // thread, sharing the ingester's rate limiter (reconcile/live_reconciler.h).
   auto limiter = NewIngestRateLimiter(p.ingest.rate_per_second, p.ingest.burst);
   p.ingest.limiter = limiter.get();
+  auto resolved = ResolveProducts(selection, p.ingest.exchange, limiter.get());
+  if (!resolved.ok()) return FailCommand(resolved.status());
+  p.ingest.products = std::move(*resolved);
+  if (selection.all() || !selection.quotes.empty() || !selection.exclude.empty()) {
+    spdlog::info("following {} products: {}", p.ingest.products.size(), fmt::join(p.ingest.products, ","));
+  }
   std::unique_ptr<LiveReconciler> reconciler;
   if (!f.no_reconcile) {
     LiveReconcileOptions ro;

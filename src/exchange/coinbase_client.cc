@@ -243,6 +243,10 @@ Status ParseProducts(std::string& body, std::vector<ProductInfo>* products) {
             target = &product.base_increment;
           } else if (key == "quote_increment") {
             target = &product.quote_increment;
+          } else if (key == "base_currency") {
+            target = &product.base_currency;
+          } else if (key == "quote_currency") {
+            target = &product.quote_currency;
           }
           od::json_type type;
           if (auto error = field.value().type().get(type)) return MalformedJson(error, body.size());

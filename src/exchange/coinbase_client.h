@@ -46,6 +46,8 @@ struct ProductInfo {
   std::string status;           // "online", "delisted", ...
   std::string base_increment;   // "0.00000001"
   std::string quote_increment;  // "0.01"
+  std::string base_currency;    // "BTC" ("" if the exchange left it out)
+  std::string quote_currency;   // "USD" ("" if the exchange left it out)
 };
 
 // One trade of a page: its id, its parsed time, and its JSON object exactly as

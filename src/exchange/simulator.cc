@@ -149,7 +149,9 @@ class Simulator::Impl {
                                            start_ - options_.history_micros,
                                            options_.trades_per_second);
       p->market->AdvanceTo(start_);
-      p->json = ProductJson(p->market->profile());
+      const auto status = options_.product_status.find(id);
+      p->json = ProductJson(p->market->profile(),
+                            status == options_.product_status.end() ? "online" : status->second);
       order_.push_back(p.get());
       products_.emplace(id, std::move(p));
     }
@@ -382,7 +384,7 @@ class Simulator::Impl {
     SetJson(res, 200, std::move(body));
   }
 
-  static std::string ProductJson(const ProductProfile& p) {
+  static std::string ProductJson(const ProductProfile& p, std::string_view status) {
     std::string quote_increment, base_increment;
     AppendScaledDecimal(1, p.price_decimals, &quote_increment);
     AppendScaledDecimal(1, p.size_decimals, &base_increment);
@@ -390,12 +392,12 @@ class Simulator::Impl {
         "{{\"id\":\"{}\",\"base_currency\":\"{}\",\"quote_currency\":\"{}\","
         "\"quote_increment\":\"{}\",\"base_increment\":\"{}\",\"display_name\":\"{}\","
         "\"min_market_funds\":\"{}\",\"margin_enabled\":false,\"post_only\":false,"
-        "\"limit_only\":false,\"cancel_only\":false,\"status\":\"online\","
-        "\"status_message\":\"\",\"trading_disabled\":false,\"fx_stablecoin\":false,"
+        "\"limit_only\":false,\"cancel_only\":false,\"status\":\"{}\","
+        "\"status_message\":\"\",\"trading_disabled\":{},\"fx_stablecoin\":false,"
         "\"max_slippage_percentage\":\"0.02000000\",\"auction_mode\":false,"
         "\"high_bid_limit_percentage\":\"\"}}",
         p.id, p.base_currency, p.quote_currency, quote_increment, base_increment, p.id,
-        p.min_market_funds);
+        p.min_market_funds, status, status == "online" ? "false" : "true");
   }
 
   void ServeTrades(const httplib::Request& req, httplib::Response& res, Product& product,
@@ -612,6 +614,14 @@ Result<std::unique_ptr<Simulator>> Simulator::Start(SimulatorOptions options) {
   if (options.threads < 1) return InvalidArgument("simulator needs at least 1 HTTP thread");
   if (options.port < 0 || options.port > 65535) {
     return InvalidArgument(fmt::format("port {} is not in 0..65535", options.port));
+  }
+  for (const auto& [id, status] : options.product_status) {
+    if (std::find(options.products.begin(), options.products.end(), id) == options.products.end()) {
+      return InvalidArgument(fmt::format("product status given for {}, which is not among the products", id));
+    }
+    if (status.empty() || status.find_first_of("\"\\") != std::string::npos) {
+      return InvalidArgument(fmt::format("product status \"{}\" of {} is not a plain word", status, id));
+    }
   }
   const FaultOptions& f = options.faults;
   if (f.candle_lag_ms < 0) return InvalidArgument("candle lag must not be negative");

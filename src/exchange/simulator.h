@@ -26,6 +26,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -85,6 +86,10 @@ struct SimulatorOptions {
   std::string bind = "127.0.0.1";
   int port = 0;  // 0: pick a free port (see Simulator::port())
   std::vector<std::string> products = {"BTC-USD", "ETH-USD", "SOL-USD"};
+  // The "status" GET /products gives a product ("delisted", "offline", ...);
+  // products not named here are "online". Every listed product serves its
+  // trades whatever its status (the real exchange keeps their history).
+  std::map<std::string, std::string> product_status;
   uint64_t seed = 42;
   int64_t history_micros = 6 * kMicrosPerHour;  // trades before start
   double trades_per_second = 5.0;               // mean arrival rate per product

@@ -547,11 +547,17 @@ TEST_F(GapRepairTest, AHoleThatHealsIsRetriedOnAGrowingScheduleThenRepairedOnceA
   ASSERT_TRUE(sum.ok());
   EXPECT_EQ(sum->reported_gap_trades, 0);
 
-  // Nothing is open: later runs ask nothing more and land nothing.
+  // Nothing is open: later runs ask nothing more and land nothing, and never
+  // list the gap history (reports, repairs) to find that out.
   clock_.Advance(3600);
-  r = RunIngest(store.get(), GapOptions());
+  ListRecordingStore recording(store.get());
+  r = RunIngest(&recording, GapOptions());
   EXPECT_EQ(r.products[0].objects_written, 0);
   EXPECT_EQ(r.products[0].gap_repairs + r.products[0].gap_attempts_failed, 0);
+  for (const auto& prefix : recording.lists) {
+    EXPECT_NE(prefix, GapReportPrefix("BTC-USD"));
+    EXPECT_NE(prefix, GapRepairPrefix("BTC-USD"));
+  }
 }
 
 TEST_F(GapRepairTest, ACrashAfterTheRepairLandedIsAdoptedNotLandedTwice) {
