@@ -439,8 +439,22 @@ Status ProductIngester::Run() {
     }
     if (!options_.follow) return Status::OK();
     RETURN_IF_ERROR(RepairDueGaps());
-    const auto deadline = Clock::now() + std::chrono::milliseconds(options_.poll_interval_ms);
-    while (Clock::now() < deadline && !Stopping()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (options_.hints) {
+      // Ask again when the feed says there are trades we lack; else only for
+      // the safety poll, or when what waits must land (flush interval).
+      auto deadline = Clock::now() + std::chrono::milliseconds(options_.hint_poll_interval_ms);
+      if (!pending_.empty()) {
+        deadline = std::min(deadline, pending_.started + std::chrono::milliseconds(options_.flush_interval_ms));
+      }
+      while (Clock::now() < deadline && !Stopping()) {
+        // In slices: `stop` is a flag a signal handler sets, nothing wakes us.
+        const auto slice = std::min(deadline, Clock::now() + std::chrono::milliseconds(50));
+        if (options_.hints->WaitForTradesAbove(product_, next - 1, slice)) break;
+      }
+    } else {
+      const auto deadline = Clock::now() + std::chrono::milliseconds(options_.poll_interval_ms);
+      while (Clock::now() < deadline && !Stopping()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
     if (Stopping()) return Status::OK();
   }
 }

@@ -44,6 +44,7 @@
 #include "exchange/coinbase_client.h"
 #include "exchange/rate_limiter.h"
 #include "ingest/gap_index.h"
+#include "ingest/trade_hints.h"
 #include "store/object_store.h"
 
 namespace tradelake {
@@ -89,6 +90,12 @@ struct IngestOptions {
   // called (from the product's thread) after each new Bronze object is durable
   // and before its checkpoint advances.
   ClientStats* stats = nullptr;
+  // Where new trades are (ingest/trade_hints.h; fed by the WebSocket feed),
+  // optional, must outlive the run. With hints a caught-up follower asks
+  // REST again only when a trade id above what it landed is notified, or
+  // every hint_poll_interval_ms; without, every poll_interval_ms.
+  TradeHints* hints = nullptr;
+  int64_t hint_poll_interval_ms = 60'000;
   // A limiter shared with other concurrent runs (NewIngestRateLimiter);
   // rate_per_second and burst are then ignored.
   RateLimiter* limiter = nullptr;

@@ -14,6 +14,7 @@
 #include "exchange/simulator.h"
 #include "ingest/checkpoint.h"
 #include "ingest/gap_index.h"
+#include "ingest/trade_hints.h"
 #include "ingest/verify.h"
 #include "store/fault_store.h"
 
@@ -611,6 +612,75 @@ TEST_F(GapRepairTest, FollowingRepairsAGapThatHealsWithoutARestart) {
   EXPECT_TRUE(Index(store.get()).open.empty());
   ExpectBronzeIsTheExchange(store.get(), "BTC-USD");
   ExpectAnnouncedOnce(store.get(), "BTC-USD");
+}
+
+TEST(TradeHintsTest, IdsOnlyGrowAndWaitersWakeOnNews) {
+  TradeHints hints;
+  EXPECT_FALSE(hints.Known("BTC-USD").has_value());
+  hints.Notify("BTC-USD", 10);
+  hints.Notify("BTC-USD", 7);
+  EXPECT_EQ(hints.Known("BTC-USD"), 10);
+  EXPECT_TRUE(hints.WaitForTradesAbove("BTC-USD", 9, TradeHints::Clock::now()));
+  EXPECT_FALSE(hints.WaitForTradesAbove("BTC-USD", 10, TradeHints::Clock::now()));
+  std::thread t([&] { hints.Notify("BTC-USD", 11); });
+  EXPECT_TRUE(hints.WaitForTradesAbove("BTC-USD", 10, TradeHints::Clock::now() + std::chrono::minutes(5)));
+  t.join();
+  EXPECT_EQ(hints.notifications(), 3);
+}
+
+TEST_F(IngesterTest, WithHintsAFollowerAsksRestOnlyWhenTheFeedSaysThereAreNewTrades) {
+  SimulatorOptions so = Defaults();
+  so.products = {"BTC-USD"};
+  so.live = true;
+  so.trades_per_second = 50;
+  Restart(so);
+  auto store = NewMemoryStore();
+  TradeHints hints;
+  ClientStats stats;
+  std::atomic<bool> stop{false};
+  IngestOptions o = Options({"BTC-USD"});
+  o.from_trade_id.reset();
+  o.follow = true;
+  o.poll_interval_ms = 10;        // what it would poll at without hints
+  o.flush_interval_ms = 0;        // nothing waits in memory
+  o.hint_poll_interval_ms = 3'600'000;
+  o.hints = &hints;
+  o.stats = &stats;
+  o.stop = &stop;
+  std::atomic<int64_t> landed_last{-1};
+  o.on_landed = [&](const LandedObject& l) { landed_last = l.last_trade_id; };
+  IngestReport r;
+  std::thread t([&] { r = RunIngest(store.get(), o); });
+  auto high = [&] {
+    auto cp = LoadCheckpoint(store.get(), "BTC-USD");
+    return cp.ok() && cp->has_value() ? (*cp)->high : int64_t{-1};
+  };
+  auto wait_for = [&](const std::function<bool()>& done) {
+    for (int i = 0; i < 3000 && !done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return done();
+  };
+  // Caught up: the first walk landed its object and checkpointed it.
+  ASSERT_TRUE(wait_for([&] { return landed_last > 0 && high() == landed_last; }));
+  // Caught up and no hint: no request at all, while trades keep arriving
+  // (without hints this is ~50 polls).
+  const int64_t before = stats.requests.load();
+  const int64_t landed = high();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(stats.requests.load(), before);
+  EXPECT_EQ(high(), landed);
+  // The feed reports a newer trade: REST fetches up to it (and beyond).
+  const int64_t newest = sim_->LastTradeId("BTC-USD");
+  ASSERT_GT(newest, landed);
+  hints.Notify("BTC-USD", newest);
+  EXPECT_TRUE(wait_for([&] { return high() >= newest; }));
+  EXPECT_GT(stats.requests.load(), before);
+  stop = true;
+  hints.Wake();
+  t.join();
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  auto sum = VerifyBronze(store.get(), "BTC-USD");
+  ASSERT_TRUE(sum.ok());
+  EXPECT_TRUE(sum->ok());
 }
 
 TEST_F(IngesterTest, UnknownProductFailsBeforeAnythingIsWritten) {
