@@ -154,6 +154,84 @@ class EventQueue {
 
 }  // namespace
 
+Result<WsMessage> ParseWsMessage(std::string text, TimestampMicros received_at) {
+  thread_local simdjson::dom::parser parser;
+  auto quote = [&](size_t n) { return std::string_view(text).substr(0, n); };
+  simdjson::dom::element doc;
+  std::string_view type;
+  if (parser.parse(text).get(doc) != simdjson::SUCCESS || doc["type"].get(type) != simdjson::SUCCESS) {
+    return DataLoss(fmt::format("WebSocket message is not a JSON object with a string type: {}", quote(200)));
+  }
+  if (type == "match" || type == "last_match") {
+    WsMatch m;
+    std::string_view product, price, size, side, time;
+    if (doc["product_id"].get(product) != simdjson::SUCCESS || doc["trade_id"].get(m.trade_id) != simdjson::SUCCESS ||
+        doc["price"].get(price) != simdjson::SUCCESS || doc["size"].get(size) != simdjson::SUCCESS ||
+        doc["side"].get(side) != simdjson::SUCCESS || doc["time"].get(time) != simdjson::SUCCESS) {
+      return DataLoss(fmt::format("{} lacks product_id, trade_id (an int64), price, size, side or time: {}", type,
+                                  quote(300)));
+    }
+    Result<TimestampMicros> t = ParseRfc3339(time);
+    if (!Decimal::Parse(price).ok() || !Decimal::Parse(size).ok() || (side != "buy" && side != "sell") || !t.ok() ||
+        !ValidateProductId(product).ok()) {
+      return DataLoss(fmt::format("{} {} of {} has an invalid product_id, price, size, side or time: {}", type,
+                                  m.trade_id, product, quote(300)));
+    }
+    if (int64_t sequence = 0; doc["sequence"].get(sequence) == simdjson::SUCCESS) m.sequence = sequence;
+    m.product = std::string(product);
+    m.price = std::string(price);
+    m.size = std::string(size);
+    m.side = std::string(side);
+    m.time = *t;
+    m.last_match = type == "last_match";
+    m.received_at = received_at;
+    m.raw = std::move(text);
+    return WsMessage(std::move(m));
+  }
+  if (type == "heartbeat") {
+    WsHeartbeat h;
+    std::string_view product, time;
+    if (doc["product_id"].get(product) != simdjson::SUCCESS ||
+        doc["last_trade_id"].get(h.last_trade_id) != simdjson::SUCCESS ||
+        doc["time"].get(time) != simdjson::SUCCESS) {
+      return DataLoss(fmt::format("heartbeat lacks product_id, last_trade_id (an int64) or time: {}", quote(200)));
+    }
+    Result<TimestampMicros> t = ParseRfc3339(time);
+    if (!t.ok()) return DataLoss(fmt::format("heartbeat of {}: {}", product, t.status().message()));
+    if (int64_t sequence = 0; doc["sequence"].get(sequence) == simdjson::SUCCESS) h.sequence = sequence;
+    h.product = std::string(product);
+    h.time = *t;
+    h.received_at = received_at;
+    return WsMessage(std::move(h));
+  }
+  if (type == "subscriptions") {
+    WsSubscriptions sub;
+    simdjson::dom::array channels;
+    if (doc["channels"].get(channels) == simdjson::SUCCESS) {
+      for (simdjson::dom::element ch : channels) {
+        std::string_view name;
+        simdjson::dom::array ids;
+        if (ch["name"].get(name) != simdjson::SUCCESS || name != "matches") continue;
+        if (ch["product_ids"].get(ids) != simdjson::SUCCESS) continue;
+        for (simdjson::dom::element id : ids) {
+          std::string_view p;
+          if (id.get(p) == simdjson::SUCCESS) sub.matches.emplace_back(p);
+        }
+      }
+    }
+    return WsMessage(std::move(sub));
+  }
+  if (type == "error") {
+    WsErrorMessage err;
+    std::string_view message, reason;
+    if (doc["message"].get(message) == simdjson::SUCCESS) err.message = std::string(message);
+    if (doc["reason"].get(reason) == simdjson::SUCCESS) err.reason = std::string(reason);
+    if (err.message.empty()) err.message = "(no message)";
+    return WsMessage(std::move(err));
+  }
+  return WsMessage(WsOtherMessage{std::string(type)});
+}
+
 int64_t WsBackoffCeilingMs(int64_t base_ms, int64_t max_ms, int failure) {
   int64_t c = std::max<int64_t>(1, base_ms);
   for (int i = 1; i < failure && c < max_ms; ++i) c *= 2;
@@ -424,11 +502,6 @@ class WsFeed::Impl {
     }
   }
 
-  void Invalid(std::string product, std::string why) {
-    ++stats_.invalid_messages;
-    Emit(ErrorEvent{std::move(product), DataLoss(std::move(why))}, false);
-  }
-
   // The product of ours named in an error's text, "" if none.
   static std::string ProductIn(const Conn& c, std::string_view text) {
     for (const std::string& p : c.products) {
@@ -464,95 +537,41 @@ class WsFeed::Impl {
   void OnMessage(Conn& c, std::string text) {
     ++stats_.messages;
     stats_.bytes += static_cast<int64_t>(text.size());
-    const TimestampMicros received = NowMicros();
-    simdjson::dom::element doc;
-    std::string_view type;
-    if (parser_.parse(text).get(doc) != simdjson::SUCCESS || doc["type"].get(type) != simdjson::SUCCESS) {
-      return Invalid("", fmt::format("WebSocket message is not a JSON object with a type: {}", text.substr(0, 200)));
+    Result<WsMessage> parsed = ParseWsMessage(std::move(text), NowMicros());
+    if (!parsed.ok()) {
+      ++stats_.invalid_messages;
+      return Emit(ErrorEvent{"", parsed.status()}, false);
     }
-    if (type == "match" || type == "last_match") {
-      WsMatch m;
-      std::string_view product, price, size, side, time;
-      int64_t sequence = 0;
-      if (doc["product_id"].get(product) != simdjson::SUCCESS) {
-        return Invalid("", fmt::format("{} without a product_id: {}", type, text.substr(0, 200)));
+    if (auto* m = std::get_if<WsMatch>(&*parsed)) {
+      if (std::find(c.products.begin(), c.products.end(), m->product) == c.products.end()) {
+        ++stats_.invalid_messages;
+        return Emit(ErrorEvent{m->product, DataLoss(fmt::format("match {} of {}, a product this connection did "
+                                                                "not subscribe", m->trade_id, m->product))},
+                    false);
       }
-      m.product = std::string(product);
-      if (std::find(c.products.begin(), c.products.end(), m.product) == c.products.end()) {
-        return Invalid(m.product, fmt::format("{} of {}, a product this connection did not subscribe", type, product));
-      }
-      if (doc["trade_id"].get(m.trade_id) != simdjson::SUCCESS || doc["price"].get(price) != simdjson::SUCCESS ||
-          doc["size"].get(size) != simdjson::SUCCESS || doc["side"].get(side) != simdjson::SUCCESS ||
-          doc["time"].get(time) != simdjson::SUCCESS) {
-        return Invalid(m.product, fmt::format("{} of {} lacks trade_id, price, size, side or time: {}", type, product,
-                                              text.substr(0, 300)));
-      }
-      if (doc["sequence"].get(sequence) == simdjson::SUCCESS) m.sequence = sequence;
-      Result<TimestampMicros> t = ParseRfc3339(time);
-      if (!Decimal::Parse(price).ok() || !Decimal::Parse(size).ok() || (side != "buy" && side != "sell") || !t.ok()) {
-        return Invalid(m.product, fmt::format("{} {} of {} has an invalid price, size, side or time: {}", type,
-                                              m.trade_id, product, text.substr(0, 300)));
-      }
-      m.price = std::string(price);
-      m.size = std::string(size);
-      m.side = std::string(side);
-      m.time = *t;
-      m.last_match = type == "last_match";
-      m.received_at = received;
-      m.raw = std::move(text);
       ++stats_.matches;
-      return Emit(std::move(m), true);
+      return Emit(std::move(*m), true);
     }
-    if (type == "heartbeat") {
-      WsHeartbeat h;
-      std::string_view product, time;
-      if (doc["product_id"].get(product) != simdjson::SUCCESS ||
-          doc["last_trade_id"].get(h.last_trade_id) != simdjson::SUCCESS ||
-          doc["time"].get(time) != simdjson::SUCCESS) {
-        return Invalid("", fmt::format("heartbeat lacks product_id, last_trade_id or time: {}", text.substr(0, 200)));
-      }
-      Result<TimestampMicros> t = ParseRfc3339(time);
-      if (!t.ok()) return Invalid(std::string(product), "heartbeat time: " + t.status().message());
-      int64_t sequence = 0;
-      if (doc["sequence"].get(sequence) == simdjson::SUCCESS) h.sequence = sequence;
-      h.product = std::string(product);
-      h.time = *t;
-      h.received_at = received;
+    if (auto* h = std::get_if<WsHeartbeat>(&*parsed)) {
       c.last_beat = std::chrono::steady_clock::now();
       c.failures = 0;
       ++stats_.heartbeats;
-      return Emit(std::move(h), true);
+      return Emit(std::move(*h), true);
     }
-    if (type == "subscriptions") {
+    if (auto* sub = std::get_if<WsSubscriptions>(&*parsed)) {
       if (c.acked) return;
       c.acked = true;
       // Products asked for but not confirmed on the matches channel.
-      std::set<std::string> confirmed;
-      simdjson::dom::array channels;
-      if (doc["channels"].get(channels) == simdjson::SUCCESS) {
-        for (simdjson::dom::element ch : channels) {
-          std::string_view name;
-          simdjson::dom::array ids;
-          if (ch["name"].get(name) != simdjson::SUCCESS || name != "matches") continue;
-          if (ch["product_ids"].get(ids) != simdjson::SUCCESS) continue;
-          for (simdjson::dom::element id : ids) {
-            std::string_view p;
-            if (id.get(p) == simdjson::SUCCESS) confirmed.emplace(p);
-          }
-        }
-      }
+      const std::set<std::string> confirmed(sub->matches.begin(), sub->matches.end());
       for (const std::string& p : std::vector<std::string>(c.products)) {
         if (confirmed.count(p) == 0) Refuse(c, p, "not confirmed by the subscriptions message");
       }
       return;
     }
-    if (type == "error") {
+    if (auto* err = std::get_if<WsErrorMessage>(&*parsed)) {
       ++stats_.errors;
-      std::string_view message, reason;
-      if (doc["message"].get(message) != simdjson::SUCCESS) message = "(no message)";
-      if (doc["reason"].get(reason) != simdjson::SUCCESS) reason = {};
-      const std::string what = reason.empty() ? std::string(message) : fmt::format("{}: {}", message, reason);
-      const std::string product = ProductIn(c, reason.empty() ? message : reason);
+      const std::string what = err->reason.empty() ? err->message : fmt::format("{}: {}", err->message, err->reason);
+      const std::string product = ProductIn(c, err->reason.empty() ? err->message : err->reason);
       if (!product.empty()) return Refuse(c, product, what);
       return Emit(ErrorEvent{"", Unavailable(fmt::format("exchange WebSocket error: {}", what))}, false);
     }
@@ -568,7 +587,6 @@ class WsFeed::Impl {
   EventQueue queue_;
   WsFeedStats stats_;
   std::mt19937_64 rng_;             // reader thread only
-  simdjson::dom::parser parser_;    // reader thread only
   std::thread reader_, dispatcher_;
   std::mutex stop_mu_;
   bool stopped_ = false;            // GUARDED_BY(stop_mu_)

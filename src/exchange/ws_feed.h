@@ -42,6 +42,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "core/status.h"
@@ -119,6 +120,32 @@ struct WsFeedStats {
   std::atomic<int64_t> watchdog_timeouts{0};  // closed for want of heartbeats
   std::atomic<int64_t> queue_drops{0};        // events dropped because the queue was full
 };
+
+// The subscriptions ack: the products confirmed on the matches channel.
+struct WsSubscriptions {
+  std::vector<std::string> matches;
+};
+// An error message of the exchange, e.g. message "Failed to subscribe",
+// reason "FOO-USD is not a valid product".
+struct WsErrorMessage {
+  std::string message;  // "(no message)" when absent
+  std::string reason;   // may be empty
+};
+// Any other message type (other channels), ignored by WsFeed.
+struct WsOtherMessage {
+  std::string type;
+};
+using WsMessage = std::variant<WsMatch, WsHeartbeat, WsSubscriptions, WsErrorMessage, WsOtherMessage>;
+
+// One message of the feed, parsed and checked, as WsFeed's reader does with
+// each (exposed for tests and the fuzzer). A match or last_match needs
+// product_id (a valid product id), trade_id (an int64), price and size (exact
+// decimals, Decimal::Parse), side ("buy"/"sell") and time (RFC 3339); its
+// `raw` is `text`. A heartbeat needs product_id, last_trade_id and time.
+// DataLoss, quoting the start of the text, for anything else that is not a
+// JSON object with a string "type", or a match/heartbeat that fails those
+// checks. Thread-safe (a parser per thread).
+Result<WsMessage> ParseWsMessage(std::string text, TimestampMicros received_at);
 
 class WsFeed {
  public:

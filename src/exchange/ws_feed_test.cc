@@ -551,6 +551,65 @@ TEST(WsFeed, RefusesBadOptions) {
   EXPECT_EQ(WsFeed::Start(o, cb).status().code(), StatusCode::kInvalidArgument);
 }
 
+TEST(ParseWsMessage, ReadsCoinbaseShapesKeepingDecimalTextExact) {
+  const std::string match =
+      R"({"type":"match","trade_id":10,"maker_order_id":"a","taker_order_id":"b","side":"sell",)"
+      R"("size":"5.23512000","price":"400.230","product_id":"BTC-USD","sequence":50,"time":"2014-11-07T08:19:27.028459Z"})";
+  Result<WsMessage> m = ParseWsMessage(match, 42);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  const WsMatch& w = std::get<WsMatch>(*m);
+  EXPECT_EQ(w.product, "BTC-USD");
+  EXPECT_EQ(w.trade_id, 10);
+  EXPECT_EQ(w.price, "400.230") << "trailing zeros kept as sent";
+  EXPECT_EQ(w.size, "5.23512000");
+  EXPECT_EQ(w.side, "sell");
+  EXPECT_EQ(w.sequence, 50);
+  EXPECT_EQ(w.time, *ParseRfc3339("2014-11-07T08:19:27.028459Z"));
+  EXPECT_FALSE(w.last_match);
+  EXPECT_EQ(w.received_at, 42);
+  EXPECT_EQ(w.raw, match);
+
+  Result<WsMessage> h = ParseWsMessage(
+      R"({"type":"heartbeat","sequence":90,"last_trade_id":20,"product_id":"BTC-USD","time":"2014-11-07T08:19:28.464459Z"})", 1);
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(std::get<WsHeartbeat>(*h).last_trade_id, 20);
+
+  Result<WsMessage> sub = ParseWsMessage(
+      R"({"type":"subscriptions","channels":[{"name":"matches","product_ids":["BTC-USD","ETH-USD"]},)"
+      R"({"name":"heartbeat","product_ids":["SOL-USD"]}]})", 1);
+  ASSERT_TRUE(sub.ok());
+  EXPECT_EQ(std::get<WsSubscriptions>(*sub).matches, (std::vector<std::string>{"BTC-USD", "ETH-USD"}));
+
+  Result<WsMessage> err =
+      ParseWsMessage(R"({"type":"error","message":"Failed to subscribe","reason":"FOO-USD is not a valid product"})", 1);
+  ASSERT_TRUE(err.ok());
+  EXPECT_EQ(std::get<WsErrorMessage>(*err).reason, "FOO-USD is not a valid product");
+
+  Result<WsMessage> other = ParseWsMessage(R"({"type":"ticker"})", 1);
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(std::get<WsOtherMessage>(*other).type, "ticker");
+}
+
+TEST(ParseWsMessage, RefusesMalformedMessagesWithDataLoss) {
+  const std::string good_time = R"("time":"2014-11-07T08:19:27Z")";
+  for (const std::string& bad : {
+           std::string("not json"),
+           std::string(R"({"no":"type"})"),
+           std::string(R"({"type":7})"),
+           R"({"type":"match","trade_id":"10","side":"sell","size":"1","price":"1","product_id":"BTC-USD",)" + good_time + "}",
+           R"({"type":"match","trade_id":10,"side":"sell","size":1,"price":"1","product_id":"BTC-USD",)" + good_time + "}",
+           R"({"type":"match","trade_id":10,"side":"sell","size":"1e3","price":"1","product_id":"BTC-USD",)" + good_time + "}",
+           R"({"type":"match","trade_id":10,"side":"BUY","size":"1","price":"1","product_id":"BTC-USD",)" + good_time + "}",
+           R"({"type":"match","trade_id":10,"side":"buy","size":"1","price":"1","product_id":"btc usd",)" + good_time + "}",
+           std::string(R"({"type":"match","trade_id":10,"side":"buy","size":"1","price":"1","product_id":"BTC-USD","time":"yesterday"})"),
+           std::string(R"({"type":"heartbeat","last_trade_id":-1.5,"product_id":"BTC-USD","time":"2014-11-07T08:19:27Z"})"),
+       }) {
+    Result<WsMessage> m = ParseWsMessage(bad, 1);
+    ASSERT_FALSE(m.ok()) << bad;
+    EXPECT_EQ(m.status().code(), StatusCode::kDataLoss) << bad;
+  }
+}
+
 TEST(WsFeed, BackoffCeilingDoublesUpToTheCap) {
   EXPECT_EQ(WsBackoffCeilingMs(250, 30'000, 1), 250);
   EXPECT_EQ(WsBackoffCeilingMs(250, 30'000, 2), 500);
