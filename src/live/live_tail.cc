@@ -97,6 +97,7 @@ Status LiveTail::Add(const WsMatch& trade) {
   }
   const GoldBar& add = one->front();
   ProductTail& tail = products_[trade.product];
+  tail.newest_id = tail.newest_id ? std::max(*tail.newest_id, trade.trade_id) : trade.trade_id;
   if (tail.dropped_through && add.period_start <= *tail.dropped_through) {
     ++stats_.late;
     return Status::OK();
@@ -180,6 +181,15 @@ std::vector<ProvisionalBar> LiveTail::BarsAfter(const std::string& product, Time
     out.push_back(Judge(p->second, it));
   }
   return out;
+}
+
+std::optional<int64_t> LiveTail::NewestTradeId(const std::string& product) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto p = products_.find(product);
+  if (p == products_.end()) return std::nullopt;
+  const ProductTail& t = p->second;
+  if (t.newest_id && t.heartbeat_last_id) return std::max(*t.newest_id, *t.heartbeat_last_id);
+  return t.newest_id ? t.newest_id : t.heartbeat_last_id;
 }
 
 std::vector<std::string> LiveTail::Products() const {

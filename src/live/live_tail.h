@@ -81,6 +81,11 @@ class LiveTail {
   // first; empty for a product without any.
   std::vector<ProvisionalBar> BarsAfter(const std::string& product, TimestampMicros minute) const;
 
+  // The newest trade id of `product` the feed has shown, by a trade or a
+  // heartbeat's last_trade_id; nullopt before either. REST can fetch up to
+  // it: ids above the newest landed one are new trades.
+  std::optional<int64_t> NewestTradeId(const std::string& product) const;
+
   // Products with at least one provisional bar, sorted.
   std::vector<std::string> Products() const;
 
@@ -103,6 +108,7 @@ class LiveTail {
     std::optional<TimestampMicros> dropped_through;  // minutes <= this are gone
     std::optional<int64_t> floor_id;                 // every id <= this lies in a dropped minute
     std::optional<int64_t> heartbeat_last_id;
+    std::optional<int64_t> newest_id;  // of any trade added (dropped minutes included)
     TimestampMicros heartbeat_time = 0;
   };
 

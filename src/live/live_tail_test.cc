@@ -202,6 +202,14 @@ TEST(LiveTail, DropThroughForgetsCommittedMinutesAndIgnoresTheirLateTrades) {
   EXPECT_EQ(tail.BarsAfter("BTC-USD", bars[0].bar.period_start).size(), 1u);
   EXPECT_TRUE(tail.BarsAfter("ETH-USD", 0).empty());
   EXPECT_EQ(tail.Products(), std::vector<std::string>{"BTC-USD"});
+  EXPECT_EQ(tail.NewestTradeId("BTC-USD"), tape.matches.back().trade_id);
+  EXPECT_EQ(tail.NewestTradeId("ETH-USD"), std::nullopt);
+  WsHeartbeat h;
+  h.product = "BTC-USD";
+  h.last_trade_id = tape.matches.back().trade_id + 5;
+  h.time = kStart;
+  tail.ObserveHeartbeat(h);
+  EXPECT_EQ(tail.NewestTradeId("BTC-USD"), tape.matches.back().trade_id + 5) << "a heartbeat announces trades not seen";
 }
 
 TEST(LiveTail, KeepsAtMostTheConfiguredMinutes) {
