@@ -27,6 +27,7 @@
 #include "query/statement_limits.h"
 #include "serve/auth.h"
 #include "serve/bars_cache.h"
+#include "sql/prune.h"
 #include "serve/dashboard.h"
 #include "serve/http_response.h"
 #include "serve/metrics.h"
@@ -380,21 +381,37 @@ class ApiServer::Impl {
 
   // Last trade time in Silver per product, recomputed once per commit from
   // each product's newest Silver partition; and Silver's rows and id gaps
-  // per product, from the Delta statistics. REQUIRES: lake_mu_ held.
+  // per product, from the Delta statistics. The newest trade is looked up
+  // at or after its time in the statistics (milliseconds, truncated), so
+  // DuckDB reads only the row groups holding it, not the whole day.
+  // REQUIRES: lake_mu_ held.
   void UpdateLastTrades() {
     const int64_t seq = sql_->commit_seq();
     if (last_trade_seq_ == seq) return;
-    std::map<std::string, int64_t> newest_day;
-    for (const LakeFile& f : sql_->Files(kSilverTrades)) {
-      auto [pos, inserted] = newest_day.try_emplace(f.product, f.last_day);
-      if (!inserted) pos->second = std::max(pos->second, f.last_day);
+    std::map<std::string, std::pair<int64_t, std::optional<TimestampMicros>>> newest;  // product -> day, floor
+    std::map<std::string, SilverPartitionStats> silver;
+    auto stats = SilverStatsByPartition(sql_->lake());
+    if (stats.ok()) {
+      for (const auto& [key, st] : *stats) {
+        SilverPartitionStats& p = silver[key.first];
+        p.rows += st.rows;
+        p.id_gaps += st.id_gaps;
+        auto day = ParseDay(key.second);
+        if (!day || st.rows == 0) continue;
+        auto [pos, inserted] = newest.try_emplace(key.first, *day, st.newest_time_floor);
+        if (!inserted && *day > pos->second.first) pos->second = {*day, st.newest_time_floor};
+      }
+    } else {
+      spdlog::warn("serve: Silver rows and id gaps of commit {}: {}", seq, stats.status().ToString());
     }
     std::map<std::string, TimestampMicros> last;
-    for (const auto& [product, day] : newest_day) {
+    for (const auto& [product, newest_of] : newest) {
       if (!ValidateProductId(product).ok()) continue;  // never put a name we did not check into SQL
+      const auto& [day, floor] = newest_of;
+      const std::string at_or_after = floor ? fmt::format(" AND trade_time >= {}", TimestampLiteral(*floor)) : "";
       auto r = Run(fmt::format(
-          "SELECT epoch_us(max(trade_time)) FROM silver.trades WHERE product_id = '{}' AND date = DATE '{}'",
-          product, FormatDate(day * kMicrosPerDay)));
+          "SELECT epoch_us(max(trade_time)) FROM silver.trades WHERE product_id = '{}' AND date = DATE '{}'{}",
+          product, FormatDate(day * kMicrosPerDay), at_or_after));
       if (!r.ok()) {
         spdlog::warn("serve: last trade of {}: {}", product, r.status().ToString());
         continue;
@@ -404,17 +421,6 @@ class ApiServer::Impl {
           if (auto us = ParseInt(*v)) last[product] = *us;
         }
       }
-    }
-    std::map<std::string, SilverPartitionStats> silver;
-    auto stats = SilverStatsByPartition(sql_->lake());
-    if (stats.ok()) {
-      for (const auto& [key, st] : *stats) {
-        SilverPartitionStats& p = silver[key.first];
-        p.rows += st.rows;
-        p.id_gaps += st.id_gaps;
-      }
-    } else {
-      spdlog::warn("serve: Silver rows and id gaps of commit {}: {}", seq, stats.status().ToString());
     }
     // Gold against the exchange's candles over the last day (tradelake reconcile).
     auto candles = CandleMatchSince(store_, sql_->lake(), options_.clock() - kMicrosPerDay);
@@ -579,12 +585,28 @@ class ApiServer::Impl {
                       fmt::format("product {} has no trades in silver.trades; GET /api/v1/products lists the products",
                                   tq->product));
     }
-    auto r = Run(fmt::format(
-        "SELECT trade_id, epoch_us(trade_time), price, size, side, taker_side FROM silver.trades "
-        "WHERE product_id = '{}' AND trade_time >= {} AND trade_time < {} "
-        "ORDER BY trade_time DESC, trade_id DESC LIMIT {}",
-        tq->product, TimestampLiteral(tq->range.from), TimestampLiteral(tq->range.to), tq->limit));
-    if (!r.ok()) return SetStatusError(res, r.status());
+    // The newest trades of the range: asked first over the last minute up to
+    // the product's newest trade, widening 16-fold while that holds fewer
+    // than `limit`, so a request reads the row groups of recent trades, not
+    // a whole day (DuckDB skips the others by their trade_time statistics).
+    // Every trade in the window is newer than any before it: exact.
+    UpdateLastTrades();
+    const TimestampMicros from = tq->range.from, to = tq->range.to;
+    TimestampMicros anchor = to;
+    if (auto it = last_trade_.find(tq->product); it != last_trade_.end() && it->second < to) anchor = it->second + 1;
+    TimestampMicros span = 60 * kMicrosPerSecond;
+    Result<StatementResult> r = Internal("no statement ran");
+    for (;;) {
+      const TimestampMicros lo = anchor - from > span ? anchor - span : from;
+      r = Run(fmt::format(
+          "SELECT trade_id, epoch_us(trade_time), price, size, side, taker_side FROM silver.trades "
+          "WHERE product_id = '{}' AND trade_time >= {} AND trade_time < {} "
+          "ORDER BY trade_time DESC, trade_id DESC LIMIT {}",
+          tq->product, TimestampLiteral(lo), TimestampLiteral(to), tq->limit));
+      if (!r.ok()) return SetStatusError(res, r.status());
+      if (lo == from || static_cast<int64_t>(r->rows.row_count()) >= tq->limit) break;
+      span = span > (to - from) / 16 ? to - from : span * 16;
+    }
     const QueryResult& q = r->rows;
     Json trades = Json::array();
     for (uint64_t row = 0; row < q.row_count(); ++row) {

@@ -36,6 +36,7 @@ Result<std::map<PartitionKey, SilverPartitionStats>> SilverStatsByPartition(cons
     int64_t rows = 0;
     int64_t min_id = std::numeric_limits<int64_t>::max();
     int64_t max_id = std::numeric_limits<int64_t>::min();
+    std::optional<TimestampMicros> newest_time;
   };
   std::map<PartitionKey, Range> ranges;
   for (const TableFile& f : files) {
@@ -52,11 +53,18 @@ Result<std::map<PartitionKey, SilverPartitionStats>> SilverStatsByPartition(cons
     }
     r.min_id = std::min(r.min_id, *lo);
     r.max_id = std::max(r.max_id, *hi);
+    if (auto t = f.stats.max_values.find("trade_time"); t != f.stats.max_values.end()) {
+      // A JSON string: "2024-05-01T12:34:56.789Z".
+      std::string_view text = t->second;
+      if (text.size() >= 2 && text.front() == '"' && text.back() == '"') text = text.substr(1, text.size() - 2);
+      if (auto us = ParseRfc3339(text); us.ok() && (!r.newest_time || *us > *r.newest_time)) r.newest_time = *us;
+    }
   }
   std::map<PartitionKey, SilverPartitionStats> out;
   for (const auto& [key, r] : ranges) {
     SilverPartitionStats& s = out[key];
     s.rows = r.rows;
+    s.newest_time_floor = r.newest_time;
     // Unique on (product_id, trade_id): the ids between first and last that
     // are not rows are the gaps.
     if (r.rows > 0 && r.max_id >= r.min_id) s.id_gaps = std::max<int64_t>(0, r.max_id - r.min_id + 1 - r.rows);

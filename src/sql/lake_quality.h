@@ -20,10 +20,12 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 
 #include "core/status.h"
+#include "core/time.h"
 #include "store/object_store.h"
 #include "table/catalog.h"
 
@@ -35,6 +37,9 @@ using PartitionKey = std::pair<std::string, std::string>;
 struct SilverPartitionStats {
   int64_t rows = 0;
   int64_t id_gaps = 0;  // trade ids missing between the partition's first and last id
+  // A lower bound of the partition's newest trade_time: its statistics,
+  // which Delta keeps in milliseconds (truncated). nullopt without them.
+  std::optional<TimestampMicros> newest_time_floor;
 };
 
 struct PartitionQuality {

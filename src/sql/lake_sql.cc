@@ -470,14 +470,14 @@ std::string LakeSql::CacheTable(const Table& table) {
 Status LakeSql::LoadIntoCache(const Table& table, const std::vector<const FileEntry*>& files, const std::string& root) {
   std::string list;
   int64_t bytes = 0;
-  std::vector<std::string> loading;
+  std::vector<std::pair<std::string, int64_t>> loading;
   for (const FileEntry* f : files) {
     const std::string path = fmt::format("{}/{}", root, f->key);
     if (cached_files_.count(path)) continue;
     if (!list.empty()) list += ", ";
     list += SqlQuote(path);
     bytes += f->size;
-    loading.push_back(path);
+    loading.emplace_back(path, f->size);
   }
   if (loading.empty()) return Status::OK();
   if (cached_bytes_ + bytes > kCacheBudgetBytes) {
@@ -515,6 +515,11 @@ Status LakeSql::BuildDatabases() {
                              {"allow_community_extensions", "false"}};
   if (options_.threads > 0) config.emplace_back("threads", std::to_string(options_.threads));
   if (!options_.memory_limit.empty()) config.emplace_back("memory_limit", options_.memory_limit);
+  // DuckDB's allocator keeps freed memory for reuse until a task's peak
+  // passes this (128 MiB by default): a long-lived session (`serve`) would
+  // hold that much more than it uses. Measured with bench/serve_soak_bench.
+  config.emplace_back("allocator_flush_threshold", "16MB");
+  config.emplace_back("allocator_background_threads", "true");
 
   // Planning: tables of the same shape holding three rows (NULL, the lowest
   // and the highest value of each type), so DuckDB's optimizer can never
@@ -567,6 +572,8 @@ Status LakeSql::BuildDatabases() {
   view_sql_.clear();
   cached_files_.clear();
   cached_bytes_ = 0;
+  retired_files_ = 0;
+  deleted_cache_bytes_ = 0;
   RETURN_IF_ERROR(exec_con_->Query("CREATE SCHEMA tl_cache").status());
   for (const auto& t : tables_data_) {
     if (!t.cached) continue;
@@ -587,12 +594,68 @@ Status LakeSql::Refresh() {
   LakeState next = lake_;
   ASSIGN_OR_RETURN(bool changed, RefreshLakeState(store_, &next));
   if (!changed) return Status::OK();
+  std::set<std::string> before;
+  for (const auto& t : tables_data_) {
+    for (const FileEntry& f : t.files) before.insert(f.key);
+  }
   std::swap(lake_, next);
   if (Status s = LoadFiles(); !s.ok()) {
     std::swap(lake_, next);
     return s;
   }
-  return BuildDatabases();
+  for (const auto& t : tables_data_) {
+    for (const FileEntry& f : t.files) before.erase(f.key);
+  }
+  retired_files_ += static_cast<int64_t>(before.size());
+  if (retired_files_ >= kRebuildAfterRetiredFiles) return BuildDatabases();
+  if (Status s = DropRetiredFromCache(); !s.ok()) {
+    spdlog::warn("sql: dropping the cached rows of replaced files failed ({}); rebuilding the databases", s.ToString());
+    return BuildDatabases();
+  }
+  return Status::OK();
+}
+
+Status LakeSql::DropRetiredFromCache() {
+  const std::string root = (fs::path(work_dir_) / "farm").string();
+  std::set<std::string> live;
+  for (const auto& t : tables_data_) {
+    if (!t.cached) continue;
+    for (const FileEntry& f : t.files) live.insert(fmt::format("{}/{}", root, f.key));
+  }
+  std::vector<std::string> gone;
+  for (const auto& [path, bytes] : cached_files_) {
+    if (!live.count(path)) gone.push_back(path);
+  }
+  if (gone.empty()) return Status::OK();
+  std::string list;
+  for (const auto& path : gone) list += fmt::format("{}{}", list.empty() ? "" : ", ", SqlQuote(path));
+  for (const auto& t : tables_data_) {
+    if (!t.cached) continue;
+    RETURN_IF_ERROR(
+        exec_con_->Query(fmt::format("DELETE FROM {} WHERE tl_file IN ({})", CacheTable(t), list)).status());
+  }
+  for (const auto& path : gone) {
+    cached_bytes_ -= cached_files_[path];
+    deleted_cache_bytes_ += cached_files_[path];
+    cached_files_.erase(path);
+  }
+  if (deleted_cache_bytes_ <= options_.cache_rewrite_bytes || deleted_cache_bytes_ <= cached_bytes_ / 2) {
+    return Status::OK();
+  }
+  for (const auto& t : tables_data_) {
+    if (!t.cached) continue;
+    const std::string table = CacheTable(t);
+    const std::string bare = table.substr(table.find('.') + 1);
+    RETURN_IF_ERROR(exec_con_
+                        ->Query(fmt::format("CREATE TABLE {0}_next AS SELECT * FROM {0}; DROP TABLE {0}; "
+                                            "ALTER TABLE {0}_next RENAME TO {1}",
+                                            table, bare))
+                        .status());
+  }
+  view_sql_.clear();  // views are bound again to the new tables
+  deleted_cache_bytes_ = 0;
+  ++cache_rewrites_;
+  return Status::OK();
 }
 
 void LakeSql::Interrupt() {

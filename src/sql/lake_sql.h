@@ -84,6 +84,11 @@ struct SqlOptions {
   // DuckDB's memory_limit ("2GB"; "": DuckDB's default, 80% of RAM). It
   // bounds the buffer manager only; serve/api_server.h adds a watchdog.
   std::string memory_limit;
+  // Gold rows a Refresh dropped from the session's cache (their files left
+  // the snapshot) stay allocated in DuckDB's in-memory tables; past this
+  // many Parquet bytes, and half of what is cached, the cache tables are
+  // copied afresh.
+  int64_t cache_rewrite_bytes = int64_t{16} << 20;
 };
 
 // What one statement read, known before it ran.
@@ -162,8 +167,12 @@ class LakeSql {
   const std::vector<LakeFile>& Files(std::string_view table) const;
 
   // Moves to the newest catalog snapshot (after an ETL commit), reading only
-  // the Delta log entries that are new (RefreshLakeState). Nothing is
-  // rebuilt when nothing changed. On error the session keeps its snapshot.
+  // the Delta log entries that are new (RefreshLakeState). The databases,
+  // the Gold rows already cached and the sandbox links of files still live
+  // are kept: only the rows of files that left the snapshot are dropped, so
+  // a refresh costs what changed, not the lake's size. (Every few hundred
+  // retired files the databases are rebuilt, to let go of DuckDB's metadata
+  // of files gone.) On error the session keeps its snapshot.
   Status Refresh();
 
   // Cancels the running statement (it fails with Cancelled).
@@ -172,6 +181,8 @@ class LakeSql {
   // Changes the scan limit (0: none).
   void set_max_scan_bytes(int64_t bytes) { options_.max_scan_bytes = bytes; }
   int64_t max_scan_bytes() const { return options_.max_scan_bytes; }
+  // How often Refresh copied the Gold cache tables afresh (for tests).
+  int64_t cache_rewrites() const { return cache_rewrites_; }
 
  private:
   using FileEntry = LakeFile;
@@ -215,8 +226,18 @@ class LakeSql {
   std::map<std::string, std::string> view_sql_;
   // Gold rows already read, in the executing database's tl_cache schema.
   static constexpr int64_t kCacheBudgetBytes = int64_t{256} << 20;  // Parquet bytes
-  std::set<std::string> cached_files_;
-  int64_t cached_bytes_ = 0;  // table -> current view definition (executing side)
+  std::map<std::string, int64_t> cached_files_;  // sandbox path -> Parquet bytes
+  int64_t cached_bytes_ = 0;
+  // Files that left the snapshot since the databases were built: their
+  // metadata may stay in DuckDB's caches, so past a bound the databases are
+  // built afresh (Refresh).
+  int64_t retired_files_ = 0;
+  // Parquet bytes of cached rows deleted since the cache tables were last
+  // written afresh (SqlOptions::cache_rewrite_bytes), and how often that was.
+  int64_t deleted_cache_bytes_ = 0;
+  int64_t cache_rewrites_ = 0;
+  static constexpr int64_t kRebuildAfterRetiredFiles = 256;
+  Status DropRetiredFromCache();
   std::unique_ptr<Database> plan_db_;
   std::unique_ptr<Database> exec_db_;
   std::unique_ptr<Connection> plan_con_;
