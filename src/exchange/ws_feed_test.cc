@@ -6,6 +6,7 @@
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
@@ -361,6 +362,7 @@ class TlsHeartbeatServer {
   }
   int port() const { return port_; }
   std::atomic<int> tls_handshakes{0};
+  std::atomic<bool> last_offered_deflate{false};  // the newest upgrade request offered permessage-deflate
 
  private:
   using Ws = boost::beast::websocket::stream<boost::beast::ssl_stream<boost::beast::tcp_stream>>;
@@ -371,6 +373,7 @@ class TlsHeartbeatServer {
     boost::asio::steady_timer timer;
     TlsHeartbeatServer* owner;
     boost::beast::flat_buffer buffer;
+    boost::beast::http::request<boost::beast::http::string_body> upgrade;
     std::string out;
     int64_t last_trade_id = 100;
 
@@ -381,12 +384,22 @@ class TlsHeartbeatServer {
         if (ec) return;
         ++self->owner->tls_handshakes;
         boost::beast::get_lowest_layer(self->ws).expires_never();
-        self->ws.async_accept([self](boost::system::error_code e) {
+        // Read the upgrade request first, to see what the client offered.
+        boost::beast::http::async_read(self->ws.next_layer(), self->buffer, self->upgrade,
+                                       [self](boost::system::error_code e0, size_t) {
+          if (e0) return;
+          const auto ext = self->upgrade[boost::beast::http::field::sec_websocket_extensions];
+          self->owner->last_offered_deflate = ext.find("permessage-deflate") != boost::beast::string_view::npos;
+          boost::beast::websocket::permessage_deflate deflate;
+          deflate.server_enable = true;
+          self->ws.set_option(deflate);
+          self->ws.async_accept(self->upgrade, [self](boost::system::error_code e) {
           if (e) return;
           self->ws.async_read(self->buffer, [self](boost::system::error_code e2, size_t) {
             if (e2) return;
             self->Send(R"({"type":"subscriptions","channels":[{"name":"matches","product_ids":["BTC-USD"]},)"
                        R"({"name":"heartbeat","product_ids":["BTC-USD"]}]})");
+          });
           });
         });
       });
@@ -458,6 +471,19 @@ TEST(WsFeed, SpeaksWssWithSniAndVerifiesTheCertificateAgainstSslCertFile) {
   EXPECT_EQ(feed->stats().connects, 1);
   EXPECT_EQ(feed->stats().reconnects, 0);
   EXPECT_GE(seen.LastHeartbeatId("BTC-USD"), 105);
+  EXPECT_TRUE(server.last_offered_deflate) << "permessage-deflate is offered by default";
+
+  // Without compression: not offered, and the feed works the same.
+  fo.permessage_deflate = false;
+  Seen plain;
+  {
+    ScopedCertFile trust((TlsHeartbeatServer::TlsDir() / "localhost.pem").string());
+    feed = StartFeed(fo, &plain);
+  }
+  ASSERT_TRUE(feed);
+  ASSERT_TRUE(WaitFor([&] { return feed->stats().heartbeats >= 3; }));
+  feed->Stop();
+  EXPECT_FALSE(server.last_offered_deflate);
 }
 
 TEST(WsFeed, RefusesACertificateItDoesNotTrustOrThatNamesAnotherHost) {
