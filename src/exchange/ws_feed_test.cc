@@ -377,30 +377,35 @@ class TlsHeartbeatServer {
     std::string out;
     int64_t last_trade_id = 100;
 
+    // TLS handshake, then the HTTP upgrade request (read here to see what
+    // the client offered), the WebSocket accept, the subscription, the ack.
     void Start() {
-      auto self = shared_from_this();
       boost::beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(5));
-      ws.next_layer().async_handshake(boost::asio::ssl::stream_base::server, [self](boost::system::error_code ec) {
+      ws.next_layer().async_handshake(boost::asio::ssl::stream_base::server,
+                                      [self = shared_from_this()](boost::system::error_code ec) {
+                                        if (!ec) self->ReadUpgrade();
+                                      });
+    }
+    void ReadUpgrade() {
+      ++owner->tls_handshakes;
+      boost::beast::get_lowest_layer(ws).expires_never();
+      boost::beast::http::async_read(ws.next_layer(), buffer, upgrade,
+                                     [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                                       if (!ec) self->Accept();
+                                     });
+    }
+    void Accept() {
+      const auto ext = upgrade[boost::beast::http::field::sec_websocket_extensions];
+      owner->last_offered_deflate = ext.find("permessage-deflate") != boost::beast::string_view::npos;
+      boost::beast::websocket::permessage_deflate deflate;
+      deflate.server_enable = true;
+      ws.set_option(deflate);
+      ws.async_accept(upgrade, [self = shared_from_this()](boost::system::error_code ec) {
         if (ec) return;
-        ++self->owner->tls_handshakes;
-        boost::beast::get_lowest_layer(self->ws).expires_never();
-        // Read the upgrade request first, to see what the client offered.
-        boost::beast::http::async_read(self->ws.next_layer(), self->buffer, self->upgrade,
-                                       [self](boost::system::error_code e0, size_t) {
-          if (e0) return;
-          const auto ext = self->upgrade[boost::beast::http::field::sec_websocket_extensions];
-          self->owner->last_offered_deflate = ext.find("permessage-deflate") != boost::beast::string_view::npos;
-          boost::beast::websocket::permessage_deflate deflate;
-          deflate.server_enable = true;
-          self->ws.set_option(deflate);
-          self->ws.async_accept(self->upgrade, [self](boost::system::error_code e) {
+        self->ws.async_read(self->buffer, [self](boost::system::error_code e, size_t) {
           if (e) return;
-          self->ws.async_read(self->buffer, [self](boost::system::error_code e2, size_t) {
-            if (e2) return;
-            self->Send(R"({"type":"subscriptions","channels":[{"name":"matches","product_ids":["BTC-USD"]},)"
-                       R"({"name":"heartbeat","product_ids":["BTC-USD"]}]})");
-          });
-          });
+          self->Send(R"({"type":"subscriptions","channels":[{"name":"matches","product_ids":["BTC-USD"]},)"
+                     R"({"name":"heartbeat","product_ids":["BTC-USD"]}]})");
         });
       });
     }
