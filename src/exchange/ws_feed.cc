@@ -239,6 +239,8 @@ int64_t WsBackoffCeilingMs(int64_t base_ms, int64_t max_ms, int failure) {
 }
 
 class WsFeed::Impl {
+  struct Conn;
+
  public:
   Impl(WsFeedOptions options, WsCallbacks callbacks, ParsedUrl url)
       : options_(std::move(options)),
@@ -263,6 +265,7 @@ class WsFeed::Impl {
                          options_.products.begin() + static_cast<std::ptrdiff_t>(end));
       conns_.push_back(std::move(c));
     }
+    for (const auto& c : conns_) status_.push_back(WsConnectionStatus{c->index, c->products, false, 0, ""});
     for (auto& c : conns_) net::post(ioc_, [conn = c.get()] { conn->Open(); });
     dispatcher_ = std::thread([this] { Dispatch(); });
     reader_ = std::thread([this] {
@@ -289,6 +292,19 @@ class WsFeed::Impl {
 
   const WsFeedStats& stats() const { return stats_; }
   int connections() const { return static_cast<int>(conns_.size()); }
+  std::vector<WsConnectionStatus> Snapshot() const {
+    std::lock_guard<std::mutex> lock(status_mu_);
+    return status_;
+  }
+  // Updates connection c's snapshot (reader thread).
+  void Publish(const Conn& c, const std::string* error) {
+    std::lock_guard<std::mutex> lock(status_mu_);
+    WsConnectionStatus& st = status_[static_cast<size_t>(c.index)];
+    st.products = c.products;
+    st.connected = c.subscribed;
+    st.failures = c.failures;
+    if (error != nullptr) st.last_error = *error;
+  }
   std::vector<std::string> refused() const {
     std::lock_guard<std::mutex> lock(refused_mu_);
     return {refused_.begin(), refused_.end()};
@@ -407,6 +423,7 @@ class WsFeed::Impl {
           if (ec) return Fail(fmt::format("cannot send the subscription: {}", ec.message()));
           subscribed = true;
           ++feed->stats_.connects;
+          feed->Publish(*this, nullptr);
           last_beat = std::chrono::steady_clock::now();
           feed->Emit(WsStateChange{index, true, products, ""}, false);
           Watch(gen);
@@ -463,8 +480,12 @@ class WsFeed::Impl {
         ++feed->stats_.disconnects;
         feed->Emit(WsStateChange{index, false, products, reason}, false);
       }
-      if (products.empty()) return;  // every product refused: nothing to follow
+      if (products.empty()) {  // every product refused: nothing to follow
+        feed->Publish(*this, &reason);
+        return;
+      }
       ++failures;
+      feed->Publish(*this, &reason);
       const int64_t ceiling = WsBackoffCeilingMs(feed->options_.backoff_base_ms, feed->options_.backoff_max_ms, failures);
       const int64_t delay = ceiling / 2 + static_cast<int64_t>(feed->rng_() % static_cast<uint64_t>(ceiling / 2 + 1));
       timer.expires_after(std::chrono::milliseconds(delay));
@@ -531,6 +552,10 @@ class WsFeed::Impl {
         Emit(WsStateChange{c.index, false, {}, "every product of this connection was refused"}, false);
       }
       c.Shutdown();
+      const std::string last = fmt::format("closed: every product was refused (the last, {}: {})", product, why);
+      Publish(c, &last);
+    } else {
+      Publish(c, nullptr);
     }
   }
 
@@ -554,7 +579,10 @@ class WsFeed::Impl {
     }
     if (auto* h = std::get_if<WsHeartbeat>(&*parsed)) {
       c.last_beat = std::chrono::steady_clock::now();
-      c.failures = 0;
+      if (c.failures != 0) {
+        c.failures = 0;
+        Publish(c, nullptr);
+      }
       ++stats_.heartbeats;
       return Emit(std::move(*h), true);
     }
@@ -590,6 +618,8 @@ class WsFeed::Impl {
   std::thread reader_, dispatcher_;
   std::mutex stop_mu_;
   bool stopped_ = false;            // GUARDED_BY(stop_mu_)
+  mutable std::mutex status_mu_;
+  std::vector<WsConnectionStatus> status_;  // GUARDED_BY(status_mu_)
   mutable std::mutex refused_mu_;
   std::set<std::string> refused_;   // GUARDED_BY(refused_mu_)
 };
@@ -619,6 +649,7 @@ WsFeed::~WsFeed() { Stop(); }
 const WsFeedStats& WsFeed::stats() const { return impl_->stats(); }
 int WsFeed::connections() const { return impl_->connections(); }
 std::vector<std::string> WsFeed::refused_products() const { return impl_->refused(); }
+std::vector<WsConnectionStatus> WsFeed::ConnectionStatus() const { return impl_->Snapshot(); }
 void WsFeed::Stop() {
   if (impl_) impl_->Stop();
 }

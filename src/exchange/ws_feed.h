@@ -83,6 +83,15 @@ struct WsStateChange {
   std::string reason;                 // why it closed; empty when connected
 };
 
+// A snapshot of one connection (WsFeed::ConnectionStatus).
+struct WsConnectionStatus {
+  int connection = 0;
+  std::vector<std::string> products;  // still subscribed (refused ones removed)
+  bool connected = false;             // subscribed and reading now
+  int failures = 0;                   // consecutive failed attempts (0 after a heartbeat)
+  std::string last_error;             // why the newest attempt failed or closed; "" if none yet
+};
+
 struct WsCallbacks {
   std::function<void(const WsMatch&)> on_match;
   std::function<void(const WsHeartbeat&)> on_heartbeat;
@@ -161,6 +170,8 @@ class WsFeed {
 
   const WsFeedStats& stats() const;
   int connections() const;
+  // Every connection's state now, by connection index. Thread-safe.
+  std::vector<WsConnectionStatus> ConnectionStatus() const;
   // Products the exchange refused so far (no longer subscribed).
   std::vector<std::string> refused_products() const;
 

@@ -169,6 +169,10 @@ TEST(WsFeed, WithoutFaultsSeesEveryTradeUpToTheHeartbeatsLastTradeId) {
   EXPECT_EQ(feed->stats().reconnects, 0);
   EXPECT_EQ(feed->stats().queue_drops, 0);
   EXPECT_EQ(feed->stats().connects, 2);
+  for (const WsConnectionStatus& st : feed->ConnectionStatus()) {
+    EXPECT_EQ(st.failures, 0);
+    EXPECT_EQ(st.last_error, "");
+  }
   std::lock_guard<std::mutex> lock(seen.mu);
   ASSERT_EQ(seen.states.size(), 2u);
   EXPECT_TRUE(seen.states[0].connected);
@@ -254,6 +258,10 @@ TEST(WsFeed, ReportsAnUnknownProductByNameAndFollowsTheOthers) {
   EXPECT_NE(seen.errors[0].second.message().find("FOO-USD is not a valid product"), std::string::npos)
       << seen.errors[0].second.message();
   EXPECT_EQ(feed->refused_products(), std::vector<std::string>{"FOO-USD"});
+  const std::vector<WsConnectionStatus> status = feed->ConnectionStatus();
+  ASSERT_EQ(status.size(), 1u);
+  EXPECT_EQ(status[0].products, (std::vector<std::string>{"BTC-USD", "ETH-USD"}));
+  EXPECT_FALSE(status[0].last_error.empty()) << "the disconnects were recorded";
   EXPECT_EQ(ws->counters().errors, 1) << "reconnects do not ask for the refused product again";
   EXPECT_TRUE(seen.matches["FOO-USD"].empty());
 }
@@ -326,8 +334,14 @@ TEST(WsFeed, KeepsRetryingWithBackoffWhenNothingListens) {
   auto feed = StartFeed(fo, &seen);
   ASSERT_TRUE(feed);
   ASSERT_TRUE(WaitFor([&] { return feed->stats().reconnects >= 5; }));
+  const std::vector<WsConnectionStatus> status = feed->ConnectionStatus();
   feed->Stop();
   EXPECT_EQ(feed->stats().connects, 0);
+  ASSERT_EQ(status.size(), 1u);
+  EXPECT_FALSE(status[0].connected);
+  EXPECT_GE(status[0].failures, 5);
+  EXPECT_NE(status[0].last_error.find("cannot connect to 127.0.0.1:" + std::to_string(port)), std::string::npos)
+      << status[0].last_error;
   std::lock_guard<std::mutex> lock(seen.mu);
   EXPECT_TRUE(seen.states.empty()) << "never connected, so never disconnected";
 }
