@@ -101,6 +101,7 @@ struct IngestFlags {
   int64_t backoff_max_ms = 8000;
   int64_t timeout_ms = 30'000;
   int refetch_attempts = 10;
+  int workers = 0;
   std::string gap_retry_first = "1m";
   std::string gap_retry_max = "1h";
   bool no_gap_repair = false;
@@ -127,6 +128,7 @@ int RunIngestCommand(const IngestFlags& f, const GlobalFlags& g) {
   o.object_max_trades = f.object_trades;
   o.refetch_attempts = f.refetch_attempts;
   o.repair_gaps = !f.no_gap_repair;
+  o.workers = f.workers;
   auto gap_first = ParseDuration(f.gap_retry_first);
   if (!gap_first.ok()) return FailCommand(gap_first.status().WithContext("--gap-retry-first"));
   auto gap_max = ParseDuration(f.gap_retry_max);
@@ -648,6 +650,10 @@ int RunCli(int argc, char** argv) {
   ingest->add_option("--refetch-attempts", in.refetch_attempts,
                      "walks over a range with missing ids (following short pages) before they go to the gap report")
       ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  ingest->add_option("--workers", in.workers,
+                     "threads serving the products, longest-waiting first (0: one per product, at most 8)")
+      ->check(CLI::Range(0, 256))
       ->capture_default_str();
   ingest->add_option("--gap-retry-first", in.gap_retry_first,
                      "reported gaps are fetched again this long after detection, then after twice as long each time")

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <deque>
+#include <mutex>
 #include <functional>
 #include <map>
 #include <memory>
@@ -25,6 +27,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr double kBurstReserve = 3;
+// Worker threads when IngestOptions::workers is 0 (at most one per product).
+constexpr size_t kDefaultWorkers = 8;
+// How often idle workers look at the hints and the stop flag.
+constexpr int64_t kIdleCheckMs = 50;
 
 // Trades waiting to become one Bronze object: one product, one trade date,
 // ascending ids. Raw bytes are copied into an arena so pages can be dropped.
@@ -89,7 +95,15 @@ class ProductIngester {
   // Loads and recovers the checkpoint and decides where to start. Returns the
   // number of trades expected (for the progress bar; an estimate).
   Result<int64_t> Prepare();
-  Status Run();
+  // One turn of work (callers: the scheduler's workers, one turn of a
+  // product at a time): the first turn repairs due gaps; later ones walk
+  // the backfill, then forward, at most `max_pages` ranges per turn. Sets
+  // *done when the product has finished (caught up without follow, or
+  // stopped) and *next_turn to when it wants its next turn (now while work
+  // is left). The status is the product's outcome when *done, or an error.
+  Status Step(int max_pages, bool* done, Clock::time_point* next_turn);
+  // A notified trade id (IngestOptions::hints) is above what is landed.
+  bool HasNews() const;
   const Checkpoint& checkpoint() const { return cp_; }
   const GapIndex& gaps() const { return gaps_; }
 
@@ -107,7 +121,10 @@ class ProductIngester {
   // them and calls `advance(last_landed_id, its_time)` after every durable
   // object. Sets *caught_up when the exchange has nothing newer.
   using AdvanceFn = std::function<Status(int64_t, std::optional<TimestampMicros>)>;
-  Status Walk(int64_t* next, std::optional<int64_t> stop, const AdvanceFn& advance, bool* caught_up);
+  // Stops after `max_pages` ranges (0: no limit) with *budget_spent set,
+  // keeping trades not yet landed for the next call.
+  Status Walk(int64_t* next, std::optional<int64_t> stop, const AdvanceFn& advance, bool* caught_up,
+              int max_pages, bool* budget_spent);
   // The trades of ids [next, after) (at most one page's worth). A page may
   // hold fewer trades than asked (`limit` is a maximum): the walk then goes
   // on inside the range with the cursor (after = the oldest id received,
@@ -168,6 +185,10 @@ class ProductIngester {
   // Objects announced at seqs >= the loaded checkpoint's landed_next_seq.
   std::set<std::string> announced_;
   GapIndex gaps_;
+  enum class Phase { kStart, kBackfill, kForward };
+  Phase phase_ = Phase::kStart;
+  int64_t backfill_next_ = 0;  // walks of the backfill resume here
+  int64_t next_ = 0;           // walks forward resume here
   // Gap reports recovery advanced over: a crash may have kept them out of the index.
   std::vector<LandedRange> recovered_gaps_;
 };
@@ -405,58 +426,72 @@ Status ProductIngester::Recover(const std::optional<Checkpoint>& loaded, bool fr
   return Status::OK();
 }
 
-Status ProductIngester::Run() {
-  RETURN_IF_ERROR(RepairDueGaps());
-  if (cp_.backfill) {
-    int64_t next = cp_.backfill->next;
-    bool head = false;
-    spdlog::info("{}: backfilling trades {}..{}", product_, next, cp_.low - 1);
-    RETURN_IF_ERROR(Walk(&next, cp_.low - 1,
-                         [&](int64_t last, std::optional<TimestampMicros> t) {
-                           cp_.backfill->next = last + 1;
-                           if (t) cp_.backfill->landed_time = t;
-                           if (cp_.backfill->next >= cp_.low) {
-                             cp_.low = cp_.backfill->from;
-                             cp_.backfill.reset();
-                           }
-                           return SaveCheckpointNow();
-                         },
-                         &head));
-    if (Stopping()) return Cancelled(fmt::format("{}: stopped during backfill; rerun to resume", product_));
+Status ProductIngester::Step(int max_pages, bool* done, Clock::time_point* next_turn) {
+  *done = false;
+  *next_turn = Clock::now();
+  if (phase_ == Phase::kStart) {
+    RETURN_IF_ERROR(RepairDueGaps());
+    next_ = cp_.high + 1;
+    if (cp_.backfill) {
+      backfill_next_ = cp_.backfill->next;
+      spdlog::info("{}: backfilling trades {}..{}", product_, backfill_next_, cp_.low - 1);
+      phase_ = Phase::kBackfill;
+    } else {
+      phase_ = Phase::kForward;
+    }
+    return Status::OK();
+  }
+  bool finished = false, budget_spent = false;
+  if (phase_ == Phase::kBackfill) {
+    const AdvanceFn backfill = [&](int64_t last, std::optional<TimestampMicros> t) {
+      cp_.backfill->next = last + 1;
+      if (t) cp_.backfill->landed_time = t;
+      if (cp_.backfill->next >= cp_.low) {
+        cp_.low = cp_.backfill->from;
+        cp_.backfill.reset();
+      }
+      return SaveCheckpointNow();
+    };
+    RETURN_IF_ERROR(Walk(&backfill_next_, cp_.low - 1, backfill, &finished, max_pages, &budget_spent));
+    if (Stopping()) {
+      *done = true;
+      return Cancelled(fmt::format("{}: stopped during backfill; rerun to resume", product_));
+    }
+    if (!budget_spent) phase_ = Phase::kForward;
+    return Status::OK();
   }
   const AdvanceFn forward = [&](int64_t last, std::optional<TimestampMicros> t) {
     cp_.high = last;
     if (t) cp_.high_time = t;
     return SaveCheckpointNow();
   };
-  int64_t next = cp_.high + 1;
-  while (true) {
-    bool caught_up = false;
-    RETURN_IF_ERROR(Walk(&next, std::nullopt, forward, &caught_up));
-    if (Stopping()) {
-      return options_.follow ? Status::OK()
-                             : Cancelled(fmt::format("{}: stopped before catching up; rerun to resume", product_));
-    }
-    if (!options_.follow) return Status::OK();
-    RETURN_IF_ERROR(RepairDueGaps());
-    if (options_.hints) {
-      // Ask again when the feed says there are trades we lack; else only for
-      // the safety poll, or when what waits must land (flush interval).
-      auto deadline = Clock::now() + std::chrono::milliseconds(options_.hint_poll_interval_ms);
-      if (!pending_.empty()) {
-        deadline = std::min(deadline, pending_.started + std::chrono::milliseconds(options_.flush_interval_ms));
-      }
-      while (Clock::now() < deadline && !Stopping()) {
-        // In slices: `stop` is a flag a signal handler sets, nothing wakes us.
-        const auto slice = std::min(deadline, Clock::now() + std::chrono::milliseconds(50));
-        if (options_.hints->WaitForTradesAbove(product_, next - 1, slice)) break;
-      }
-    } else {
-      const auto deadline = Clock::now() + std::chrono::milliseconds(options_.poll_interval_ms);
-      while (Clock::now() < deadline && !Stopping()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    if (Stopping()) return Status::OK();
+  RETURN_IF_ERROR(Walk(&next_, std::nullopt, forward, &finished, max_pages, &budget_spent));
+  if (Stopping()) {
+    *done = true;
+    return options_.follow ? Status::OK()
+                           : Cancelled(fmt::format("{}: stopped before catching up; rerun to resume", product_));
   }
+  if (budget_spent) return Status::OK();  // more to fetch: back in the queue
+  if (!options_.follow) {
+    *done = true;
+    return Status::OK();
+  }
+  RETURN_IF_ERROR(RepairDueGaps());
+  // Caught up: next turn after the poll interval, or with hints (the
+  // scheduler also gives a turn as soon as a newer trade is notified) after
+  // the safety poll; never later than what waits in memory must land.
+  *next_turn = Clock::now() + std::chrono::milliseconds(options_.hints ? options_.hint_poll_interval_ms
+                                                                       : options_.poll_interval_ms);
+  if (!pending_.empty()) {
+    *next_turn = std::min(*next_turn, pending_.started + std::chrono::milliseconds(options_.flush_interval_ms));
+  }
+  return Status::OK();
+}
+
+bool ProductIngester::HasNews() const {
+  if (!options_.hints || phase_ != Phase::kForward) return false;
+  const auto known = options_.hints->Known(product_);
+  return known && *known >= next_;
 }
 
 Status ProductIngester::FetchRange(int64_t next, int64_t after, int max_passes, std::optional<int64_t> top,
@@ -481,6 +516,7 @@ Status ProductIngester::FetchRange(int64_t next, int64_t after, int max_passes, 
     out->passes = pass;
     int64_t cursor = pass == 1 && !top_settled ? after : highest_missing_below(after) + 1;
     while (cursor > next) {
+      if (Stopping()) return Cancelled(fmt::format("{}: stopping", product_));
       const int limit = static_cast<int>(std::min<int64_t>(cursor - next, kMaxTradesPerPage));
       ASSIGN_OR_RETURN(TradePage fetched, client_.GetTrades(product_, cursor, limit));
       out->pages.push_back(std::move(fetched));
@@ -562,18 +598,25 @@ Result<int64_t> ProductIngester::FirstIdAtOrAfter(int64_t id) {
 }
 
 Status ProductIngester::Walk(int64_t* next, std::optional<int64_t> stop, const AdvanceFn& advance,
-                             bool* caught_up) {
+                             bool* caught_up, int max_pages, bool* budget_spent) {
   RangeFetch fetch;
   *caught_up = false;
-  while (!Stopping()) {
+  *budget_spent = false;
+  for (int pages = 0; !Stopping(); ++pages) {
     if (stop && *next > *stop) break;
+    if (max_pages > 0 && pages >= max_pages) {
+      *budget_spent = true;
+      return Status::OK();
+    }
     int64_t after = *next + kMaxTradesPerPage;
     if (stop) after = std::min(after, *stop + 1);
     const TimestampMicros fetched_at = NowMicros();
     Status s = FetchRange(*next, after, options_.refetch_attempts, std::nullopt, &fetch);
     if (!s.ok()) {
-      // Keep what is already fetched: land it, then report the error.
+      // Keep what is already fetched: land it, then report the error (none
+      // if the range was cut short because we are stopping).
       Status f = Flush(advance);
+      if (f.ok() && s.code() == StatusCode::kCancelled && Stopping()) return Status::OK();
       return f.ok() ? s : f;
     }
     for (const auto& [a, b] : fetch.missing) {
@@ -783,6 +826,7 @@ Status ProductIngester::RepairGap(int64_t first_id) {
   // One walk per attempt: the schedule, not a refetch loop, decides when to
   // ask again.
   Status s = FetchRange(gap.first_id, gap.last_id + 1, 1, gap.last_id, &fetch);
+  if (!s.ok() && Stopping()) return Status::OK();  // cut short, not an attempt
   const TimestampMicros now = GapNow();
   ++gap.attempts;
   gap.last_attempt_at = now;
@@ -876,6 +920,72 @@ Status ProductIngester::CloseGap(OpenGap gap, const std::vector<int64_t>& ids, s
   return SaveGapIndex(store_, gaps_);
 }
 
+// Runs every product's turns (ProductIngester::Step) on `workers` threads:
+// a free worker takes the ready product that has been ready longest (backlog
+// age first), so hundreds of products share a few threads and one rate
+// limiter. A product is ready when its next turn is due, when the hints name
+// a trade it lacks, or when stopping (its last turn lands what it holds).
+void Schedule(const std::vector<std::unique_ptr<ProductIngester>>& ingesters, const std::vector<std::string>& products,
+              const IngestOptions& options, int workers, std::vector<Status>* statuses) {
+  struct Slot {
+    Clock::time_point ready_at;
+    bool busy = false, done = false;
+  };
+  std::vector<Slot> slots(ingesters.size());
+  for (size_t i = 0; i < slots.size(); ++i) {
+    slots[i].ready_at = Clock::now();
+    slots[i].done = !(*statuses)[i].ok();
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  const int max_pages = std::max(1, options.pages_per_turn);
+  auto worker = [&] {
+    std::unique_lock lock(mu);
+    while (true) {
+      const auto now = Clock::now();
+      const bool stopping = options.stop && options.stop->load();
+      size_t best = slots.size();
+      bool left = false;
+      auto earliest = now + std::chrono::milliseconds(kIdleCheckMs);
+      for (size_t i = 0; i < slots.size(); ++i) {
+        if (slots[i].done) continue;
+        left = true;
+        if (slots[i].busy) continue;
+        if (stopping || slots[i].ready_at <= now || ingesters[i]->HasNews()) {
+          if (best == slots.size() || slots[i].ready_at < slots[best].ready_at) best = i;
+        } else {
+          earliest = std::min(earliest, slots[i].ready_at);
+        }
+      }
+      if (!left) break;
+      if (best == slots.size()) {
+        // Nothing ready: wait for a turn to come due, another worker to
+        // finish, or (checked every kIdleCheckMs) hints or a stop.
+        cv.wait_until(lock, earliest);
+        continue;
+      }
+      slots[best].busy = true;
+      lock.unlock();
+      bool done = false;
+      Clock::time_point next_turn;
+      Status s = ingesters[best]->Step(max_pages, &done, &next_turn);
+      lock.lock();
+      slots[best].busy = false;
+      if (!s.ok() || done) {
+        slots[best].done = true;
+        (*statuses)[best] = s.ok() ? s : s.WithContext(products[best]);
+      } else {
+        slots[best].ready_at = next_turn;
+      }
+      cv.notify_all();
+    }
+    cv.notify_all();
+  };
+  std::vector<std::thread> threads;
+  for (int w = 0; w < workers; ++w) threads.emplace_back(worker);
+  for (auto& t : threads) t.join();
+}
+
 Status ValidateProducts(const IngestOptions& options, RateLimiter* limiter, ClientStats* stats) {
   if (options.products.empty()) return InvalidArgument("no products given; pass --products BTC-USD,ETH-USD");
   CoinbaseClient client(options.exchange, limiter, stats);
@@ -939,31 +1049,30 @@ IngestReport RunIngest(ObjectStore* store, const IngestOptions& options) {
     ing->set_product(products[i]);
     ingesters.push_back(std::move(ing));
   }
-  // Prepare in parallel too: --since costs a few dozen probes per product.
-  std::vector<std::thread> threads;
+  const int workers = static_cast<int>(std::min<size_t>(
+      products.size(), options.workers > 0 ? static_cast<size_t>(options.workers) : kDefaultWorkers));
   std::vector<Status> statuses(products.size());
-  std::atomic<int64_t> expected{0};
-  for (size_t i = 0; i < products.size(); ++i) {
-    threads.emplace_back([&, i] {
-      auto e = ingesters[i]->Prepare();
-      if (!e.ok()) {
-        statuses[i] = e.status().WithContext(products[i]);
-        return;
-      }
-      expected += *e;
-    });
+  // Prepare on the workers too: --since costs a few dozen probes per product.
+  {
+    std::atomic<size_t> next{0};
+    std::atomic<int64_t> expected{0};
+    std::vector<std::thread> threads;
+    for (int w = 0; w < workers; ++w) {
+      threads.emplace_back([&] {
+        for (size_t i = next++; i < products.size(); i = next++) {
+          auto e = ingesters[i]->Prepare();
+          if (!e.ok()) {
+            statuses[i] = e.status().WithContext(products[i]);
+            continue;
+          }
+          expected += *e;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    progress.SetTotal(expected.load());
   }
-  for (auto& t : threads) t.join();
-  threads.clear();
-  progress.SetTotal(expected.load());
-  for (size_t i = 0; i < products.size(); ++i) {
-    if (!statuses[i].ok()) continue;
-    threads.emplace_back([&, i] {
-      statuses[i] = ingesters[i]->Run();
-      if (!statuses[i].ok()) statuses[i] = statuses[i].WithContext(products[i]);
-    });
-  }
-  for (auto& t : threads) t.join();
+  Schedule(ingesters, products, options, workers, &statuses);
   progress.Finish();
   Status first = Status::OK();
   for (size_t i = 0; i < products.size(); ++i) {

@@ -1,7 +1,10 @@
 // Ingester: lands every trade of the named products in Bronze, exactly once.
 //
-// For each product (concurrently, one thread each, all sharing one rate
-// limiter) it:
+// Products are served by a bounded pool of worker threads (`workers`, all
+// sharing one rate limiter): a free worker takes the product that has been
+// ready for work longest, gives it a turn of at most `pages_per_turn` pages
+// and puts it back in the queue, so hundreds of products need a few threads.
+// For each product it:
 //   1. loads the checkpoint and recovers from Bronze anything landed after it
 //      (a crash between an object's write and its checkpoint loses nothing and
 //      writes nothing twice);
@@ -68,6 +71,10 @@ struct IngestOptions {
   std::optional<int64_t> from_trade_id;   // backfill from this trade id
   bool follow = false;
   int64_t poll_interval_ms = 2000;
+  // Worker threads serving the products (0: min(products, 8)); pages (ranges
+  // of up to 1000 ids) one product fetches per turn before others get theirs.
+  int workers = 0;
+  int pages_per_turn = 50;
   int64_t flush_interval_ms = 30'000;     // follow mode: land a Bronze object at least this often
   int64_t object_max_trades = 50'000;
   // Fetches of one page while ids are missing before they go to a gap report.

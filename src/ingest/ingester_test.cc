@@ -683,6 +683,48 @@ TEST_F(IngesterTest, WithHintsAFollowerAsksRestOnlyWhenTheFeedSaysThereAreNewTra
   EXPECT_TRUE(sum->ok());
 }
 
+int ThreadsOfThisProcess() {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return -1;
+  char line[256];
+  int n = -1;
+  while (std::fgets(line, sizeof line, f)) {
+    if (std::sscanf(line, "Threads: %d", &n) == 1) break;
+  }
+  std::fclose(f);
+  return n;
+}
+
+TEST_F(IngesterTest, ManyProductsShareABoundedPoolOfWorkers) {
+  SimulatorOptions so = Defaults();
+  so.products.clear();
+  for (char c = 'A'; c < 'A' + 16; ++c) so.products.push_back(std::string("X") + c + "-USD");
+  so.history_micros = 10 * kMicrosPerMinute;
+  Restart(so);
+  auto store = NewMemoryStore();
+  IngestOptions o = Options(so.products);
+  o.workers = 3;
+  o.pages_per_turn = 1;  // turns of one range: products interleave
+  const int before = ThreadsOfThisProcess();
+  std::atomic<int> most{0};
+  o.on_landed = [&](const LandedObject&) {
+    const int n = ThreadsOfThisProcess();
+    int seen = most.load();
+    while (n > seen && !most.compare_exchange_weak(seen, n)) {
+    }
+  };
+  IngestReport r = RunIngest(store.get(), o);
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  for (const auto& p : so.products) {
+    ExpectBronzeIsTheExchange(store.get(), p);
+    ExpectAnnouncedOnce(store.get(), p);
+  }
+  ASSERT_GT(before, 0);
+  // 3 workers plus a little slack for threads HTTP libraries start on their
+  // own; one thread per product would be 16 more.
+  EXPECT_LE(most.load(), before + 3 + 3) << "threads grow with the worker count, not with the 16 products";
+}
+
 TEST_F(IngesterTest, UnknownProductFailsBeforeAnythingIsWritten) {
   auto store = NewMemoryStore();
   IngestReport r = RunIngest(store.get(), Options({"BTC-USD", "NOPE-USD"}));
