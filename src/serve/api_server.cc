@@ -139,6 +139,7 @@ class ApiServer::Impl {
     limits.max_growth_bytes = options_.sql_memory_bytes;
     watchdog_ = std::make_unique<StatementWatchdog>(limits, [this] { sql_->Interrupt(); });
     commit_seq_.store(sql_->commit_seq());
+    UpdateGoldMinutes();
     last_check_micros_.store(SteadyMicros());
 
     // httplib gives each connection to one pool thread until the client
@@ -200,6 +201,7 @@ class ApiServer::Impl {
     }
     Route("GET", "/api/v1/products", &Impl::Products);
     Route("GET", "/api/v1/bars", &Impl::Bars);
+    Route("GET", "/api/v1/live", &Impl::Live);
     Route("GET", "/api/v1/trades", &Impl::Trades);
     Route("GET", "/api/v1/status", &Impl::StatusEndpoint);
     Route("GET", "/api/v1/reconciliation", &Impl::Reconciliation);
@@ -237,6 +239,7 @@ class ApiServer::Impl {
 
   void Stop() {
     std::lock_guard<std::mutex> lock(stop_mu_);
+    stopping_.store(true);  // ends the live streams
     if (sql_) sql_->Interrupt();
     server_.stop();
     if (thread_.joinable()) thread_.join();
@@ -339,6 +342,7 @@ class ApiServer::Impl {
       return;
     }
     commit_seq_.store(sql_->commit_seq());
+    UpdateGoldMinutes();
     spdlog::info("serve: now serving catalog commit {}", sql_->commit_seq());
   }
 
@@ -497,8 +501,131 @@ class ApiServer::Impl {
     out.resize(out.size() - kTail.size());
     out.reserve(out.size() + (*bars)->size() + 1);
     out += **bars;
+    if (q->interval.name == "1m" && options_.pipeline.provisional_bars) {
+      // After Gold's newest minute, within the range: the live tail's bars.
+      const std::optional<TimestampMicros> gold = GoldMinute(q->product);
+      Json live = ProvisionalBarsJson(q->product, gold.value_or(q->range.from - kMicrosPerMinute), q->range);
+      if (!live.empty()) {
+        std::string more = DumpJson(live);  // "[{...},...]"
+        out.pop_back();                     // the Gold array's ']'
+        if (out.back() != '[') out += ',';
+        out.append(more, 1, std::string::npos);
+      }
+    }
     out += '}';
     SetJson(res, 200, std::move(out));
+  }
+
+  // Gold's newest 1m bar per product, from the Delta statistics of the
+  // served commit (whole minutes: exact in milliseconds). REQUIRES: lake_mu_
+  // held.
+  void UpdateGoldMinutes() {
+    std::map<std::string, TimestampMicros> newest;
+    auto files = LiveFiles(sql_->lake(), kGoldBars1m);
+    if (!files.ok()) {
+      spdlog::warn("serve: Gold's newest minutes: {}", files.status().ToString());
+      return;
+    }
+    for (const TableFile& f : *files) {
+      auto hi = f.stats.max_values.find("period_start");
+      if (hi == f.stats.max_values.end()) continue;
+      std::string_view text = hi->second;
+      if (text.size() >= 2 && text.front() == '"' && text.back() == '"') text = text.substr(1, text.size() - 2);
+      auto t = ParseRfc3339(text);
+      if (!t.ok()) continue;
+      auto [pos, inserted] = newest.try_emplace(f.product_id, *t);
+      if (!inserted) pos->second = std::max(pos->second, *t);
+    }
+    std::lock_guard<std::mutex> lock(live_mu_);
+    gold_minute_ = std::move(newest);
+  }
+
+  std::optional<TimestampMicros> GoldMinute(const std::string& product) {
+    std::lock_guard<std::mutex> lock(live_mu_);
+    auto it = gold_minute_.find(product);
+    if (it == gold_minute_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  // The live tail's bars of `product` after `after` with period_start in
+  // `range`, in /api/v1/bars's shape plus "provisional" and "complete".
+  Json ProvisionalBarsJson(const std::string& product, TimestampMicros after, TimeRange range) {
+    Json out = Json::array();
+    for (const ProvisionalBar& p : options_.pipeline.provisional_bars(product, after)) {
+      const GoldBar& b = p.bar;
+      if (b.period_start < range.from || b.period_start >= range.to) continue;
+      out.push_back({{"time", FormatRfc3339Trimmed(b.period_start)},
+                     {"open", Dec18ToString(b.open)},
+                     {"high", Dec18ToString(b.high)},
+                     {"low", Dec18ToString(b.low)},
+                     {"close", Dec18ToString(b.close)},
+                     {"volume", Dec18ToString(b.total_volume)},
+                     {"quote_volume", Dec18ToString(b.quote_volume)},
+                     {"vwap", Dec18ToString(b.vwap)},
+                     {"trades", b.trade_count},
+                     {"buy_volume", Dec18ToString(b.buy_volume)},
+                     {"sell_volume", Dec18ToString(b.sell_volume)},
+                     {"provisional", true},
+                     {"complete", p.complete}});
+    }
+    return out;
+  }
+
+  // Server-Sent Events of one product's provisional bars (api_server.h).
+  void Live(const httplib::Request& req, httplib::Response& res, std::string_view) {
+    const std::string product = req.get_param_value("product");
+    if (Status s = ValidateProductId(product); !s.ok()) {
+      return SetError(res, 400, fmt::format("parameter product: {}", s.message()));
+    }
+    if (!options_.pipeline.provisional_bars) {
+      return SetError(res, 404, "no live tail: provisional bars come from `tradelake run` with its WebSocket feed");
+    }
+    if (live_streams_.fetch_add(1) >= options_.max_live_streams) {
+      live_streams_.fetch_sub(1);
+      res.set_header("Retry-After", "5");
+      return SetError(res, 503, fmt::format("{} live streams are open, the most --max-live-streams allows; "
+                                            "try again later",
+                                            options_.max_live_streams));
+    }
+    res.set_header("Cache-Control", "no-store");
+    res.set_header("X-Accel-Buffering", "no");
+    struct State {
+      std::string last_bars;
+      int64_t last_commit = -1;
+      std::chrono::steady_clock::time_point last_write = std::chrono::steady_clock::now();
+    };
+    auto state = std::make_shared<State>();
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [this, product, state](size_t, httplib::DataSink& sink) {
+          if (stopping_.load()) return false;
+          std::string out;
+          const int64_t commit = commit_seq_.load();
+          if (commit != state->last_commit) {
+            state->last_commit = commit;
+            out += fmt::format("event: commit\ndata: {}\n\n", DumpJson(Json{{"commit", commit}}));
+          }
+          const std::optional<TimestampMicros> gold = GoldMinute(product);
+          const TimeRange all{std::numeric_limits<TimestampMicros>::min() / 2,
+                              std::numeric_limits<TimestampMicros>::max() / 2};
+          std::string bars = DumpJson(ProvisionalBarsJson(product, gold.value_or(0), all));
+          if (bars != state->last_bars) {
+            state->last_bars = bars;
+            out += fmt::format("event: bars\ndata: {}\n\n",
+                               DumpJson(Json{{"product", product},
+                                             {"gold_minute", gold ? Json(FormatRfc3339Trimmed(*gold)) : Json(nullptr)},
+                                             {"bars", Json::parse(bars)}}));
+          }
+          const auto now = std::chrono::steady_clock::now();
+          if (out.empty() && now - state->last_write > std::chrono::seconds(15)) out = ": keep-alive\n\n";
+          if (!out.empty()) {
+            if (!sink.write(out.data(), out.size())) return false;
+            state->last_write = now;
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+          return true;
+        },
+        [this](bool) { live_streams_.fetch_sub(1); });
   }
 
   // The "bars" array of q from the cache, or computed and cached.
@@ -807,6 +934,10 @@ class ApiServer::Impl {
   std::map<std::string, CandleMatch> candle_match_;  // GUARDED_BY(lake_mu_)
 
   ServerMetrics metrics_;  // its own mutex: taken after lake_mu_, never before
+  std::mutex live_mu_;  // taken alone
+  std::map<std::string, TimestampMicros> gold_minute_;  // GUARDED_BY(live_mu_): Gold's newest 1m bar
+  std::atomic<int> live_streams_{0};
+  std::atomic<bool> stopping_{false};
   std::atomic<int64_t> commit_seq_{0};  // sql_->commit_seq(), readable without lake_mu_
 
   BarsCache bars_cache_{options_.bars_cache_entries, kBarsCacheBytes};

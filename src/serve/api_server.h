@@ -30,6 +30,20 @@
 //        commit drops the older entries; at most bars_cache_entries (512)
 //        entries and 64 MB, least recently used out. A hit runs no statement
 //        and waits for none.
+//        With the live tail of `tradelake run` (PipelineHooks::
+//        provisional_bars), a 1m answer whose range reaches past Gold's
+//        newest minute ends with the provisional bars after that minute:
+//        the same fields plus "provisional": true and "complete" (the bar
+//        holds every trade of its minute, so Gold's bar will equal it).
+//        They are never cached.
+//   GET  /api/v1/live?product=BTC-USD
+//        Server-Sent Events (text/event-stream) for the dashboard: an event
+//        "bars" whenever the product's provisional 1m bars change (data:
+//        {"product", "gold_minute", "bars": [...]} as above, gold_minute =
+//        Gold's newest 1m bar or null), and "commit" (data: {"commit": N})
+//        when a new catalog commit is served; a comment every 15 s keeps
+//        proxies from closing it. At most max_live_streams at once (then
+//        503); each holds one HTTP worker thread.
 //   GET  /api/v1/trades?product=&from=&to=&limit=
 //        {"product", "from", "to", "limit", "trades": [{"trade_id", "time",
 //        "price", "size", "side", "taker_side"}]}, Silver rows with
@@ -162,6 +176,7 @@
 
 #include "core/status.h"
 #include "core/time.h"
+#include "live/live_tail.h"
 #include "serve/auth.h"
 #include "store/object_store.h"
 
@@ -181,6 +196,9 @@ struct PipelineHooks {
   std::function<Result<std::string>(bool paused, std::string_view by)> set_paused;
   // More Prometheus text appended to /metrics (HELP/TYPE lines included).
   std::function<std::string()> metrics_text;
+  // The live tail (live/live_tail.h): provisional 1m bars of a product with
+  // period_start after `after`, oldest first. Unset: no provisional bars.
+  std::function<std::vector<ProvisionalBar>(const std::string& product, TimestampMicros after)> provisional_bars;
   bool present() const { return static_cast<bool>(status_json); }
 };
 
@@ -201,6 +219,8 @@ struct ApiServerOptions {
   // TCP_NODELAY is on, so many clients connecting at once are not dropped
   // and answers do not wait for delayed ACKs.
   int threads = 64;
+  // /api/v1/live streams at once (each holds a worker thread).
+  int max_live_streams = 16;
   // Most /api/v1/bars answers kept (see the endpoint). 0: no cache, and
   // every request queries its from/to exactly as given.
   size_t bars_cache_entries = 512;

@@ -302,6 +302,12 @@ struct Json {
     return a.size();
   }
   bool IsNull(std::string_view pointer) { return root.at_pointer(pointer).is_null(); }
+  bool Has(std::string_view pointer) { return root.at_pointer(pointer).error() == simdjson::SUCCESS; }
+  bool Bool(std::string_view pointer) {
+    bool v = false;
+    EXPECT_EQ(root.at_pointer(pointer).get_bool().get(v), simdjson::SUCCESS) << pointer;
+    return v;
+  }
 };
 
 std::unique_ptr<Json> Parse(const std::string& body) {
@@ -772,6 +778,101 @@ TEST(ApiServerRefresh, ServesANewCommitWithoutRestart) {
 
 // A stand-in for `tradelake run`'s pipeline: a schedule that records who
 // paused or resumed it, or refuses with `refuse`.
+// The live tail of `tradelake run`: 1m bars end with the provisional bars
+// after Gold's newest minute, marked, and /api/v1/live streams them.
+TEST_F(ApiServerTest, MinuteBarsEndWithTheLiveTailsProvisionalBarsAndLiveStreamsThem) {
+  // Gold's newest BTC-USD minute, as the server reads it.
+  Answer gold = Get("/api/v1/bars?product=BTC-USD&interval=1m&from=2024-05-01&to=2024-05-03");
+  ASSERT_EQ(gold.status, 200) << gold.body;
+  auto jg = Parse(gold.body);
+  const size_t n = jg->Size("/bars");
+  ASSERT_GT(n, 0u);
+  const std::string last_gold = jg->Str(fmt::format("/bars/{}/time", n - 1));
+  const TimestampMicros m0 = T(last_gold);
+
+  LiveTail tail;
+  auto match = [](int64_t id, TimestampMicros t, std::string price, std::string size, std::string side) {
+    WsMatch m;
+    m.product = "BTC-USD";
+    m.trade_id = id;
+    m.time = t;
+    m.price = std::move(price);
+    m.size = std::move(size);
+    m.side = std::move(side);
+    return m;
+  };
+  // One trade in Gold's newest minute (not shown: Gold has it), three in the
+  // next minute and one in the minute after.
+  ASSERT_TRUE(tail.Add(match(900, m0 + 5 * kMicrosPerSecond, "104", "1", "buy")).ok());
+  ASSERT_TRUE(tail.Add(match(1001, m0 + kMicrosPerMinute + 1, "105.5", "0.5", "sell")).ok());
+  ASSERT_TRUE(tail.Add(match(1002, m0 + kMicrosPerMinute + 2, "106", "0.25", "buy")).ok());
+  ASSERT_TRUE(tail.Add(match(1003, m0 + kMicrosPerMinute + 3, "105", "1.25", "sell")).ok());
+  ASSERT_TRUE(tail.Add(match(1004, m0 + 2 * kMicrosPerMinute + 9, "107", "2", "buy")).ok());
+  ApiServerOptions o;
+  o.tokens = {{"analyst", Sha256Hex(kAnalystToken)}};
+  o.pipeline.provisional_bars = [&tail](const std::string& product, TimestampMicros after) {
+    return tail.BarsAfter(product, after);
+  };
+  auto server = StartWith(std::move(o));
+  ASSERT_NE(server, nullptr);
+
+  Answer a = Get(server.get(), "/api/v1/bars?product=BTC-USD&interval=1m&from=2024-05-01&to=2024-05-03");
+  ASSERT_EQ(a.status, 200) << a.body;
+  auto j = Parse(a.body);
+  ASSERT_TRUE(j->ok) << a.body;
+  ASSERT_EQ(j->Size("/bars"), n + 2) << a.body;
+  // Gold's bars unchanged and unmarked.
+  EXPECT_EQ(j->Str(fmt::format("/bars/{}/time", n - 1)), last_gold);
+  EXPECT_FALSE(j->Has(fmt::format("/bars/{}/provisional", n - 1)));
+  const std::string p1 = fmt::format("/bars/{}", n), p2 = fmt::format("/bars/{}", n + 1);
+  EXPECT_EQ(j->Str(p1 + "/time"), FormatRfc3339Trimmed(m0 + kMicrosPerMinute));
+  EXPECT_TRUE(j->Bool(p1 + "/provisional"));
+  EXPECT_EQ(j->Str(p1 + "/open"), "105.5");
+  EXPECT_EQ(j->Str(p1 + "/high"), "106");
+  EXPECT_EQ(j->Str(p1 + "/low"), "105");
+  EXPECT_EQ(j->Str(p1 + "/close"), "105");
+  EXPECT_EQ(j->Str(p1 + "/volume"), "2");
+  EXPECT_EQ(j->Str(p1 + "/quote_volume"), "210.5");  // 52.75 + 26.5 + 131.25
+  EXPECT_EQ(j->Str(p1 + "/vwap"), "105.25");
+  EXPECT_EQ(j->Int(p1 + "/trades"), 3);
+  EXPECT_EQ(j->Str(p1 + "/buy_volume"), "1.75");  // makers sold 0.5 and 1.25: takers bought
+  EXPECT_EQ(j->Str(p1 + "/sell_volume"), "0.25");
+  EXPECT_EQ(j->Str(p2 + "/time"), FormatRfc3339Trimmed(m0 + 2 * kMicrosPerMinute));
+  EXPECT_TRUE(j->Bool(p2 + "/provisional"));
+  EXPECT_EQ(j->Int(p2 + "/trades"), 1);
+  // A range that ends before the tail, and the hourly bars: nothing added.
+  Answer before = Get(server.get(), fmt::format("/api/v1/bars?product=BTC-USD&interval=1m&from=2024-05-01&to={}",
+                                                FormatRfc3339Trimmed(m0 + kMicrosPerMinute)));
+  ASSERT_EQ(before.status, 200) << before.body;
+  EXPECT_EQ(Parse(before.body)->Size("/bars"), n);
+  Answer hourly = Get(server.get(), "/api/v1/bars?product=BTC-USD&interval=1h&from=2024-05-01&to=2024-05-03");
+  EXPECT_EQ(hourly.body.find("provisional"), std::string::npos);
+
+  // The stream: a commit event, then the bars; a new trade is pushed.
+  httplib::Client client("127.0.0.1", server->port());
+  client.set_read_timeout(30);
+  std::string received;
+  bool pushed = false;
+  auto res = client.Get("/api/v1/live?product=BTC-USD",
+                        httplib::Headers{{"Authorization", fmt::format("Bearer {}", kAnalystToken)}},
+                        [&](const char* data, size_t size) {
+                          received.append(data, size);
+                          if (!pushed && received.find("event: bars") != std::string::npos) {
+                            pushed = true;
+                            EXPECT_TRUE(tail.Add(match(1005, m0 + 2 * kMicrosPerMinute + 10, "108", "1", "sell")).ok());
+                          }
+                          return received.find("\"trades\":2") == std::string::npos;  // until the push arrives
+                        });
+  EXPECT_TRUE(pushed) << received;
+  EXPECT_NE(received.find("event: commit\ndata: {\"commit\":1}"), std::string::npos) << received;
+  EXPECT_NE(received.find(fmt::format("\"gold_minute\":\"{}\"", last_gold)), std::string::npos) << received;
+  EXPECT_NE(received.find("\"trades\":2"), std::string::npos) << received;
+
+  // Hostile or missing product: 400; a server without a live tail: 404.
+  ExpectError(Get(server.get(), "/api/v1/live?product=BTC'USD"), 400);
+  ExpectError(Get("/api/v1/live?product=BTC-USD"), 404);
+}
+
 class FakePipeline {
  public:
   PipelineHooks Hooks() {

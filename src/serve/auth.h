@@ -30,6 +30,7 @@ struct EndpointRoles {
 inline constexpr EndpointRoles kEndpointRoles[] = {
     {"GET", "/api/v1/products", "analyst,admin"},
     {"GET", "/api/v1/bars", "analyst,admin"},
+    {"GET", "/api/v1/live", "analyst,admin"},
     {"GET", "/api/v1/trades", "analyst,admin"},
     {"GET", "/api/v1/status", "analyst,etl,ingest,admin"},
     {"GET", "/api/v1/reconciliation", "analyst,admin"},

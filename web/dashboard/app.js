@@ -6,6 +6,11 @@
 //   GET  /api/v1/products                 product selector
 //   GET  /api/v1/bars?product=&interval=  candles + volume (API default range per interval)
 //   GET  /api/v1/reconciliation?product=  1m bars that differ from the exchange's candles (markers)
+//   GET  /api/v1/live?product=            Server-Sent Events (`tradelake run`'s live tail): the
+//                                         provisional 1m bars after Gold's newest minute, pushed
+//                                         as they change (drawn translucent), and each new commit;
+//                                         read with fetch so that the token header goes along
+
 //   GET  /api/v1/status                   polled every 2 s: freshness, quality, catalog commit,
 //                                         and the pipeline of `tradelake run` (null for `serve`)
 //   POST /api/v1/schedule/pause|resume    the Pause/Resume button
@@ -30,6 +35,10 @@
   const DOWN = '#ef5350';
   const UP_VOL = 'rgba(38, 166, 154, 0.5)';
   const DOWN_VOL = 'rgba(239, 83, 80, 0.5)';
+  // Provisional candles (the live tail, not yet in Gold): the same hues, translucent.
+  const UP_LIVE = 'rgba(38, 166, 154, 0.35)';
+  const DOWN_LIVE = 'rgba(239, 83, 80, 0.35)';
+  const LIVE_RETRY_MS = 5000;
 
   const $ = (id) => document.getElementById(id);
 
@@ -489,7 +498,12 @@
       if (!Number.isFinite(time)) continue;
       const open = Number(b.open);
       const close = Number(b.close);
-      candles.push({ time, open, high: Number(b.high), low: Number(b.low), close });
+      const candle = { time, open, high: Number(b.high), low: Number(b.low), close };
+      if (b.provisional) {
+        const c = close >= open ? UP_LIVE : DOWN_LIVE;
+        Object.assign(candle, { color: c, borderColor: c, wickColor: c });
+      }
+      candles.push(candle);
       volumes.push({ time, value: Number(b.volume), color: close >= open ? UP_VOL : DOWN_VOL });
       byTime.set(time, b);
     }
@@ -510,6 +524,7 @@
     state.ready = true;
     renderChartFooter();
     renderLegend(bars[bars.length - 1] || null);
+    syncLiveStream();
   }
 
   // ------------------------------------------------------------------ products, interval
@@ -576,6 +591,77 @@
     writeHash();
     renderLegend(null);
     refreshBars();
+  }
+
+  // ------------------------------------------------------------------ live tail (Server-Sent Events)
+  // One stream for the shown product while the interval is 1m. A "bars" event
+  // replaces the provisional bars after Gold's newest minute; a "commit" event
+  // reloads Gold's bars. No live tail (404, `tradelake serve`): none, quietly.
+  let liveStream = null;  // {product, ctrl}
+  function syncLiveStream() {
+    const want = state.interval === '1m' && state.product ? state.product : null;
+    if (liveStream && liveStream.product === want) return;
+    if (liveStream) liveStream.ctrl.abort();
+    liveStream = null;
+    if (!want) return;
+    const stream = { product: want, ctrl: new AbortController() };
+    liveStream = stream;
+    readLiveStream(stream);
+  }
+
+  async function readLiveStream(stream) {
+    const headers = { Accept: 'text/event-stream' };
+    if (sessionToken) headers.Authorization = `Bearer ${sessionToken}`;
+    try {
+      const res = await fetch(`/api/v1/live?product=${encodeURIComponent(stream.product)}`,
+        { headers, cache: 'no-store', credentials: 'omit', signal: stream.ctrl.signal });
+      if (res.status === 404) { state.live = 'none'; return; }
+      if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
+      state.live = 'streaming';
+      const reader = res.body.getReader();
+      const decoder = new TextDecoder();
+      let buf = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += decoder.decode(value, { stream: true });
+        let end;
+        while ((end = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, end);
+          buf = buf.slice(end + 2);
+          let event = 'message';
+          let data = '';
+          for (const line of block.split('\n')) {
+            if (line.startsWith('event: ')) event = line.slice(7);
+            else if (line.startsWith('data: ')) data += line.slice(6);
+          }
+          if (data) onLiveEvent(stream, event, data);
+        }
+      }
+    } catch (e) {
+      if (stream.ctrl.signal.aborted) return;
+    }
+    if (liveStream !== stream) return;
+    // The stream ended (server restart, network): try again shortly.
+    state.live = 'reconnecting';
+    setTimeout(() => { if (liveStream === stream) { liveStream = null; syncLiveStream(); } }, LIVE_RETRY_MS);
+  }
+
+  function onLiveEvent(stream, event, data) {
+    if (liveStream !== stream) return;
+    let body;
+    try { body = JSON.parse(data, reviveExact); } catch (e) { return; }
+    if (event === 'commit') {
+      if (body.commit !== state.dataCommit) refreshBars();
+      return;
+    }
+    if (event !== 'bars' || body.product !== state.product || state.interval !== '1m' || !state.ready) return;
+    state.liveEvents = (state.liveEvents || 0) + 1;
+    const gold = body.gold_minute ? Math.floor(Date.parse(body.gold_minute) / 1000) : -Infinity;
+    const kept = state.bars.filter((b) => !b.provisional && Math.floor(Date.parse(b.time) / 1000) <= gold);
+    const live = (body.bars || []).filter((b) => Math.floor(Date.parse(b.time) / 1000) > gold);
+    setBars(kept.concat(live.map((b) => Object.assign({}, b, { provisional: true }))), state.range,
+      state.product, state.interval, state.dataCommit);
   }
 
   // ------------------------------------------------------------------ status, health, pipeline
@@ -916,6 +1002,9 @@ LIMIT 24`;
       pipelineState: () => (state.status && state.status.pipeline ? state.status.pipeline.state : null),
       loading: () => state.loading || !!barsInflight,
       ready: () => state.ready,
+      live: () => state.live || null,               // 'streaming', 'reconnecting', 'none' (no live tail)
+      liveEvents: () => state.liveEvents || 0,      // provisional bar updates received
+      provisional: () => state.bars.filter((b) => b.provisional).length,
       visibleRange: () => (chart ? copy(chart.timeScale().getVisibleLogicalRange()) : null),
       visibleTimeRange: () => (chart ? copy(chart.timeScale().getVisibleRange()) : null),
     });
