@@ -254,7 +254,7 @@ int RunVerifyCommand(const VerifyFlags& f) {
                     fmt::format("{}", fmt::join(c.objects, ", ")).c_str());
       }
       for (const auto& [a, b] : s->open_gaps) {
-        std::string schedule = "not scheduled: the next `tradelake ingest` of this product schedules it";
+        std::string schedule = "not scheduled for repair (reported before tradelake repaired gaps)";
         for (const auto& g : s->gap_index.open) {
           if (g.first_id <= b && a <= g.last_id) {
             schedule = fmt::format("opened {}, {} attempts, next attempt {}", FormatRfc3339Trimmed(g.opened_at),
