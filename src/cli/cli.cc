@@ -29,6 +29,7 @@
 #include "etl/table_io.h"
 #include "etl/validate.h"
 #include "exchange/simulator.h"
+#include "exchange/simulator_ws.h"
 #include "ingest/ingester.h"
 #include "ingest/product_selection.h"
 #include "ingest/verify.h"
@@ -286,6 +287,9 @@ struct SimulateFlags {
   std::string product_status;
   std::string ready_file;
   std::string duration;
+  int ws_port = -1;  // -1: no WebSocket feed; 0: any free port
+  SimulatorWsOptions ws;
+  std::string ws_disconnect_every, ws_stall_every, ws_stall;
 };
 
 int RunSimulateCommand(SimulateFlags& f) {
@@ -353,6 +357,28 @@ int RunSimulateCommand(SimulateFlags& f) {
   }
   auto sim = Simulator::Start(f.o);
   if (!sim.ok()) return FailCommand(sim.status());
+  std::unique_ptr<SimulatorWs> feed;
+  if (f.ws_port >= 0) {
+    f.ws.port = f.ws_port;
+    f.ws.bind = f.o.bind;
+    f.ws.seed = f.o.seed;
+    struct {
+      const std::string* text;
+      std::string_view flag;
+      int64_t* out;
+    } durations[] = {{&f.ws_disconnect_every, "--ws-disconnect-every", &f.ws.faults.disconnect_every_ms},
+                     {&f.ws_stall_every, "--ws-stall-every", &f.ws.faults.stall_every_ms},
+                     {&f.ws_stall, "--ws-stall", &f.ws.faults.stall_ms}};
+    for (auto& d : durations) {
+      if (d.text->empty()) continue;
+      auto us = ParseDuration(*d.text);
+      if (!us.ok()) return FailCommand(us.status().WithContext(d.flag));
+      *d.out = *us / 1000;
+    }
+    auto started = SimulatorWs::Start(sim->get(), f.ws);
+    if (!started.ok()) return FailCommand(started.status().WithContext("--ws-port"));
+    feed = std::move(*started);
+  }
   InstallStopHandlers();
   std::printf("simulating %s at %s (seed %llu, rate limit %s)\n", f.products.c_str(), (*sim)->url().c_str(),
               static_cast<unsigned long long>(f.o.seed), f.o.rate_limit ? "on" : "off");
@@ -360,6 +386,7 @@ int RunSimulateCommand(SimulateFlags& f) {
     std::printf("  %-10s trades %lld..%lld\n", p.c_str(), static_cast<long long>((*sim)->FirstTradeId(p)),
                 static_cast<long long>((*sim)->LastTradeId(p)));
   }
+  if (feed) std::printf("  WebSocket feed (matches, heartbeat) at %s\n", feed->url().c_str());
   std::fflush(stdout);
   if (!f.ready_file.empty()) {
     // Written last, atomically, so a script can wait for it.
@@ -374,6 +401,7 @@ int RunSimulateCommand(SimulateFlags& f) {
   while (!g_stop.load() && (duration_us == 0 || NowMicros() - start < duration_us)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  if (feed) feed->Stop();
   (*sim)->Stop();
   const auto c = (*sim)->counters();
   std::printf("simulator stopped: %lld requests, %lld ok, %lld rate-limited, %lld faults\n",
@@ -742,6 +770,14 @@ int RunCli(int argc, char** argv) {
                        "(served from then on): 1000-1005@30s (after 30 s) or 1000-1005@3asks (after 3 pages lacked it)");
   simulate->add_option("--product-status", sf.product_status,
                        "status GET /products gives these products (default online), e.g. LUNA-USD=delisted");
+  simulate->add_option("--ws-port", sf.ws_port,
+                       "also serve the WebSocket feed (matches, heartbeat) on this port (0: any free port)");
+  simulate->add_option("--ws-fault-drop", sf.ws.faults.drop, "share of feed messages not sent");
+  simulate->add_option("--ws-fault-duplicate", sf.ws.faults.duplicate, "share of feed messages sent twice");
+  simulate->add_option("--ws-fault-reorder", sf.ws.faults.reorder, "share of feed messages sent after the next");
+  simulate->add_option("--ws-disconnect-every", sf.ws_disconnect_every, "close each feed connection after this long");
+  simulate->add_option("--ws-stall-every", sf.ws_stall_every, "stall each feed connection this often ...");
+  simulate->add_option("--ws-stall", sf.ws_stall, "... for this long");
   simulate->add_option("--threads", sf.o.threads, "HTTP worker threads")->capture_default_str();
   simulate->add_option("--ready-file", sf.ready_file, "write the URL to this file once serving");
   simulate->add_option("--duration", sf.duration, "stop after this long (default: until interrupted)");

@@ -20,6 +20,9 @@
 #include "core/text.h"
 #include "core/time.h"
 #include "exchange/coinbase_client.h"
+#include "exchange/ws_feed.h"
+#include "ingest/trade_hints.h"
+#include "live/live_tail.h"
 #include "ingest/product_selection.h"
 #include "pipeline/pipeline.h"
 #include "reconcile/live_reconciler.h"
@@ -70,6 +73,9 @@ struct RunCommand::Flags {
   std::string reconcile_delay = "10m";
   std::string reconcile_every = "10m";
   bool no_reconcile = false;
+  std::string ws_url;  // "": Coinbase's feed for Coinbase's REST URL, else none
+  bool no_live = false;
+  std::string live_flush_interval = "1m";
   double rate_limit = 10;
   double burst = 15;
   ServerFlags server;
@@ -121,6 +127,15 @@ RunCommand::RunCommand(CLI::App* app, const std::string* policies_dir)
   f.run->add_option("--reconcile-every", f.reconcile_every, "... in batches at most this often")
       ->capture_default_str();
   f.run->add_flag("--no-reconcile", f.no_reconcile, "do not reconcile Gold with the exchange's candles");
+  f.run->add_option("--ws-url", f.ws_url,
+                    "the exchange's WebSocket feed (matches, heartbeats) for the live tail and to know where REST "
+                    "has new trades; default: Coinbase's feed with Coinbase's REST URL, else none (e.g. "
+                    "ws://127.0.0.1:8090 for `tradelake simulate --ws-port 8090`)");
+  f.run->add_flag("--no-live", f.no_live, "no WebSocket feed: poll REST every --poll-interval, no provisional bars");
+  f.run->add_option("--live-flush-interval", f.live_flush_interval,
+                    "with the live tail carrying freshness, land a Bronze object this often (unless "
+                    "--flush-interval is given)")
+      ->capture_default_str();
   f.run->add_option("--schedule-poll", f.schedule_poll, "how often the schedule is re-read from the lake")
       ->capture_default_str();
   f.run->add_option("--rate-limit", f.rate_limit, "requests per second to the exchange, all products (0: off)")
@@ -297,6 +312,52 @@ std::optional<int> RunCommand::RunIfParsed(CLI::App* app) {
   if (selection.all() || !selection.quotes.empty() || !selection.exclude.empty()) {
     spdlog::info("following {} products: {}", p.ingest.products.size(), fmt::join(p.ingest.products, ","));
   }
+  // The live tail: the WebSocket feed's matches become provisional 1m bars
+  // (live/live_tail.h) and, with its heartbeats, tell the ingester where REST
+  // has new trades (ingest/trade_hints.h). REST stays the truth for Bronze.
+  std::string ws_url = f.ws_url;
+  if (ws_url.empty() && p.ingest.exchange.base_url == kCoinbaseExchangeUrl) ws_url = std::string(kCoinbaseWsUrl);
+  LiveTail tail;
+  TradeHints hints;
+  std::unique_ptr<WsFeed> feed;
+  if (!f.no_live && !ws_url.empty()) {
+    WsFeedOptions wo;
+    wo.url = ws_url;
+    wo.products = p.ingest.products;
+    WsCallbacks cb;
+    cb.on_match = [&tail, &hints](const WsMatch& m) {
+      if (Status s = tail.Add(m); !s.ok()) spdlog::warn("live: {}", s.ToString());
+      hints.Notify(m.product, m.trade_id);
+    };
+    cb.on_heartbeat = [&tail, &hints](const WsHeartbeat& h) {
+      tail.ObserveHeartbeat(h);
+      hints.Notify(h.product, h.last_trade_id);
+    };
+    cb.on_error = [](const std::string& product, const Status& error) {
+      if (product.empty()) {
+        spdlog::warn("live: WebSocket feed: {}", error.ToString());
+      } else {
+        spdlog::warn("live: WebSocket feed refused {} ({}); REST keeps ingesting it, polling", product,
+                     error.ToString());
+      }
+    };
+    cb.on_state = [](const WsStateChange& c) {
+      if (c.connected) {
+        spdlog::info("live: WebSocket connection {} subscribed ({} products)", c.connection, c.products.size());
+      } else {
+        spdlog::warn("live: WebSocket connection {} closed: {}; reconnecting", c.connection, c.reason);
+      }
+    };
+    auto started = WsFeed::Start(std::move(wo), std::move(cb));
+    if (!started.ok()) return FailCommand(started.status().WithContext("--ws-url"));
+    feed = std::move(*started);
+    p.ingest.hints = &hints;
+    if (f.run->get_option("--flush-interval")->count() == 0) {
+      auto ms = Millis(f.live_flush_interval, "--live-flush-interval");
+      if (!ms.ok()) return FailCommand(ms.status());
+      p.ingest.flush_interval_ms = *ms;
+    }
+  }
   std::unique_ptr<LiveReconciler> reconciler;
   if (!f.no_reconcile) {
     LiveReconcileOptions ro;
@@ -324,6 +385,15 @@ std::optional<int> RunCommand::RunIfParsed(CLI::App* app) {
     return ScheduleJson(s);
   };
   server_options->pipeline.metrics_text = [pl] { return pl->MetricsText(); };
+  if (feed) {
+    // The server asks for the bars after Gold's last closed minute (the one
+    // before its newest): Gold holds every trade of those minutes (trades
+    // land in id order), so their provisional bars are dropped then.
+    server_options->pipeline.provisional_bars = [&tail](const std::string& product, TimestampMicros after) {
+      tail.DropThrough(product, after);
+      return tail.BarsAfter(product, after);
+    };
+  }
   auto server = ApiServer::Start(analyst_store->get(), *server_options);
   if (!server.ok()) {
     pl->Stop();
@@ -337,8 +407,14 @@ std::optional<int> RunCommand::RunIfParsed(CLI::App* app) {
   std::printf("tradelake run: following %s from %s into %s\n", f.products.c_str(),
               p.ingest.exchange.base_url.c_str(), f.lake.c_str());
   std::printf("  dashboard and API: %s/\n", (*server)->url().c_str());
+  if (feed) {
+    std::printf("  live tail: %s (provisional 1m bars; REST asked where the feed shows new trades)\n",
+                ws_url.c_str());
+  }
   std::printf("  Bronze every %s or %lld trades; ETL %s after the last landed object; Ctrl-C stops cleanly\n",
-              f.flush_interval.c_str(), static_cast<long long>(f.flush_trades), f.etl_debounce.c_str());
+              feed && f.run->get_option("--flush-interval")->count() == 0 ? f.live_flush_interval.c_str()
+                                                                           : f.flush_interval.c_str(),
+              static_cast<long long>(f.flush_trades), f.etl_debounce.c_str());
   std::fflush(stdout);
   WriteReadyFile(f.server.ready_file, (*server)->url());
 
@@ -360,6 +436,7 @@ std::optional<int> RunCommand::RunIfParsed(CLI::App* app) {
     }
   }
   (*server)->Stop();
+  if (feed) feed->Stop();
   pl->Stop();
   const PipelineStatus st = pl->GetStatus();
   for (const auto& prod : st.products) {

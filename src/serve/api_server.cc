@@ -502,14 +502,27 @@ class ApiServer::Impl {
     out.reserve(out.size() + (*bars)->size() + 1);
     out += **bars;
     if (q->interval.name == "1m" && options_.pipeline.provisional_bars) {
-      // After Gold's newest minute, within the range: the live tail's bars.
+      // From Gold's newest minute on (its bar may still be missing trades
+      // that arrived after the ETL run), within the range: the live tail's
+      // bars, replacing Gold's bar of that minute when the tail has one.
       const std::optional<TimestampMicros> gold = GoldMinute(q->product);
-      Json live = ProvisionalBarsJson(q->product, gold.value_or(q->range.from - kMicrosPerMinute), q->range);
+      const TimestampMicros after = gold ? *gold - kMicrosPerMinute : q->range.from - kMicrosPerMinute;
+      Json live = ProvisionalBarsJson(q->product, after, q->range);
       if (!live.empty()) {
+        out.pop_back();  // the Gold array's ']'
+        if (gold && live.front()["time"] == FormatRfc3339Trimmed(*gold)) {
+          // Gold's bars are flat objects, oldest first: its last one is that minute's, if in range.
+          const std::string mark = fmt::format("\"time\":\"{}\"", FormatRfc3339Trimmed(*gold));
+          const size_t at = out.rfind(mark);
+          const size_t open = at == std::string::npos ? std::string::npos : out.rfind('{', at);
+          if (open != std::string::npos) {
+            out.resize(open);
+            if (out.back() == ',') out.pop_back();
+          }
+        }
         std::string more = DumpJson(live);  // "[{...},...]"
-        out.pop_back();                     // the Gold array's ']'
         if (out.back() != '[') out += ',';
-        out.append(more, 1, std::string::npos);
+        out.append(more, 1, std::string::npos);  // ends with the array's ']'
       }
     }
     out += '}';
@@ -608,7 +621,7 @@ class ApiServer::Impl {
           const std::optional<TimestampMicros> gold = GoldMinute(product);
           const TimeRange all{std::numeric_limits<TimestampMicros>::min() / 2,
                               std::numeric_limits<TimestampMicros>::max() / 2};
-          std::string bars = DumpJson(ProvisionalBarsJson(product, gold.value_or(0), all));
+          std::string bars = DumpJson(ProvisionalBarsJson(product, gold ? *gold - kMicrosPerMinute : 0, all));
           if (bars != state->last_bars) {
             state->last_bars = bars;
             out += fmt::format("event: bars\ndata: {}\n\n",

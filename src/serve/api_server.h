@@ -31,16 +31,17 @@
 //        entries and 64 MB, least recently used out. A hit runs no statement
 //        and waits for none.
 //        With the live tail of `tradelake run` (PipelineHooks::
-//        provisional_bars), a 1m answer whose range reaches past Gold's
-//        newest minute ends with the provisional bars after that minute:
-//        the same fields plus "provisional": true and "complete" (the bar
-//        holds every trade of its minute, so Gold's bar will equal it).
-//        They are never cached.
+//        provisional_bars), a 1m answer ends with the provisional bars from
+//        Gold's newest minute on (that minute's Gold bar, which may still
+//        lack trades that came after the ETL run, is replaced when the tail
+//        has the minute): the same fields plus "provisional": true and
+//        "complete" (the bar holds every trade of its minute, so Gold's bar
+//        will equal it). They are never cached.
 //   GET  /api/v1/live?product=BTC-USD
 //        Server-Sent Events (text/event-stream) for the dashboard: an event
 //        "bars" whenever the product's provisional 1m bars change (data:
-//        {"product", "gold_minute", "bars": [...]} as above, gold_minute =
-//        Gold's newest 1m bar or null), and "commit" (data: {"commit": N})
+//        {"product", "gold_minute", "bars": [...]} as above, from
+//        gold_minute on, Gold's newest 1m bar or null), and "commit" (data: {"commit": N})
 //        when a new catalog commit is served; a comment every 15 s keeps
 //        proxies from closing it. At most max_live_streams at once (then
 //        503); each holds one HTTP worker thread.

@@ -801,13 +801,24 @@ TEST_F(ApiServerTest, MinuteBarsEndWithTheLiveTailsProvisionalBarsAndLiveStreams
     m.side = std::move(side);
     return m;
   };
-  // One trade in Gold's newest minute (not shown: Gold has it), three in the
-  // next minute and one in the minute after.
+  // One trade in Gold's newest minute (Gold's bar of that minute may lack
+  // later trades: the tail's replaces it), three in the next minute and one
+  // in the minute after.
   ASSERT_TRUE(tail.Add(match(900, m0 + 5 * kMicrosPerSecond, "104", "1", "buy")).ok());
   ASSERT_TRUE(tail.Add(match(1001, m0 + kMicrosPerMinute + 1, "105.5", "0.5", "sell")).ok());
   ASSERT_TRUE(tail.Add(match(1002, m0 + kMicrosPerMinute + 2, "106", "0.25", "buy")).ok());
   ASSERT_TRUE(tail.Add(match(1003, m0 + kMicrosPerMinute + 3, "105", "1.25", "sell")).ok());
   ASSERT_TRUE(tail.Add(match(1004, m0 + 2 * kMicrosPerMinute + 9, "107", "2", "buy")).ok());
+  // ETH-USD: the tail starts after Gold's newest minute, which stays.
+  Answer eth_gold = Get("/api/v1/bars?product=ETH-USD&interval=1m&from=2024-05-01&to=2024-05-03");
+  ASSERT_EQ(eth_gold.status, 200) << eth_gold.body;
+  auto je = Parse(eth_gold.body);
+  const size_t n_eth = je->Size("/bars");
+  ASSERT_GT(n_eth, 0u);
+  const std::string last_eth = je->Str(fmt::format("/bars/{}/time", n_eth - 1));
+  WsMatch eth = match(5000, T(last_eth) + kMicrosPerMinute + 7, "3000", "0.1", "buy");
+  eth.product = "ETH-USD";
+  ASSERT_TRUE(tail.Add(eth).ok());
   ApiServerOptions o;
   o.tokens = {{"analyst", Sha256Hex(kAnalystToken)}};
   o.pipeline.provisional_bars = [&tail](const std::string& product, TimestampMicros after) {
@@ -821,10 +832,17 @@ TEST_F(ApiServerTest, MinuteBarsEndWithTheLiveTailsProvisionalBarsAndLiveStreams
   auto j = Parse(a.body);
   ASSERT_TRUE(j->ok) << a.body;
   ASSERT_EQ(j->Size("/bars"), n + 2) << a.body;
-  // Gold's bars unchanged and unmarked.
-  EXPECT_EQ(j->Str(fmt::format("/bars/{}/time", n - 1)), last_gold);
-  EXPECT_FALSE(j->Has(fmt::format("/bars/{}/provisional", n - 1)));
-  const std::string p1 = fmt::format("/bars/{}", n), p2 = fmt::format("/bars/{}", n + 1);
+  // Gold's bars before its newest minute unchanged and unmarked.
+  if (n >= 2) {
+    EXPECT_EQ(j->Str(fmt::format("/bars/{}/time", n - 2)), jg->Str(fmt::format("/bars/{}/time", n - 2)));
+    EXPECT_FALSE(j->Has(fmt::format("/bars/{}/provisional", n - 2)));
+  }
+  const std::string p0 = fmt::format("/bars/{}", n - 1), p1 = fmt::format("/bars/{}", n),
+                    p2 = fmt::format("/bars/{}", n + 1);
+  EXPECT_EQ(j->Str(p0 + "/time"), last_gold);
+  EXPECT_TRUE(j->Bool(p0 + "/provisional"));
+  EXPECT_EQ(j->Int(p0 + "/trades"), 1);
+  EXPECT_EQ(j->Str(p0 + "/close"), "104");
   EXPECT_EQ(j->Str(p1 + "/time"), FormatRfc3339Trimmed(m0 + kMicrosPerMinute));
   EXPECT_TRUE(j->Bool(p1 + "/provisional"));
   EXPECT_EQ(j->Str(p1 + "/open"), "105.5");
@@ -840,11 +858,19 @@ TEST_F(ApiServerTest, MinuteBarsEndWithTheLiveTailsProvisionalBarsAndLiveStreams
   EXPECT_EQ(j->Str(p2 + "/time"), FormatRfc3339Trimmed(m0 + 2 * kMicrosPerMinute));
   EXPECT_TRUE(j->Bool(p2 + "/provisional"));
   EXPECT_EQ(j->Int(p2 + "/trades"), 1);
+  Answer e = Get(server.get(), "/api/v1/bars?product=ETH-USD&interval=1m&from=2024-05-01&to=2024-05-03");
+  ASSERT_EQ(e.status, 200) << e.body;
+  auto jeth = Parse(e.body);
+  ASSERT_EQ(jeth->Size("/bars"), n_eth + 1) << e.body;
+  EXPECT_EQ(jeth->Str(fmt::format("/bars/{}/time", n_eth - 1)), last_eth);
+  EXPECT_FALSE(jeth->Has(fmt::format("/bars/{}/provisional", n_eth - 1)));
+  EXPECT_TRUE(jeth->Bool(fmt::format("/bars/{}/provisional", n_eth)));
   // A range that ends before the tail, and the hourly bars: nothing added.
   Answer before = Get(server.get(), fmt::format("/api/v1/bars?product=BTC-USD&interval=1m&from=2024-05-01&to={}",
-                                                FormatRfc3339Trimmed(m0 + kMicrosPerMinute)));
+                                                last_gold));
   ASSERT_EQ(before.status, 200) << before.body;
-  EXPECT_EQ(Parse(before.body)->Size("/bars"), n);
+  EXPECT_EQ(Parse(before.body)->Size("/bars"), n - 1);
+  EXPECT_EQ(before.body.find("provisional"), std::string::npos);
   Answer hourly = Get(server.get(), "/api/v1/bars?product=BTC-USD&interval=1h&from=2024-05-01&to=2024-05-03");
   EXPECT_EQ(hourly.body.find("provisional"), std::string::npos);
 

@@ -658,8 +658,11 @@
     if (event !== 'bars' || body.product !== state.product || state.interval !== '1m' || !state.ready) return;
     state.liveEvents = (state.liveEvents || 0) + 1;
     const gold = body.gold_minute ? Math.floor(Date.parse(body.gold_minute) / 1000) : -Infinity;
-    const kept = state.bars.filter((b) => !b.provisional && Math.floor(Date.parse(b.time) / 1000) <= gold);
-    const live = (body.bars || []).filter((b) => Math.floor(Date.parse(b.time) / 1000) > gold);
+    // Gold up to its newest minute; from there on the tail's bars (Gold's newest
+    // minute may still lack trades that came after its ETL run).
+    const live = (body.bars || []).filter((b) => Math.floor(Date.parse(b.time) / 1000) >= gold);
+    const first = live.length ? Math.floor(Date.parse(live[0].time) / 1000) : Infinity;
+    const kept = state.bars.filter((b) => !b.provisional && Math.floor(Date.parse(b.time) / 1000) < first);
     setBars(kept.concat(live.map((b) => Object.assign({}, b, { provisional: true }))), state.range,
       state.product, state.interval, state.dataCommit);
   }
