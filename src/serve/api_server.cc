@@ -823,7 +823,8 @@ class ApiServer::Impl {
                   {"committed_at", snap.seq > 0 ? Json(FormatRfc3339Trimmed(snap.committed_at)) : Json(nullptr)}}},
                 {"products", std::move(product_list)},
                 {"tables", std::move(tables)},
-                {"pipeline", std::move(pipeline)}};
+                {"pipeline", std::move(pipeline)},
+                {"live", static_cast<bool>(options_.pipeline.provisional_bars)}};
     SetJson(res, 200, out);
   }
 

@@ -54,10 +54,12 @@
 //        {"now", "catalog": {"commit", "committed_at"}, "products":
 //        [{"product", "last_trade_time", "freshness_seconds", "silver_rows",
 //        "records", "rejected", "id_gaps"}], "tables": [{"name",
-//        "partitions", "files", "bytes"}], "pipeline": {...} | null};
+//        "partitions", "files", "bytes"}], "pipeline": {...} | null,
+//        "live": bool};
 //        quality counters summed over the product's partitions in the
 //        snapshot; "pipeline" is PipelineHooks::status_json as rendered by
-//        `tradelake run`, null for `tradelake serve`.
+//        `tradelake run`, null for `tradelake serve`; "live": the server
+//        has a live tail (/api/v1/live streams).
 //   POST /api/v1/sql   body: the SQL text, or JSON {"sql": "..."}
 //        {"statement_type", "columns": [{"name", "type"}], "rows": [[...]],
 //        "truncated": bool, "scan": {"files_read", "files_total",

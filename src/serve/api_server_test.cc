@@ -894,6 +894,9 @@ TEST_F(ApiServerTest, MinuteBarsEndWithTheLiveTailsProvisionalBarsAndLiveStreams
   EXPECT_NE(received.find(fmt::format("\"gold_minute\":\"{}\"", last_gold)), std::string::npos) << received;
   EXPECT_NE(received.find("\"trades\":2"), std::string::npos) << received;
 
+  Answer status = Get(server.get(), "/api/v1/status");
+  ASSERT_EQ(status.status, 200) << status.body;
+  EXPECT_TRUE(Parse(status.body)->Bool("/live"));
   // Hostile or missing product: 400; a server without a live tail: 404.
   ExpectError(Get(server.get(), "/api/v1/live?product=BTC'USD"), 400);
   ExpectError(Get("/api/v1/live?product=BTC-USD"), 404);
@@ -953,6 +956,7 @@ TEST_F(ApiServerTest, WithoutAPipelineTheScheduleIs404AndStatusShowsNull) {
   ASSERT_EQ(status.status, 200) << status.body;
   auto j = Parse(status.body);
   EXPECT_TRUE(j->IsNull("/pipeline"));
+  EXPECT_FALSE(j->Bool("/live"));
   EXPECT_EQ(j->Int("/catalog/commit"), 1);
   EXPECT_EQ(Get("/metrics", "").body.find("tradelake_pipeline"), std::string::npos);
 }

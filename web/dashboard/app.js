@@ -599,7 +599,8 @@
   // reloads Gold's bars. No live tail (404, `tradelake serve`): none, quietly.
   let liveStream = null;  // {product, ctrl}
   function syncLiveStream() {
-    const want = state.interval === '1m' && state.product ? state.product : null;
+    // Only where the server has a live tail (status "live"; `tradelake serve` has none).
+    const want = state.interval === '1m' && state.product && state.status && state.status.live ? state.product : null;
     if (liveStream && liveStream.product === want) return;
     if (liveStream) liveStream.ctrl.abort();
     liveStream = null;
@@ -683,6 +684,7 @@
       state.commit = commit;
       renderHealth(s);
       renderPipeline(s.pipeline);
+      syncLiveStream();
       setLive('live', `live · commit ${commit ?? '—'}`);
       if (state.needToken) { state.needToken = false; $('auth').hidden = true; }
       // A product with Gold data that the selector does not list yet, or no product
