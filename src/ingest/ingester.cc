@@ -982,6 +982,7 @@ void Schedule(const std::vector<std::unique_ptr<ProductIngester>>& ingesters, co
     cv.notify_all();
   };
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<size_t>(workers));
   for (int w = 0; w < workers; ++w) threads.emplace_back(worker);
   for (auto& t : threads) t.join();
 }
@@ -1057,6 +1058,7 @@ IngestReport RunIngest(ObjectStore* store, const IngestOptions& options) {
     std::atomic<size_t> next{0};
     std::atomic<int64_t> expected{0};
     std::vector<std::thread> threads;
+    threads.reserve(static_cast<size_t>(workers));
     for (int w = 0; w < workers; ++w) {
       threads.emplace_back([&] {
         for (size_t i = next++; i < products.size(); i = next++) {
