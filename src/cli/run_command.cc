@@ -78,6 +78,7 @@ struct RunCommand::Flags {
   std::string live_flush_interval = "1m";
   double rate_limit = 10;
   double burst = 15;
+  int workers = 0;
   ServerFlags server;
 
   std::string schedule_lake = "lake";
@@ -141,6 +142,10 @@ RunCommand::RunCommand(CLI::App* app, const std::string* policies_dir)
   f.run->add_option("--rate-limit", f.rate_limit, "requests per second to the exchange, all products (0: off)")
       ->capture_default_str();
   f.run->add_option("--burst", f.burst, "rate limiter burst")->capture_default_str();
+  f.run->add_option("--workers", f.workers,
+                    "threads serving the products, longest-waiting first (0: one per product, at most 8)")
+      ->check(CLI::Range(0, 256))
+      ->capture_default_str();
   AddServerFlags(f.run, &f.server);
 
   f.schedule = app->add_subcommand("schedule", "Pause or resume the ingest schedule of `tradelake run` (cost switch)");
@@ -268,6 +273,7 @@ std::optional<int> RunCommand::RunIfParsed(CLI::App* app) {
   p.ingest.rate_per_second = f.rate_limit;
   p.ingest.burst = f.burst;
   p.ingest.object_max_trades = f.flush_trades;
+  p.ingest.workers = f.workers;
   if (!f.since.empty()) {
     auto since = ParseTimeOrAgo(f.since, NowMicros());
     if (!since.ok()) return FailCommand(since.status().WithContext("--since"));
@@ -333,10 +339,12 @@ std::optional<int> RunCommand::RunIfParsed(CLI::App* app) {
       tail.ObserveHeartbeat(h);
       hints.Notify(h.product, h.last_trade_id);
     };
-    cb.on_error = [](const std::string& product, const Status& error) {
+    cb.on_error = [&hints](const std::string& product, const Status& error) {
       if (product.empty()) {
         spdlog::warn("live: WebSocket feed: {}", error.ToString());
       } else {
+        // No hints will come for it: REST polls it every --poll-interval.
+        hints.Unfollow(product);
         spdlog::warn("live: WebSocket feed refused {} ({}); REST keeps ingesting it, polling", product,
                      error.ToString());
       }
@@ -374,6 +382,18 @@ std::optional<int> RunCommand::RunIfParsed(CLI::App* app) {
       if (!done.ok()) spdlog::warn("reconcile: {}; trying again after the next ETL run", done.status().ToString());
     };
   }
+  if (feed) {
+    // After each ETL commit: Gold holds every trade of the minutes before its
+    // newest one (trades land in id order), so the tail drops them, and the
+    // newest minute's first id minus one is the last id Gold holds before
+    // it; which lets the tail judge that minute's bar complete. Gold's newest
+    // minute itself stays in the tail: trades may land in it after the ETL.
+    p.on_gold_newest = [&tail](const std::map<std::string, GoldNewestBar>& moved) {
+      for (const auto& [product, newest] : moved) {
+        tail.DropThrough(product, newest.minute - kMicrosPerMinute, newest.first_trade_id - 1);
+      }
+    };
+  }
   sigset_t stop_signals = BlockStopSignals();
   auto pipeline = Pipeline::Start(ingest_store->get(), etl_store->get(), p);
   if (!pipeline.ok()) return FailCommand(pipeline.status());
@@ -386,11 +406,7 @@ std::optional<int> RunCommand::RunIfParsed(CLI::App* app) {
   };
   server_options->pipeline.metrics_text = [pl] { return pl->MetricsText(); };
   if (feed) {
-    // The server asks for the bars after Gold's last closed minute (the one
-    // before its newest): Gold holds every trade of those minutes (trades
-    // land in id order), so their provisional bars are dropped then.
     server_options->pipeline.provisional_bars = [&tail](const std::string& product, TimestampMicros after) {
-      tail.DropThrough(product, after);
       return tail.BarsAfter(product, after);
     };
   }

@@ -480,8 +480,9 @@ Status ProductIngester::Step(int max_pages, bool* done, Clock::time_point* next_
   // Caught up: next turn after the poll interval, or with hints (the
   // scheduler also gives a turn as soon as a newer trade is notified) after
   // the safety poll; never later than what waits in memory must land.
-  *next_turn = Clock::now() + std::chrono::milliseconds(options_.hints ? options_.hint_poll_interval_ms
-                                                                       : options_.poll_interval_ms);
+  const bool hinted = options_.hints && options_.hints->Follows(product_);
+  *next_turn = Clock::now() + std::chrono::milliseconds(hinted ? options_.hint_poll_interval_ms
+                                                               : options_.poll_interval_ms);
   if (!pending_.empty()) {
     *next_turn = std::min(*next_turn, pending_.started + std::chrono::milliseconds(options_.flush_interval_ms));
   }
@@ -925,16 +926,34 @@ Status ProductIngester::CloseGap(OpenGap gap, const std::vector<int64_t>& ids, s
 // age first), so hundreds of products share a few threads and one rate
 // limiter. A product is ready when its next turn is due, when the hints name
 // a trade it lacks, or when stopping (its last turn lands what it holds).
-void Schedule(const std::vector<std::unique_ptr<ProductIngester>>& ingesters, const std::vector<std::string>& products,
-              const IngestOptions& options, int workers, std::vector<Status>* statuses) {
+// A product that failed is started again by a fresh ingester from `make`
+// when options.on_product_failed asks for it (the others go on meanwhile).
+void Schedule(std::vector<std::unique_ptr<ProductIngester>>* ingesters,
+              const std::function<std::unique_ptr<ProductIngester>(size_t)>& make,
+              const std::vector<std::string>& products, const IngestOptions& options, int workers,
+              std::vector<Status>* statuses) {
   struct Slot {
     Clock::time_point ready_at;
     bool busy = false, done = false;
+    bool restart = false;  // failed: a fresh ingester is prepared at ready_at
   };
-  std::vector<Slot> slots(ingesters.size());
+  auto stopping = [&] { return options.stop && options.stop->load(); };
+  // A failed product: started again after the delay the caller asks for, or done.
+  auto retry_delay = [&](size_t i, const Status& s) -> std::optional<int64_t> {
+    if (!options.on_product_failed || stopping() || s.code() == StatusCode::kCancelled) return std::nullopt;
+    return options.on_product_failed(products[i], s);
+  };
+  std::vector<Slot> slots(ingesters->size());
   for (size_t i = 0; i < slots.size(); ++i) {
     slots[i].ready_at = Clock::now();
-    slots[i].done = !(*statuses)[i].ok();
+    if ((*statuses)[i].ok()) continue;
+    if (auto delay = retry_delay(i, (*statuses)[i])) {
+      slots[i].restart = true;
+      slots[i].ready_at += std::chrono::milliseconds(*delay);
+      (*statuses)[i] = Status::OK();
+    } else {
+      slots[i].done = true;
+    }
   }
   std::mutex mu;
   std::condition_variable cv;
@@ -943,15 +962,21 @@ void Schedule(const std::vector<std::unique_ptr<ProductIngester>>& ingesters, co
     std::unique_lock lock(mu);
     while (true) {
       const auto now = Clock::now();
-      const bool stopping = options.stop && options.stop->load();
+      const bool stop = stopping();
       size_t best = slots.size();
       bool left = false;
       auto earliest = now + std::chrono::milliseconds(kIdleCheckMs);
       for (size_t i = 0; i < slots.size(); ++i) {
         if (slots[i].done) continue;
+        if (stop && slots[i].restart && !slots[i].busy) {
+          // Holds nothing: there is no last turn to give it.
+          slots[i].done = true;
+          (*statuses)[i] = Cancelled(fmt::format("{}: stopped before it started again", products[i]));
+          continue;
+        }
         left = true;
         if (slots[i].busy) continue;
-        if (stopping || slots[i].ready_at <= now || ingesters[i]->HasNews()) {
+        if (stop || slots[i].ready_at <= now || (!slots[i].restart && (*ingesters)[i]->HasNews())) {
           if (best == slots.size() || slots[i].ready_at < slots[best].ready_at) best = i;
         } else {
           earliest = std::min(earliest, slots[i].ready_at);
@@ -965,19 +990,41 @@ void Schedule(const std::vector<std::unique_ptr<ProductIngester>>& ingesters, co
         continue;
       }
       slots[best].busy = true;
+      const bool restart = slots[best].restart;
       lock.unlock();
       bool done = false;
-      Clock::time_point next_turn;
-      Status s = ingesters[best]->Step(max_pages, &done, &next_turn);
+      Clock::time_point next_turn = Clock::now();
+      Status s;
+      std::unique_ptr<ProductIngester> fresh;
+      if (restart) {
+        fresh = make(best);
+        auto prepared = fresh->Prepare();
+        s = prepared.status();
+        if (s.ok() && options.on_product_started) options.on_product_started(products[best]);
+      } else {
+        s = (*ingesters)[best]->Step(max_pages, &done, &next_turn);
+      }
+      if (!s.ok()) s = s.WithContext(products[best]);
+      const std::optional<int64_t> delay = s.ok() ? std::nullopt : retry_delay(best, s);
       lock.lock();
       slots[best].busy = false;
-      if (!s.ok() || done) {
+      if (restart && s.ok()) {
+        std::swap((*ingesters)[best], fresh);  // the failed one goes with `fresh`
+        slots[best].restart = false;
+      }
+      if (delay) {
+        slots[best].restart = true;
+        slots[best].ready_at = Clock::now() + std::chrono::milliseconds(*delay);
+      } else if (!s.ok() || done) {
         slots[best].done = true;
-        (*statuses)[best] = s.ok() ? s : s.WithContext(products[best]);
+        (*statuses)[best] = s;
       } else {
         slots[best].ready_at = next_turn;
       }
       cv.notify_all();
+      lock.unlock();
+      fresh.reset();
+      lock.lock();
     }
     cv.notify_all();
   };
@@ -1045,11 +1092,12 @@ IngestReport RunIngest(ObjectStore* store, const IngestOptions& options) {
   report.products.resize(products.size());
   std::vector<std::unique_ptr<ProductIngester>> ingesters;
   ProgressBar progress(fmt::format("{}", fmt::join(products, ",")), "trades", 0, options.progress);
-  for (size_t i = 0; i < products.size(); ++i) {
+  const auto make = [&](size_t i) {
     auto ing = std::make_unique<ProductIngester>(store, options, limiter, &stats, &progress, &report.products[i]);
     ing->set_product(products[i]);
-    ingesters.push_back(std::move(ing));
-  }
+    return ing;
+  };
+  for (size_t i = 0; i < products.size(); ++i) ingesters.push_back(make(i));
   const int workers = static_cast<int>(std::min<size_t>(
       products.size(), options.workers > 0 ? static_cast<size_t>(options.workers) : kDefaultWorkers));
   std::vector<Status> statuses(products.size());
@@ -1067,6 +1115,7 @@ IngestReport RunIngest(ObjectStore* store, const IngestOptions& options) {
             statuses[i] = e.status().WithContext(products[i]);
             continue;
           }
+          if (options.on_product_started) options.on_product_started(products[i]);
           expected += *e;
         }
       });
@@ -1074,7 +1123,7 @@ IngestReport RunIngest(ObjectStore* store, const IngestOptions& options) {
     for (auto& t : threads) t.join();
     progress.SetTotal(expected.load());
   }
-  Schedule(ingesters, products, options, workers, &statuses);
+  Schedule(&ingesters, make, products, options, workers, &statuses);
   progress.Finish();
   Status first = Status::OK();
   for (size_t i = 0; i < products.size(); ++i) {

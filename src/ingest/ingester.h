@@ -107,6 +107,18 @@ struct IngestOptions {
   // rate_per_second and burst are then ignored.
   RateLimiter* limiter = nullptr;
   std::function<void(const LandedObject&)> on_landed;
+  // Optional, for a long-running caller that serves every product from one
+  // run (`tradelake run`): what becomes of a product whose start (Prepare)
+  // or turn failed, asked from a worker thread with no lock held, never
+  // while stopping. A delay in milliseconds starts that product again after
+  // it, as a new run would (checkpoint loaded and recovered; trades it held
+  // in memory are fetched again), while the other products go on; nullopt
+  // ends the product with the error in its report (the behaviour without
+  // the callback).
+  std::function<std::optional<int64_t>(const std::string& product, const Status& error)> on_product_failed;
+  // Optional: `product` has started (its checkpoint loaded and recovered),
+  // the first time or again after a failure; from a worker thread.
+  std::function<void(const std::string& product)> on_product_started;
 };
 
 struct ProductReport {

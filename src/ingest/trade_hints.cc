@@ -36,6 +36,20 @@ bool TradeHints::WaitForTradesAbove(std::string_view product, int64_t have, Cloc
   return above();
 }
 
+void TradeHints::Unfollow(std::string_view product) {
+  {
+    std::lock_guard lock(mu_);
+    unfollowed_.emplace(product);
+    ++wakes_;
+  }
+  cv_.notify_all();
+}
+
+bool TradeHints::Follows(std::string_view product) const {
+  std::lock_guard lock(mu_);
+  return !unfollowed_.contains(product);
+}
+
 void TradeHints::Wake() {
   {
     std::lock_guard lock(mu_);

@@ -21,6 +21,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -41,6 +42,12 @@ class TradeHints {
   // Wake() is called. Returns true if there is such an id.
   bool WaitForTradesAbove(std::string_view product, int64_t have, Clock::time_point deadline);
 
+  // The feed will say nothing more of `product` (the exchange refused its
+  // subscription: unknown or delisted there): a follower polls it every
+  // poll_interval again, as without hints. Follows() is false from then on.
+  void Unfollow(std::string_view product);
+  bool Follows(std::string_view product) const;
+
   // Wakes every waiter (to stop); they return what Known says.
   void Wake();
 
@@ -51,6 +58,7 @@ class TradeHints {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, int64_t, std::less<>> known_;  // GUARDED_BY(mu_)
+  std::set<std::string, std::less<>> unfollowed_;      // GUARDED_BY(mu_)
   uint64_t wakes_ = 0;                                  // GUARDED_BY(mu_)
   int64_t notifications_ = 0;                           // GUARDED_BY(mu_)
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -15,6 +16,7 @@
 #include "exchange/rate_limiter.h"
 #include "pipeline/etl_trigger.h"
 #include "pipeline/json_text.h"
+#include "table/catalog.h"
 
 namespace tradelake {
 namespace {
@@ -42,6 +44,26 @@ std::string Label(std::string_view v) {
     out += c;
   }
   return out;
+}
+
+// A Delta statistic's value as a time ("\"2024-05-01T12:00:00.000Z\"").
+std::optional<TimestampMicros> StatTime(const std::map<std::string, std::string>& values, const char* column) {
+  auto it = values.find(column);
+  if (it == values.end()) return std::nullopt;
+  std::string_view text = it->second;
+  if (text.size() >= 2 && text.front() == '"' && text.back() == '"') text = text.substr(1, text.size() - 2);
+  auto t = ParseRfc3339(text);
+  return t.ok() ? std::optional(*t) : std::nullopt;
+}
+
+std::optional<int64_t> StatInt(const std::map<std::string, std::string>& values, const char* column) {
+  auto it = values.find(column);
+  if (it == values.end()) return std::nullopt;
+  int64_t v = 0;
+  const std::string& text = it->second;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return v;
 }
 
 }  // namespace
@@ -79,10 +101,7 @@ class Pipeline::Impl {
       spdlog::info("the schedule is paused (since {}, by {}): no exchange requests until `tradelake schedule resume`",
                    schedule_.changed_at ? FormatRfc3339Trimmed(*schedule_.changed_at) : "?", schedule_.by);
     }
-    for (auto& p : products_) {
-      Product* product = p.get();
-      product->thread = std::thread([this, product] { IngestLoop(product); });
-    }
+    ingest_thread_ = std::thread([this] { IngestLoop(); });
     etl_thread_ = std::thread([this] { EtlLoop(); });
     schedule_thread_ = std::thread([this] { ScheduleLoop(); });
     return Status::OK();
@@ -93,13 +112,11 @@ class Pipeline::Impl {
       std::lock_guard lock(mu_);
       if (stopped_) return;
       stopping_ = true;
-      for (auto& p : products_) p->stop = true;
+      ingest_stop_ = true;
       etl_stop_ = true;
     }
     cv_.notify_all();
-    for (auto& p : products_) {
-      if (p->thread.joinable()) p->thread.join();
-    }
+    if (ingest_thread_.joinable()) ingest_thread_.join();
     if (etl_thread_.joinable()) etl_thread_.join();
     if (schedule_thread_.joinable()) schedule_thread_.join();
     std::lock_guard lock(mu_);
@@ -134,7 +151,7 @@ class Pipeline::Impl {
     int following = 0, retrying = 0, failed = 0, paused = 0;
     for (const auto& p : products_) {
       s.products.push_back(p->status);
-      s.ingest_runs += p->runs;
+      s.ingest_runs += p->starts;
       if (!p->last_error.empty()) s.ingest_last_error = fmt::format("{}: {}", p->status.product, p->last_error);
       following += p->state == "following";
       retrying += p->state == "retrying";
@@ -292,71 +309,127 @@ class Pipeline::Impl {
     IngestProductStatus status;   // guarded by mu_
     std::string state = "starting";
     std::string last_error;
-    int64_t runs = 0;
-    // The backfill start (--since) is searched on the first run only; later
-    // runs resume from the checkpoint (and its backfill cursor, if any).
-    bool backfill_asked = false;
-    std::atomic<bool> stop{false};
-    std::thread thread;
+    int64_t starts = 0;           // times its ingestion was started (first, after a failure, after a pause)
+    bool started = false;         // its checkpoint was loaded at least once
+    int64_t backoff_ms = 0;       // the wait before its next start after a failure
   };
 
-  // One product's supervisor: follows it while the schedule runs.
-  void IngestLoop(Product* product) {
+  Product* Find(std::string_view id) {
+    for (auto& p : products_) {
+      if (p->status.product == id) return p.get();
+    }
+    return nullptr;
+  }
+
+  // The ingest supervisor: one RunIngest (ingest/ingester.h) in follow mode
+  // serves every product from its bounded worker pool while the schedule
+  // runs. A product that fails is started again inside that run after a
+  // growing wait (on_product_failed) while the others go on; a permanent
+  // error (unknown product, access denied) stops everything (fatal()).
+  void IngestLoop() {
     std::unique_lock lock(mu_);
     int64_t backoff_ms = options_.retry_min_ms;
+    bool backfill_asked = false;
     while (!stopping_) {
       if (fatal_) {
-        product->state = "failed";
+        for (auto& p : products_) p->state = "failed";
         cv_.wait(lock, [&] { return stopping_; });
         break;
       }
       if (schedule_.paused) {
-        product->state = "paused";
+        for (auto& p : products_) p->state = "paused";
         cv_.wait(lock, [&] { return stopping_ || !schedule_.paused; });
         continue;
       }
-      product->stop = false;
-      product->state = "following";
-      ++product->runs;
+      ingest_stop_ = false;
+      std::vector<std::string> ids;
+      for (auto& p : products_) {
+        ids.push_back(p->status.product);
+        ++p->starts;
+        if (p->state != "retrying") p->state = "starting";
+      }
       IngestOptions o = options_.ingest;
-      o.products = {product->status.product};
-      if (product->backfill_asked) {
+      o.products = std::move(ids);
+      // The backfill start (--since) is searched until every product has
+      // started once; later runs resume from the checkpoints (and their
+      // backfill cursors), without a new search.
+      if (backfill_asked) {
         o.since.reset();
         o.from_trade_id.reset();
       }
       o.follow = true;
       o.progress = false;
-      o.stop = &product->stop;
+      o.stop = &ingest_stop_;
       o.stats = &stats_;
       o.limiter = options_.ingest.limiter != nullptr ? options_.ingest.limiter : limiter_.get();
       o.on_landed = [this](const LandedObject& landed) { OnLanded(landed); };
+      o.on_product_started = [this](const std::string& product) { OnProductStarted(product); };
+      o.on_product_failed = [this](const std::string& product, const Status& error) {
+        return OnProductFailed(product, error);
+      };
       lock.unlock();
       const IngestReport report = RunIngest(ingest_store_, o);
       lock.lock();
+      backfill_asked = std::all_of(products_.begin(), products_.end(), [](const auto& p) { return p->started; });
+      if (fatal_ || stopping_) continue;
       if (report.status.ok() || report.status.code() == StatusCode::kCancelled) {
-        // Stopped on request (pause or shutdown). A backfill cut short is
-        // in the checkpoint's cursor and continues without a new search.
-        product->backfill_asked = true;
+        // Stopped on request (pause): the loop waits for the resume.
         backoff_ms = options_.retry_min_ms;
-        product->last_error.clear();
-        if (!product->stop && !stopping_) cv_.wait_for(lock, milliseconds(options_.retry_min_ms));
+        if (!schedule_.paused) cv_.wait_for(lock, milliseconds(options_.retry_min_ms), [&] { return stopping_; });
         continue;
       }
-      product->last_error = report.status.ToString();
+      // The run as a whole failed (the product listing could not be read).
       if (IsPermanent(report.status)) {
         spdlog::error("ingest stopped: {}", report.status.ToString());
         fatal_ = report.status;
-        product->state = "failed";
         cv_.notify_all();
         continue;
       }
-      product->state = "retrying";
-      spdlog::warn("ingest of {} failed ({}); starting again in {:.1f} s", product->status.product,
-                   report.status.ToString(), static_cast<double>(backoff_ms) / 1000.0);
+      for (auto& p : products_) {
+        p->state = "retrying";
+        p->last_error = report.status.ToString();
+      }
+      spdlog::warn("ingest failed ({}); starting again in {:.1f} s", report.status.ToString(),
+                   static_cast<double>(backoff_ms) / 1000.0);
       cv_.wait_for(lock, milliseconds(backoff_ms), [&] { return stopping_ || schedule_.paused; });
       backoff_ms = std::min(backoff_ms * 2, options_.retry_max_ms);
     }
-    product->state = "stopped";
+    for (auto& p : products_) p->state = "stopped";
+  }
+
+  void OnProductStarted(const std::string& id) {
+    std::lock_guard lock(mu_);
+    Product* p = Find(id);
+    if (p == nullptr) return;
+    p->started = true;
+    p->state = "following";
+  }
+
+  // A product's ingestion failed inside the run: when to start it again
+  // (ms), or nullopt for a permanent error, which stops every product.
+  std::optional<int64_t> OnProductFailed(const std::string& id, const Status& error) {
+    std::optional<int64_t> delay;
+    {
+      std::lock_guard lock(mu_);
+      Product* p = Find(id);
+      if (p == nullptr || stopping_) return std::nullopt;
+      p->last_error = error.ToString();
+      if (IsPermanent(error)) {
+        spdlog::error("ingest stopped: {}", error.ToString());
+        p->state = "failed";
+        if (!fatal_) fatal_ = error;
+        ingest_stop_ = true;
+      } else {
+        p->backoff_ms = p->backoff_ms == 0 ? options_.retry_min_ms : std::min(p->backoff_ms * 2, options_.retry_max_ms);
+        delay = p->backoff_ms;
+        p->state = "retrying";
+        ++p->starts;
+        spdlog::warn("ingest of {} failed ({}); starting it again in {:.1f} s", id, error.ToString(),
+                     static_cast<double>(*delay) / 1000.0);
+      }
+    }
+    cv_.notify_all();
+    return delay;
   }
 
   void OnLanded(const LandedObject& landed) {
@@ -364,6 +437,7 @@ class Pipeline::Impl {
       std::lock_guard lock(mu_);
       for (auto& p : products_) {
         if (p->status.product != landed.product_id) continue;
+        p->backoff_ms = 0;  // it makes progress: a later failure waits the least again
         p->status.trades_landed += landed.trades;
         ++p->status.objects_landed;
         p->status.bronze_bytes += landed.bytes;
@@ -426,6 +500,14 @@ class Pipeline::Impl {
       } else {
         summary.error = report.status().ToString();
       }
+      if (report.ok() && options_.on_gold_newest) {
+        auto moved = GoldNewestMoved(*report);
+        if (!moved.empty()) {
+          lock.unlock();
+          options_.on_gold_newest(moved);
+          lock.lock();
+        }
+      }
       if (report.ok() && options_.after_etl) {
         lock.unlock();
         options_.after_etl(*report, &etl_stop_);
@@ -452,6 +534,46 @@ class Pipeline::Impl {
       }
     }
     etl_state_ = "stopped";
+  }
+
+  // The products whose newest gold.bars_1m minute `report`'s run moved,
+  // from the ETL's state in memory (etl_cache_, which only this thread
+  // touches): the bars of one product and day are in that day's files, and
+  // since trade ids grow with time, the newest bar holds the largest
+  // period_start, first_trade_id and last_trade_id of the product's files.
+  std::map<std::string, GoldNewestBar> GoldNewestMoved(const EtlReport& report) {
+    std::map<std::string, GoldNewestBar> moved;
+    if (etl_cache_.catalog.seq != report.seq) return moved;  // reloaded next run
+    auto table = etl_cache_.tables.find(std::string(kGoldBars1m));
+    if (table == etl_cache_.tables.end()) return moved;
+    const auto& files = table->second.files;
+    for (const auto& [product, range] : report.inserted_time_range) {
+      const std::string prefix = PartitionName(product, FormatDate(range.second)) + "/";
+      std::optional<GoldNewestBar> newest;
+      for (auto it = files.lower_bound(prefix); it != files.end() && it->first.starts_with(prefix); ++it) {
+        auto stats = ParseDeltaStats(it->second.stats);
+        if (!stats.ok()) continue;
+        const auto minute = StatTime(stats->max_values, "period_start");
+        const auto first = StatInt(stats->max_values, "first_trade_id");
+        const auto last = StatInt(stats->max_values, "last_trade_id");
+        if (!minute || !first || !last) continue;
+        if (!newest) newest = GoldNewestBar{*minute, *first, *last};
+        newest->minute = std::max(newest->minute, *minute);
+        newest->first_trade_id = std::max(newest->first_trade_id, *first);
+        newest->last_trade_id = std::max(newest->last_trade_id, *last);
+      }
+      if (!newest) continue;
+      auto [known, inserted] = gold_newest_.try_emplace(product, *newest);
+      if (!inserted) {
+        if (newest->minute < known->second.minute ||
+            (newest->minute == known->second.minute && newest->last_trade_id <= known->second.last_trade_id)) {
+          continue;  // a repair of older minutes: the newest did not move
+        }
+        known->second = *newest;
+      }
+      moved[product] = *newest;
+    }
+    return moved;
   }
 
   void ScheduleLoop() {
@@ -491,9 +613,7 @@ class Pipeline::Impl {
       if (s.paused != was_paused) {
         spdlog::info("schedule {} by {}", s.paused ? "paused" : "resumed", s.by.empty() ? "?" : s.by);
       }
-      if (s.paused) {
-        for (auto& p : products_) p->stop = true;
-      }
+      if (s.paused) ingest_stop_ = true;
     }
     cv_.notify_all();
   }
@@ -503,8 +623,10 @@ class Pipeline::Impl {
   const PipelineOptions options_;
   std::unique_ptr<RateLimiter> limiter_;
   ClientStats stats_;
+  std::atomic<bool> ingest_stop_{false};  // ends the running RunIngest (pause, stop, a fatal error)
   std::atomic<bool> etl_stop_{false};
   LakeState etl_cache_;  // the ETL thread's Delta state between runs (only it touches this)
+  std::map<std::string, GoldNewestBar> gold_newest_;  // by product; only the ETL thread touches this
   std::atomic<TimestampMicros> last_success_at_{0};
   TimestampMicros started_at_ = 0;
 
@@ -523,7 +645,7 @@ class Pipeline::Impl {
   EtlRunSummary etl_totals_;
   std::map<std::string, int64_t> etl_rejected_by_rule_;
   std::optional<EtlRunSummary> last_etl_;
-  std::thread etl_thread_, schedule_thread_;
+  std::thread ingest_thread_, etl_thread_, schedule_thread_;
 };
 
 Pipeline::Pipeline(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

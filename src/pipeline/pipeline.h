@@ -3,13 +3,17 @@
 //   ingest (follow mode) ──Bronze micro-batches──> ETL (debounced) ──> Silver/Gold
 //
 // Three threads:
-//   ingest supervisor  runs RunIngest (ingest/ingester.h) in follow mode for
-//                      every product while the schedule is running. Bronze is
-//                      flushed every flush interval or every flush_trades
-//                      trades, whichever comes first, then checkpointed. A
-//                      failed run (exchange down after its retries, a store
-//                      error) is recorded and restarted after a growing wait
-//                      (1 s .. 60 s); an unknown product is fatal (fatal()).
+//   ingest supervisor  runs one RunIngest (ingest/ingester.h) in follow mode
+//                      for all products while the schedule is running: its
+//                      bounded pool of ingest.workers threads serves them by
+//                      backlog age (with ingest.hints, where the feed shows
+//                      new trades). Bronze is flushed every flush interval or
+//                      every flush_trades trades, whichever comes first, then
+//                      checkpointed. A product that fails (exchange down
+//                      after its retries, a store error) is recorded and
+//                      started again after a growing wait (1 s .. 60 s) while
+//                      the others go on; an unknown product is fatal
+//                      (fatal()).
 //   ETL worker         runs RunEtl (etl/etl.h) once at start (to catch up on
 //                      Bronze landed before), then whenever objects landed:
 //                      after `etl_debounce` without a new object, or at the
@@ -50,6 +54,12 @@
 
 namespace tradelake {
 
+// Gold's newest 1-minute bar of a product, as an ETL run committed it.
+struct GoldNewestBar {
+  TimestampMicros minute = 0;  // its period_start
+  int64_t first_trade_id = 0, last_trade_id = 0;
+};
+
 struct PipelineOptions {
   // products, exchange, rate limits, poll/flush intervals and object_max_trades
   // (the flush_trades setting), and optionally a limiter shared with other
@@ -66,6 +76,14 @@ struct PipelineOptions {
   // pipeline's lock (`tradelake run` reconciles closed minutes with the
   // exchange's candles here). `stop` is set when the pipeline stops.
   std::function<void(const EtlReport&, const std::atomic<bool>* stop)> after_etl;
+  // Called on the ETL thread after an ETL run that moved a product's newest
+  // gold.bars_1m minute (before after_etl), with those products. Exact: read
+  // from the Delta statistics of the bars_1m files of the day the run
+  // inserted that product's newest trades into (the ETL's own state in
+  // memory, no store request), so its cost follows the products the run
+  // touched, not the lake's age. A run after which the ETL's state was
+  // reloaded (a compaction) reports nothing; the next run catches up.
+  std::function<void(const std::map<std::string, GoldNewestBar>& moved)> on_gold_newest;
 };
 
 struct EtlRunSummary {

@@ -6,14 +6,18 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include "table/catalog.h"
+#include "etl/gold.h"
 #include "exchange/simulator.h"
 #include "ingest/checkpoint.h"
 #include "ingest/verify.h"
 #include "pipeline/etl_trigger.h"
 #include "pipeline/json_text.h"
+#include "store/fault_store.h"
 #include "store/lake.h"
 
 namespace tradelake {
@@ -187,6 +191,106 @@ TEST_F(PipelineTest, AnUnknownProductIsFatalAndNamed) {
   EXPECT_EQ(p->fatal()->code(), StatusCode::kNotFound);
   EXPECT_NE(p->fatal()->message().find("NOPE-USD"), std::string::npos);
   EXPECT_EQ(p->GetStatus().state, "failed");
+}
+
+// All products are served by one ingester's worker pool; a product whose
+// Bronze writes fail is started again on its own while the others go on.
+TEST_F(PipelineTest, AProductThatFailsIsStartedAgainWhileTheOthersKeepLanding) {
+  FaultInjectionStore faulty(ingest_.get());
+  faulty.FailPuts("bronze/source=coinbase/product=ETH-USD/", 0, Unavailable("disk says no (test)"));
+  PipelineOptions o = Options();
+  o.ingest.workers = 1;  // one thread serves both products
+  auto started = Pipeline::Start(&faulty, etl_.get(), std::move(o));
+  ASSERT_TRUE(started.ok()) << started.status().ToString();
+  Pipeline& p = **started;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        auto s = p.GetStatus();
+        return s.ingest_state == "retrying" && s.ingest_runs >= 4 && s.products[0].trades_landed > 0;
+      },
+      120'000))
+      << p.StatusJson();
+  PipelineStatus s = p.GetStatus();
+  EXPECT_NE(s.ingest_last_error.find("ETH-USD"), std::string::npos) << s.ingest_last_error;
+  EXPECT_NE(s.ingest_last_error.find("disk says no"), std::string::npos) << s.ingest_last_error;
+  EXPECT_EQ(s.products[1].trades_landed, 0);
+  EXPECT_FALSE(p.fatal().has_value());
+  // BTC-USD lands live trades while ETH-USD keeps failing.
+  const int64_t btc = s.products[0].trades_landed;
+  ASSERT_TRUE(Eventually([&] { return p.GetStatus().products[0].trades_landed > btc; }, 60'000));
+  EXPECT_EQ(p.GetStatus().products[1].trades_landed, 0);
+  faulty.Heal();
+  ASSERT_TRUE(Eventually(
+      [&] {
+        auto now = p.GetStatus();
+        return now.products[1].trades_landed > 0 && now.ingest_state == "following";
+      },
+      120'000))
+      << p.StatusJson();
+  p.Stop();
+  for (const auto& product : {"BTC-USD", "ETH-USD"}) {
+    std::vector<int64_t> ids;
+    auto sum = VerifyBronze(ingest_.get(), product, &ids);
+    ASSERT_TRUE(sum.ok()) << sum.status().ToString();
+    EXPECT_TRUE(sum->ok()) << product;
+    ASSERT_FALSE(ids.empty());
+    EXPECT_EQ(ids.front(), sim_->FirstTradeId(product));
+    EXPECT_EQ(static_cast<int64_t>(ids.size()), ids.back() - ids.front() + 1) << product;
+  }
+}
+
+// The time of a simulator trade.
+TimestampMicros TradeTime(const Simulator& sim, const std::string& product, int64_t id) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  std::string_view time;
+  const std::string json = sim.TradeJson(product, id);
+  EXPECT_EQ(parser.parse(json).get(doc), simdjson::SUCCESS) << json;
+  EXPECT_EQ(doc["time"].get_string().get(time), simdjson::SUCCESS) << json;
+  auto t = ParseRfc3339(time);
+  EXPECT_TRUE(t.ok()) << json;
+  return t.ok() ? *t : 0;
+}
+
+// After an ETL commit the pipeline says where Gold's newest minute is, per
+// product, exactly: checked against the exchange's own trade times.
+TEST_F(PipelineTest, EachCommitTellsGoldsNewestMinuteWithItsFirstAndLastTradeId) {
+  std::mutex mu;
+  std::vector<std::map<std::string, GoldNewestBar>> seen;
+  PipelineOptions o = Options();
+  o.on_gold_newest = [&](const std::map<std::string, GoldNewestBar>& moved) {
+    std::lock_guard lock(mu);
+    seen.push_back(moved);
+  };
+  auto p = Start(std::move(o));
+  ASSERT_TRUE(p);
+  // Two reports: the backfill's, then one of live trades.
+  ASSERT_TRUE(Eventually(
+      [&] {
+        std::lock_guard lock(mu);
+        return seen.size() >= 2;
+      },
+      180'000));
+  p->Stop();
+  std::lock_guard lock(mu);
+  std::map<std::string, GoldNewestBar> last;
+  for (const auto& moved : seen) {
+    for (const auto& [product, bar] : moved) {
+      if (last.contains(product)) {
+        EXPECT_GT(bar.last_trade_id, last[product].last_trade_id) << product << ": reported without moving";
+        EXPECT_GE(bar.minute, last[product].minute) << product;
+      }
+      last[product] = bar;
+      // The minute is the last trade's; the first trade is the minute's first.
+      EXPECT_LE(bar.first_trade_id, bar.last_trade_id);
+      EXPECT_EQ(bar.minute, PeriodStart(TradeTime(*sim_, product, bar.last_trade_id), kMicrosPerMinute)) << product;
+      EXPECT_EQ(PeriodStart(TradeTime(*sim_, product, bar.first_trade_id), kMicrosPerMinute), bar.minute) << product;
+      if (bar.first_trade_id > sim_->FirstTradeId(product)) {
+        EXPECT_LT(TradeTime(*sim_, product, bar.first_trade_id - 1), bar.minute) << product;
+      }
+    }
+  }
+  EXPECT_EQ(last.size(), 2u);
 }
 
 TEST_F(PipelineTest, StatusJsonAndMetricsDescribeThePipeline) {
