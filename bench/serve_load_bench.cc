@@ -32,7 +32,11 @@
 //        the same server. wrk's own figures (Requests/sec, the 50/75/90/99%
 //        latency distribution, Non-2xx or 3xx responses, Socket errors,
 //        Transfer/sec) are parsed from its output; it does not check bodies.
-//        Without wrk, one line says so and this step is skipped.
+//        Without wrk, one line says so and this step is skipped. Then wrk
+//        again for the same bars with Accept-Encoding: gzip (what browsers
+//        send; the server sends its cached gzip body), and with
+//        format=columnar, identity and gzip (the bodies are checked first
+//        with single requests: the same bars, gzip decoding to identity).
 //   The serve process's VmRSS (/proc/<pid>/status) is sampled every 250 ms;
 //   its CPU time comes from /proc/<pid>/stat (and wrk's from its rusage).
 //
@@ -467,18 +471,18 @@ std::string RunWrkOnce(Children& children, std::vector<std::string> argv, long s
 // measured run.
 WrkRun RunWrk(Children& children, const std::string& wrk, const std::string& url, const std::string& path,
               int connections, double warmup_s, double seconds_s, pid_t server, const fs::path& dir,
-              const std::string& name) {
+              const std::string& name, const std::string& accept = "identity") {
   WrkRun r;
   const int threads = std::min(2, connections);
   r.measured_s = std::max(1L, std::lround(std::ceil(seconds_s)));
   r.warm_s = warmup_s > 0 ? std::max(1L, std::lround(std::ceil(warmup_s))) : 0;
   const auto argv = [&](long secs) {
     return std::vector<std::string>{wrk, fmt::format("-t{}", threads), fmt::format("-c{}", connections),
-                                    fmt::format("-d{}s", secs), "--latency", "-H", "Accept-Encoding: identity",
+                                    fmt::format("-d{}s", secs), "--latency", "-H", "Accept-Encoding: " + accept,
                                     url + path};
   };
-  r.command = fmt::format("{} -t{} -c{} -d{}s --latency -H 'Accept-Encoding: identity' '{}{}'", wrk, threads,
-                          connections, r.measured_s, url, path);
+  r.command = fmt::format("{} -t{} -c{} -d{}s --latency -H 'Accept-Encoding: {}' '{}{}'", wrk, threads,
+                          connections, r.measured_s, accept, url, path);
   r.warm_from = Clock::now();
   if (r.warm_s > 0) {
     const std::string why = RunWrkOnce(children, argv(r.warm_s), r.warm_s, dir, name + "-warmup", &r.warm, nullptr);
@@ -782,6 +786,25 @@ int Run(const Options& opt, const fs::path& dir, Children& children) {
     std::sort(ms.begin(), ms.end());
     e.ms = ms.empty() ? 0 : ms[ms.size() / 2];
   }
+  // The columnar form: the same bars (its "time" column), the same with gzip.
+  size_t columnar_bars = 0;
+  int64_t columnar_bytes = 0, columnar_gzip_wire = 0;
+  {
+    auto r = single.Get(bars_path + "&format=columnar", identity);
+    auto g = single.Get(bars_path + "&format=columnar", {{"Accept-Encoding", "gzip"}});  // decoded by the client
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    simdjson::dom::array times;
+    if (!r || r->status != 200 || parser.parse(r->body).get(doc) != simdjson::SUCCESS ||
+        doc["bars"]["time"].get_array().get(times) != simdjson::SUCCESS || !g || g->body != r->body) {
+      std::fprintf(stderr, "serve_load_bench: the columnar answer is not the documented JSON (or its gzip differs)\n");
+      return 1;
+    }
+    columnar_bars = times.size();
+    columnar_bytes = static_cast<int64_t>(r->body.size());
+    const std::string len = g->get_header_value("Content-Length");
+    columnar_gzip_wire = len.empty() ? columnar_bytes : std::atoll(len.c_str());
+  }
   // /healthz one at a time: on one kept-alive connection, and on a new
   // connection per request (the difference is the cost of reusing one).
   std::vector<double> health_kept, health_fresh;
@@ -814,6 +837,16 @@ int Run(const Options& opt, const fs::path& dir, Children& children) {
   const std::string wrk = FindWrk();
   std::optional<WrkRun> wrk_health, wrk_bars;
   std::string wrk_version;
+  // The same bars as other clients ask for them: with gzip (browsers,
+  // httplib::Client), and in the columnar form, plain and with gzip.
+  struct Variant {
+    const char* name;
+    std::string path, accept;
+    std::optional<WrkRun> run;
+  };
+  std::vector<Variant> variants = {{"wrk: bars, gzip", bars_path, "gzip", std::nullopt},
+                                   {"wrk: bars, columnar", bars_path + "&format=columnar", "identity", std::nullopt},
+                                   {"wrk: bars, columnar, gzip", bars_path + "&format=columnar", "gzip", std::nullopt}};
   if (!wrk.empty()) {
     wrk_version = WrkVersion(children, wrk, dir);
     wrk_health = RunWrk(children, wrk, url, "/healthz", opt.connections, opt.warmup, opt.seconds, server, dir,
@@ -822,6 +855,12 @@ int Run(const Options& opt, const fs::path& dir, Children& children) {
     wrk_bars = RunWrk(children, wrk, url, bars_path, opt.connections, opt.warmup, opt.seconds, server, dir,
                       "wrk-bars");
     if (g_stop.load()) return 1;
+    for (size_t i = 0; i < variants.size(); ++i) {
+      Variant& v = variants[i];
+      v.run = RunWrk(children, wrk, url, v.path, opt.connections, opt.warmup, opt.seconds, server, dir,
+                     fmt::format("wrk-bars-{}", i + 1), v.accept);
+      if (g_stop.load()) return 1;
+    }
   }
 
   // What Gold holds for that day, to check the answer's size.
@@ -890,6 +929,8 @@ int Run(const Options& opt, const fs::path& dir, Children& children) {
     std::printf("  warm, Accept-Encoding: %-4s -> Content-Encoding: %-8s median of 3 %9.1f ms, %s bytes on the wire\n",
                 e.accept.c_str(), e.got.empty() ? "(none)" : e.got.c_str(), e.ms, Thousands(e.wire).c_str());
   }
+  std::printf("  format=columnar: %zu bars, %s bytes; with gzip %s bytes on the wire\n", columnar_bars,
+              Thousands(columnar_bytes).c_str(), Thousands(columnar_gzip_wire).c_str());
   std::printf("  GET /healthz, median of %zu: on the same kept-alive connection %.1f ms (max %.1f), on a new connection "
               "each %.1f ms (max %.1f)\n",
               health_kept.size(), health_kept[health_kept.size() / 2], health_kept.back(),
@@ -907,6 +948,9 @@ int Run(const Options& opt, const fs::path& dir, Children& children) {
   if (wrk_health && wrk_bars) {
     PrintWrkRow("wrk: baseline: GET /healthz", *wrk_health);
     PrintWrkRow("wrk: GET /api/v1/bars (1 day of 1m)", *wrk_bars);
+    for (const Variant& v : variants) {
+      if (v.run) PrintWrkRow(v.name, *v.run);
+    }
   }
   for (const LoadResult* r : {&health, &bars}) {
     for (const auto& [code, n] : r->statuses) std::printf("  HTTP %d: %lld answers\n", code, static_cast<long long>(n));
@@ -923,6 +967,11 @@ int Run(const Options& opt, const fs::path& dir, Children& children) {
     std::printf("  %s\n", wrk_bars->command.c_str());
     PrintWrkDetail("wrk GET /healthz", *wrk_health);
     PrintWrkDetail("wrk GET /api/v1/bars", *wrk_bars);
+    for (const Variant& v : variants) {
+      if (!v.run) continue;
+      std::printf("  %s\n", v.run->command.c_str());
+      PrintWrkDetail(v.name, *v.run);
+    }
     if (static_cast<double>(wrk_bars->measured_s) != opt.seconds ||
         static_cast<double>(wrk_bars->warm_s) != opt.warmup) {
       std::printf("  (wrk's -d takes whole seconds: it ran %ld s after a %ld s warm-up)\n", wrk_bars->measured_s,
@@ -959,13 +1008,37 @@ int Run(const Options& opt, const fs::path& dir, Children& children) {
                 wrk_bars ? "wrk's measurement failed" : "wrk not found");
   }
 
+  if (wrk_bars) {
+    std::printf("target p99 <= 20 ms at %d connections (wrk), by what the client asks for:\n", opt.connections);
+    const auto line = [](const char* what, const std::optional<WrkRun>& r) {
+      if (!r || !r->Ok()) {
+        std::printf("  %-44s no measurement\n", what);
+        return;
+      }
+      std::printf("  %-44s p99 %7.2f ms, %6.0f req/s  %s\n", what, r->stats.p99, r->stats.req_per_s,
+                  r->stats.p99 <= 20.0 ? "HIT" : "MISS");
+    };
+    line("rows, Accept-Encoding: identity", wrk_bars);
+    line("rows, Accept-Encoding: gzip (browsers)", variants[0].run);
+    line("format=columnar, identity", variants[1].run);
+    line("format=columnar, gzip", variants[2].run);
+  }
+
   bool failed = false;
+  if (columnar_bars != bar_count) {
+    std::printf("ERROR: the columnar answer has %zu bars, the rows answer %zu\n", columnar_bars, bar_count);
+    failed = true;
+  }
   for (const LoadResult* r : {&health, &bars}) {
     if (r->non200 + r->transport_errors + r->bad_bodies > 0 || r->measured == 0) failed = true;
   }
   if (wrk_health && wrk_bars) {
-    for (const auto& [name, r] : {std::pair<const char*, const WrkRun*>{"GET /healthz", &*wrk_health},
-                                  {"GET /api/v1/bars", &*wrk_bars}}) {
+    std::vector<std::pair<const char*, const WrkRun*>> runs = {{"GET /healthz", &*wrk_health},
+                                                                {"GET /api/v1/bars", &*wrk_bars}};
+    for (const Variant& v : variants) {
+      if (v.run) runs.emplace_back(v.name, &*v.run);
+    }
+    for (const auto& [name, r] : runs) {
       if (!r->failure.empty()) std::printf("ERROR: wrk %s: %s\n", name, r->failure.c_str());
       const int64_t non2xx = r->stats.non2xx + r->warm.non2xx, sock = r->stats.SocketErrors() + r->warm.SocketErrors();
       if (non2xx + sock > 0) {

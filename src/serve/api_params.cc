@@ -56,6 +56,13 @@ Result<BarInterval> ParseIntervalParam(const QueryParams& params) {
       fmt::format("parameter interval: {} is not one of 1m, 1h, 1d", QuoteForMessage(name)));
 }
 
+Result<BarsFormat> ParseFormatParam(const QueryParams& params) {
+  const std::string* text = Find(params, "format");
+  if (text == nullptr || *text == "rows") return BarsFormat::kRows;
+  if (*text == "columnar") return BarsFormat::kColumnar;
+  return InvalidArgument(fmt::format("parameter format: {} is not rows or columnar", QuoteForMessage(*text)));
+}
+
 Result<TimeRange> ParseRangeParams(const QueryParams& params, TimestampMicros now,
                                    int64_t default_span, int64_t max_span, std::string_view what) {
   TimeRange r;
@@ -135,6 +142,7 @@ Result<BarsQuery> ParseBarsQuery(const QueryParams& params, TimestampMicros now)
                    ParseRangeParams(params, now, q.interval.default_span, q.interval.max_span,
                                     fmt::format("interval={}", q.interval.name)));
   q.aligned = AlignRangeUp(q.range, q.interval.micros);
+  ASSIGN_OR_RETURN(q.format, ParseFormatParam(params));
   return q;
 }
 

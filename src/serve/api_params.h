@@ -88,14 +88,22 @@ TimestampMicros AlignUp(TimestampMicros t, int64_t interval);
 // one interval. REQUIRES: as AlignUp, for both ends.
 TimeRange AlignRangeUp(TimeRange r, int64_t interval);
 
+// The shape of a /api/v1/bars answer: "rows" (the default: an array of bar
+// objects) or "columnar" (one array per field).
+enum class BarsFormat { kRows, kColumnar };
+
+// format=: "rows" or "columnar"; kRows when absent.
+Result<BarsFormat> ParseFormatParam(const QueryParams& params);
+
 // GET /api/v1/bars parameters: product, interval, from/to with the
-// interval's default and longest span (checked in that order; the first
-// problem is the error).
+// interval's default and longest span, format (checked in that order; the
+// first problem is the error).
 struct BarsQuery {
   std::string product;
   BarInterval interval;
   TimeRange range;    // as asked for (echoed in the answer)
   TimeRange aligned;  // AlignRangeUp(range, interval.micros): what is queried and cached
+  BarsFormat format = BarsFormat::kRows;
 };
 Result<BarsQuery> ParseBarsQuery(const QueryParams& params, TimestampMicros now);
 

@@ -13,6 +13,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <thread>
 #include <utility>
 
@@ -26,6 +27,7 @@
 #include "serve/api_params.h"
 #include "query/statement_limits.h"
 #include "serve/auth.h"
+#include "serve/bars_body.h"
 #include "serve/bars_cache.h"
 #include "sql/prune.h"
 #include "serve/dashboard.h"
@@ -43,6 +45,10 @@ namespace {
 // ApiServerOptions::bars_cache_entries): a one-day 1m answer is ~0.4 MB,
 // 31 days of 1m ~13 MB.
 constexpr size_t kBarsCacheBytes = 64 << 20;
+// Memory bound of the finished answers (identity and gzip bodies).
+constexpr size_t kBodyCacheBytes = 64 << 20;
+// Smaller answers are sent as they are: gzip would save a few dozen bytes.
+constexpr size_t kMinGzipBytes = 512;
 
 constexpr std::string_view kNoPipeline = "this server runs no pipeline; start one with `tradelake run`";
 
@@ -486,47 +492,74 @@ class ApiServer::Impl {
   void Bars(const httplib::Request& req, httplib::Response& res, std::string_view) {
     auto q = ParseBarsQuery(ParamsOf(req), options_.clock());
     if (!q.ok()) return SetStatusError(res, q.status());
-    auto bars = options_.bars_cache_entries == 0 ? UncachedBars(*q) : CachedBars(*q);
-    if (!bars.ok()) return SetStatusError(res, bars.status());
-    // The envelope is made by the JSON library; the cached array, already
-    // JSON text made by it (ComputeBars), is spliced in for "bars" rather
-    // than parsed and dumped again on every hit: a one-day 1m answer is
-    // ~0.4 MB, and a hit must stay cheap.
-    std::string out = DumpJson(Json{{"product", q->product},
-                                    {"interval", q->interval.name},
-                                    {"from", FormatRfc3339Trimmed(q->range.from)},
-                                    {"to", FormatRfc3339Trimmed(q->range.to)},
-                                    {"bars", nullptr}});
-    constexpr std::string_view kTail = "null}";
-    out.resize(out.size() - kTail.size());
-    out.reserve(out.size() + (*bars)->size() + 1);
-    out += **bars;
+    const bool gzip = AcceptsGzip(req.get_header_value("Accept-Encoding"));
+    const bool cached = options_.bars_cache_entries > 0;
+    if (cached) MaybeRefreshWithoutWaiting();
+    // With the live tail, a 1m answer ends with its bars from Gold's newest
+    // minute on (that minute's Gold bar may still lack trades that arrived
+    // after the ETL run), within the range, replacing Gold's bar of that
+    // minute when the tail has one. They are part of the answer's key.
+    std::optional<TimestampMicros> gold_minute;
+    std::vector<LiveBarCells> live;
+    std::string variant = q->format == BarsFormat::kColumnar ? "c" : "r";
     if (q->interval.name == "1m" && options_.pipeline.provisional_bars) {
-      // From Gold's newest minute on (its bar may still be missing trades
-      // that arrived after the ETL run), within the range: the live tail's
-      // bars, replacing Gold's bar of that minute when the tail has one.
-      const std::optional<TimestampMicros> gold = GoldMinute(q->product);
-      const TimestampMicros after = gold ? *gold - kMicrosPerMinute : q->range.from - kMicrosPerMinute;
-      Json live = ProvisionalBarsJson(q->product, after, q->range);
-      if (!live.empty()) {
-        out.pop_back();  // the Gold array's ']'
-        if (gold && live.front()["time"] == FormatRfc3339Trimmed(*gold)) {
-          // Gold's bars are flat objects, oldest first: its last one is that minute's, if in range.
-          const std::string mark = fmt::format("\"time\":\"{}\"", FormatRfc3339Trimmed(*gold));
-          const size_t at = out.rfind(mark);
-          const size_t open = at == std::string::npos ? std::string::npos : out.rfind('{', at);
-          if (open != std::string::npos) {
-            out.resize(open);
-            if (out.back() == ',') out.pop_back();
-          }
-        }
-        std::string more = DumpJson(live);  // "[{...},...]"
-        if (out.back() != '[') out += ',';
-        out.append(more, 1, std::string::npos);  // ends with the array's ']'
+      gold_minute = GoldMinute(q->product);
+      live = LiveCells(q->product, gold_minute ? *gold_minute - kMicrosPerMinute : q->range.from - kMicrosPerMinute,
+                       q->range);
+      variant += gold_minute ? std::to_string(*gold_minute) : "-";
+      for (const LiveBarCells& l : live) {
+        variant += l.complete ? "|c" : "|p";
+        for (const std::string& c : l.bar.cells) variant.append(1, ',').append(c);
       }
     }
-    out += '}';
-    SetJson(res, 200, std::move(out));
+    BodyCache::Key key{commit_seq_.load(), q->product, q->interval.name, q->range.from, q->range.to, variant};
+    BodyCache::Value found = cached ? bodies_.Find(key) : nullptr;
+    if (found && (!gzip || !found->gzip.empty() || found->identity.size() < kMinGzipBytes)) {
+      metrics_.CountBars(true);
+      return SendBars(res, std::move(found), gzip);
+    }
+    auto body = std::make_shared<AnswerBody>();
+    if (found) {
+      body->identity = found->identity;  // only the gzip encoding is new
+    } else {
+      auto gold = cached ? CachedBars(*q) : UncachedBars(*q);
+      if (!gold.ok()) return SetStatusError(res, gold.status());
+      key.commit = gold->first;
+      std::span<const BarCells> bars = gold->second->bars;
+      if (!live.empty() && gold_minute && live.front().bar.time == *gold_minute && !bars.empty() &&
+          bars.back().time == *gold_minute) {
+        bars = bars.first(bars.size() - 1);
+      }
+      // The envelope is made by the JSON library; the bars, already JSON
+      // text made by it, are spliced in for "bars".
+      Json envelope = {{"product", q->product},
+                       {"interval", q->interval.name},
+                       {"from", FormatRfc3339Trimmed(q->range.from)},
+                       {"to", FormatRfc3339Trimmed(q->range.to)}};
+      if (q->format == BarsFormat::kColumnar) envelope["format"] = "columnar";
+      envelope["bars"] = nullptr;
+      body->identity = DumpJson(envelope);
+      constexpr std::string_view kTail = "null}";
+      body->identity.resize(body->identity.size() - kTail.size());
+      body->identity += BarsJson(bars, live, q->format);
+      body->identity += '}';
+    }
+    if (gzip && body->identity.size() >= kMinGzipBytes) body->gzip = Gzip(body->identity);
+    if (cached) bodies_.Insert(std::move(key), body);
+    SendBars(res, std::move(body), gzip);
+  }
+
+  // The answer of `body`, gzip-encoded when the client accepts it and the
+  // encoding exists.
+  static void SendBars(httplib::Response& res, std::shared_ptr<const AnswerBody> body, bool gzip) {
+    res.set_header("Vary", "Accept-Encoding");
+    if (gzip && !body->gzip.empty()) {
+      res.set_header("Content-Encoding", "gzip");
+      const std::string* text = &body->gzip;
+      return SetBody(res, 200, std::shared_ptr<const std::string>(std::move(body), text), "application/json");
+    }
+    const std::string* text = &body->identity;
+    SetBody(res, 200, std::shared_ptr<const std::string>(std::move(body), text), "application/json");
   }
 
   // Gold's newest 1m bar per product, from the Delta statistics of the
@@ -561,25 +594,12 @@ class ApiServer::Impl {
   }
 
   // The live tail's bars of `product` after `after` with period_start in
-  // `range`, in /api/v1/bars's shape plus "provisional" and "complete".
-  Json ProvisionalBarsJson(const std::string& product, TimestampMicros after, TimeRange range) {
-    Json out = Json::array();
+  // `range`, oldest first.
+  std::vector<LiveBarCells> LiveCells(const std::string& product, TimestampMicros after, TimeRange range) {
+    std::vector<LiveBarCells> out;
     for (const ProvisionalBar& p : options_.pipeline.provisional_bars(product, after)) {
-      const GoldBar& b = p.bar;
-      if (b.period_start < range.from || b.period_start >= range.to) continue;
-      out.push_back({{"time", FormatRfc3339Trimmed(b.period_start)},
-                     {"open", Dec18ToString(b.open)},
-                     {"high", Dec18ToString(b.high)},
-                     {"low", Dec18ToString(b.low)},
-                     {"close", Dec18ToString(b.close)},
-                     {"volume", Dec18ToString(b.total_volume)},
-                     {"quote_volume", Dec18ToString(b.quote_volume)},
-                     {"vwap", Dec18ToString(b.vwap)},
-                     {"trades", b.trade_count},
-                     {"buy_volume", Dec18ToString(b.buy_volume)},
-                     {"sell_volume", Dec18ToString(b.sell_volume)},
-                     {"provisional", true},
-                     {"complete", p.complete}});
+      if (p.bar.period_start < range.from || p.bar.period_start >= range.to) continue;
+      out.push_back({CellsOf(p.bar), p.complete});
     }
     return out;
   }
@@ -621,13 +641,17 @@ class ApiServer::Impl {
           const std::optional<TimestampMicros> gold = GoldMinute(product);
           const TimeRange all{std::numeric_limits<TimestampMicros>::min() / 2,
                               std::numeric_limits<TimestampMicros>::max() / 2};
-          std::string bars = DumpJson(ProvisionalBarsJson(product, gold ? *gold - kMicrosPerMinute : 0, all));
+          // The bars' JSON text is made once: compared with the last sent,
+          // then spliced into the event's envelope.
+          std::string bars = BarsJson({}, LiveCells(product, gold ? *gold - kMicrosPerMinute : 0, all), BarsFormat::kRows);
           if (bars != state->last_bars) {
-            state->last_bars = bars;
-            out += fmt::format("event: bars\ndata: {}\n\n",
-                               DumpJson(Json{{"product", product},
+            std::string data = DumpJson(Json{{"product", product},
                                              {"gold_minute", gold ? Json(FormatRfc3339Trimmed(*gold)) : Json(nullptr)},
-                                             {"bars", Json::parse(bars)}}));
+                                             {"bars", nullptr}});
+            constexpr std::string_view kTail = "null}";
+            data.resize(data.size() - kTail.size());
+            out += fmt::format("event: bars\ndata: {}{}}}\n\n", data, bars);
+            state->last_bars = std::move(bars);
           }
           const auto now = std::chrono::steady_clock::now();
           if (out.empty() && now - state->last_write > std::chrono::seconds(15)) out = ": keep-alive\n\n";
@@ -641,13 +665,15 @@ class ApiServer::Impl {
         [this](bool) { live_streams_.fetch_sub(1); });
   }
 
-  // The "bars" array of q from the cache, or computed and cached.
-  Result<BarsCache::Value> CachedBars(const BarsQuery& q) {
-    MaybeRefreshWithoutWaiting();
-    BarsCache::Key key{commit_seq_.load(), q.product, q.interval.name, q.aligned.from, q.aligned.to};
+  // Gold's bars of q and the commit they were read from.
+  using CommitBars = std::pair<int64_t, BarsCache::Value>;
+
+  // Gold's bars of q from the cache, or computed and cached.
+  Result<CommitBars> CachedBars(const BarsQuery& q) {
+    BarsCache::Key key{commit_seq_.load(), q.product, q.interval.name, q.aligned.from, q.aligned.to, {}};
     if (BarsCache::Value bars = bars_cache_.Find(key)) {
       metrics_.CountBars(true);
-      return bars;
+      return CommitBars(key.commit, std::move(bars));
     }
     std::lock_guard<std::mutex> lake(lake_mu_);
     MaybeRefresh();
@@ -656,29 +682,29 @@ class ApiServer::Impl {
     // it computes the answer, the others find it.
     if (BarsCache::Value bars = bars_cache_.Find(key)) {
       metrics_.CountBars(true);
-      return bars;
+      return CommitBars(key.commit, std::move(bars));
     }
     metrics_.CountBars(false);
     // The aligned range selects the same bars as the asked one
     // (api_params.cc), so the answer is right for every request of the key.
-    ASSIGN_OR_RETURN(std::string computed, ComputeBars(q, q.aligned));
-    auto bars = std::make_shared<const std::string>(std::move(computed));
-    bars_cache_.Insert(std::move(key), bars);
-    return BarsCache::Value(std::move(bars));
+    ASSIGN_OR_RETURN(GoldBars computed, ComputeBars(q, q.aligned));
+    auto bars = std::make_shared<const GoldBars>(std::move(computed));
+    bars_cache_.Insert(key, bars);
+    return CommitBars(key.commit, std::move(bars));
   }
 
-  // The "bars" array of q read for its range exactly as asked (no cache).
-  Result<BarsCache::Value> UncachedBars(const BarsQuery& q) {
+  // Gold's bars of q read for its range exactly as asked (no cache).
+  Result<CommitBars> UncachedBars(const BarsQuery& q) {
     std::lock_guard<std::mutex> lake(lake_mu_);
     MaybeRefresh();
-    ASSIGN_OR_RETURN(std::string computed, ComputeBars(q, q.range));
-    return BarsCache::Value(std::make_shared<const std::string>(std::move(computed)));
+    ASSIGN_OR_RETURN(GoldBars computed, ComputeBars(q, q.range));
+    return CommitBars(sql_->commit_seq(), std::make_shared<const GoldBars>(std::move(computed)));
   }
 
-  // The "bars" array of q's product and interval with period_start in
-  // `range`, read from the lake; NotFound for a product without bars.
+  // Gold's bars of q's product and interval with period_start in `range`,
+  // read from the lake; NotFound for a product without bars.
   // REQUIRES: lake_mu_ held.
-  Result<std::string> ComputeBars(const BarsQuery& q, TimeRange range) {
+  Result<GoldBars> ComputeBars(const BarsQuery& q, TimeRange range) {
     std::string_view table = kGoldHourly;
     if (q.interval.name == "1m") table = kGoldBars1m;
     if (q.interval.name == "1d") table = kGoldDaily;
@@ -694,24 +720,23 @@ class ApiServer::Impl {
                                      table, q.product, TimestampLiteral(range.from),
                                      TimestampLiteral(range.to))));
     const QueryResult& rows = r.rows;
-    static constexpr std::string_view kNames[] = {"time",   "open",         "high", "low",    "close",      "volume",
-                                                  "quote_volume", "vwap", "trades", "buy_volume", "sell_volume"};
-    Json bars = Json::array();
+    GoldBars out;
+    out.bars.reserve(rows.row_count());
     for (uint64_t row = 0; row < rows.row_count(); ++row) {
-      Json bar = Json::object();
-      for (uint64_t col = 0; col < std::size(kNames); ++col) {
-        const std::string key(kNames[col]);
+      BarCells& b = out.bars.emplace_back();
+      const auto us = rows.GetString(row, 0);
+      b.time = us ? ParseInt(*us).value_or(0) : 0;
+      for (uint64_t col = 0; col < kBarFields.size(); ++col) {
         if (col == 0) {
-          bar[key] = TimeJson(rows, row, col);
+          b.cells[col] = DumpJson(TimeJson(rows, row, col));
         } else if (col == 8) {
-          bar[key] = IntJson(rows, row, col);
+          b.cells[col] = DumpJson(IntJson(rows, row, col));
         } else {
-          bar[key] = DecimalJson(rows, row, col);
+          b.cells[col] = DumpJson(DecimalJson(rows, row, col));
         }
       }
-      bars.push_back(std::move(bar));
     }
-    return DumpJson(bars);
+    return out;
   }
 
   void Trades(const httplib::Request& req, httplib::Response& res, std::string_view) {
@@ -955,6 +980,7 @@ class ApiServer::Impl {
   std::atomic<int64_t> commit_seq_{0};  // sql_->commit_seq(), readable without lake_mu_
 
   BarsCache bars_cache_{options_.bars_cache_entries, kBarsCacheBytes};
+  BodyCache bodies_{options_.bars_cache_entries, kBodyCacheBytes};
 };
 
 ApiServer::ApiServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -15,7 +15,7 @@
 //   GET  /api/v1/products
 //        {"commit": N, "products": [{"product", "first_date", "last_date"}]}
 //        products with Gold data, dates from the catalog snapshot.
-//   GET  /api/v1/bars?product=BTC-USD&interval=1m|1h|1d&from=T&to=T
+//   GET  /api/v1/bars?product=BTC-USD&interval=1m|1h|1d&from=T&to=T[&format=rows|columnar]
 //        {"product", "interval", "from", "to", "bars": [{"time", "open",
 //        "high", "low", "close", "volume", "quote_volume", "vwap", "trades",
 //        "buy_volume", "sell_volume"}]}, oldest first, period_start in
@@ -24,19 +24,29 @@
 //        now, from = to - 1 day (1m), 7 days (1h), 365 days (1d). Longest
 //        range: 31 days of 1m, 5 years (1826 days) of 1h, 100 years of 1d;
 //        longer -> 400. Times outside 0001-01-01 .. 9999-12-31 -> 400.
-//        Answers are cached: the "bars" array is kept per (catalog commit,
+//        format=columnar: {"product", "interval", "from", "to", "format":
+//        "columnar", "bars": {"time": [...], "open": [...], ...,
+//        "sell_volume": [...]}}, one array per field in the same order, the
+//        same values (bars_body.h).
+//        Answers are cached: Gold's bars are kept per (catalog commit,
 //        product, interval, from and to rounded up to the interval), which
-//        selects the same bars (serve/api_params.h AlignRangeUp); a new
-//        commit drops the older entries; at most bars_cache_entries (512)
-//        entries and 64 MB, least recently used out. A hit runs no statement
-//        and waits for none.
+//        selects the same bars (serve/api_params.h AlignRangeUp), and the
+//        finished answer per (catalog commit, product, interval, from and to
+//        as asked, format, the live tail's bars); a new commit drops the
+//        older entries; at most bars_cache_entries (512) entries and 64 MB
+//        each, least recently used out. A hit runs no statement and waits
+//        for none. A client whose Accept-Encoding accepts gzip gets the
+//        answer gzip-encoded (Content-Encoding: gzip), encoded once per
+//        cached answer; answers of under 512 bytes are sent as they are.
 //        With the live tail of `tradelake run` (PipelineHooks::
 //        provisional_bars), a 1m answer ends with the provisional bars from
 //        Gold's newest minute on (that minute's Gold bar, which may still
 //        lack trades that came after the ETL run, is replaced when the tail
 //        has the minute): the same fields plus "provisional": true and
 //        "complete" (the bar holds every trade of its minute, so Gold's bar
-//        will equal it). They are never cached.
+//        will equal it). In the columnar form they add "provisional" (false
+//        for Gold's bars) and "complete" (null for Gold's) arrays. A cached
+//        answer is found only with the same tail bars.
 //   GET  /api/v1/live?product=BTC-USD
 //        Server-Sent Events (text/event-stream) for the dashboard: an event
 //        "bars" whenever the product's provisional 1m bars change (data:

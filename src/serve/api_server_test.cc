@@ -18,6 +18,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "core/time.h"
 #include "table/catalog.h"
@@ -413,6 +414,81 @@ class ApiServerTest : public ::testing::Test {
 TempDir* ApiServerTest::dir_ = nullptr;
 ObjectStore* ApiServerTest::store_ = nullptr;
 ApiServer* ApiServerTest::server_ = nullptr;
+
+// `gz` decompressed by httplib's gzip decoder (zlib).
+std::string Gunzip(const std::string& gz) {
+  httplib::detail::gzip_decompressor d;
+  std::string out;
+  EXPECT_TRUE(d.decompress(gz.data(), gz.size(), [&out](const char* p, size_t n) {
+    out.append(p, n);
+    return true;
+  }));
+  return out;
+}
+
+// A GET with `accept_encoding`, the body as sent (not decompressed).
+Answer GetEncoded(int port, const std::string& path, std::string_view accept_encoding) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_decompress(false);
+  client.set_read_timeout(60);
+  auto res = client.Get(path.c_str(), {{"Authorization", fmt::format("Bearer {}", kAnalystToken)},
+                                       {"Accept-Encoding", std::string(accept_encoding)}});
+  if (!res) return {};
+  return {res->status, res->body, res->headers};
+}
+
+std::string HeaderOf(const Answer& a, const std::string& name) {
+  auto it = a.headers.find(name);
+  return it == a.headers.end() ? "" : it->second;
+}
+
+// format=columnar read back as rows: the rows answer, field for field.
+nlohmann::ordered_json RowsOfColumnar(const std::string& body) {
+  using J = nlohmann::ordered_json;
+  J j = J::parse(body);
+  EXPECT_EQ(j.value("format", ""), "columnar");
+  j.erase("format");
+  const J cols = j["bars"];
+  J rows = J::array();
+  for (size_t i = 0; i < cols["time"].size(); ++i) {
+    J row = J::object();
+    for (std::string_view f : {"time", "open", "high", "low", "close", "volume", "quote_volume", "vwap", "trades",
+                               "buy_volume", "sell_volume"}) {
+      const std::string name(f);
+      EXPECT_EQ(cols[name].size(), cols["time"].size()) << name;
+      row[name] = cols[name][i];
+    }
+    if (cols.contains("provisional") && cols["provisional"][i].get<bool>()) {
+      row["provisional"] = true;
+      row["complete"] = cols["complete"][i];
+    } else if (cols.contains("complete")) {
+      EXPECT_TRUE(cols["complete"][i].is_null());
+    }
+    rows.push_back(std::move(row));
+  }
+  j["bars"] = std::move(rows);
+  return j;
+}
+
+// The columnar answer of `query` equals its rows answer; the rows answer is
+// the JSON library's own compact text. Returns the number of bars.
+size_t ExpectColumnarEqualsRows(ApiServer* server, const std::string& query) {
+  const Answer rows = GetEncoded(server->port(), "/api/v1/bars?" + query, "identity");
+  const Answer cols = GetEncoded(server->port(), "/api/v1/bars?format=columnar&" + query, "gzip");
+  EXPECT_EQ(rows.status, 200) << query << ": " << rows.body;
+  EXPECT_EQ(cols.status, 200) << query << ": " << cols.body;
+  if (rows.status != 200 || cols.status != 200) return 0;
+  const std::string columnar = HeaderOf(cols, "Content-Encoding") == "gzip" ? Gunzip(cols.body) : cols.body;
+  const auto expected = nlohmann::ordered_json::parse(rows.body);
+  EXPECT_EQ(expected.dump(), rows.body) << query;
+  EXPECT_EQ(RowsOfColumnar(columnar), expected) << query << "\n" << columnar;
+  const size_t n = expected["bars"].size();
+  if (n >= 3) {
+    EXPECT_LT(columnar.size(), rows.body.size()) << query;  // the keys once, not per bar
+  }
+  return n;
+}
+
 
 TEST_F(ApiServerTest, HealthzNeedsNoToken) {
   Answer a = Get("/healthz", "");
@@ -890,6 +966,14 @@ TEST_F(ApiServerTest, MinuteBarsEndWithTheLiveTailsProvisionalBarsAndLiveStreams
                           return received.find("\"trades\":2") == std::string::npos;  // until the push arrives
                         });
   EXPECT_TRUE(pushed) << received;
+  // The bars answer follows the tail: the pushed trade is in its bar (a
+  // cached answer is keyed by the tail's bars), in rows and in columns.
+  Answer pushed_bars = Get(server.get(), "/api/v1/bars?product=BTC-USD&interval=1m&from=2024-05-01&to=2024-05-03");
+  ASSERT_EQ(pushed_bars.status, 200) << pushed_bars.body;
+  EXPECT_EQ(Parse(pushed_bars.body)->Int(p2 + "/trades"), 2);
+  EXPECT_EQ(Parse(pushed_bars.body)->Str(p2 + "/close"), "108");
+  EXPECT_EQ(ExpectColumnarEqualsRows(server.get(), "product=BTC-USD&interval=1m&from=2024-05-01&to=2024-05-03"),
+            n + 2);
   EXPECT_NE(received.find("event: commit\ndata: {\"commit\":1}"), std::string::npos) << received;
   EXPECT_NE(received.find(fmt::format("\"gold_minute\":\"{}\"", last_gold)), std::string::npos) << received;
   EXPECT_NE(received.find("\"trades\":2"), std::string::npos) << received;
@@ -1167,25 +1251,48 @@ TEST_F(ApiServerTest, RepeatedAndSameIntervalBarRequestsAreCacheHits) {
 }
 
 // httplib would compress every answer anew, with brotli at its slowest
-// quality for clients offering "br"; the server sends them as they are.
-TEST_F(ApiServerTest, AnswersAreNeverCompressed) {
+// quality for clients offering "br"; the server sends them as they are,
+// except /api/v1/bars, which sends the gzip encoding it made once.
+TEST_F(ApiServerTest, BarsAreGzippedOnceForClientsThatAcceptItOtherAnswersNever) {
   const std::string bars = "/api/v1/bars?product=BTC-USD&interval=1m&from=2024-05-01&to=2024-05-02";
-  const std::string plain = Get(bars).body;
-  ASSERT_FALSE(plain.empty());
-  for (const char* path : {"/api/v1/bars?product=BTC-USD&interval=1m&from=2024-05-01&to=2024-05-02",
-                           "/assets/lightweight-charts.js", "/metrics", "/api/v1/status"}) {
-    httplib::Client client("127.0.0.1", server_->port());
-    client.set_decompress(false);
-    auto res = client.Get(path, {{"Authorization", fmt::format("Bearer {}", kAnalystToken)},
-                                 {"Accept-Encoding", "gzip, deflate, br"}});
-    ASSERT_TRUE(res) << path;
-    EXPECT_EQ(res->status, 200) << path;
-    EXPECT_FALSE(res->has_header("Content-Encoding")) << path << ": " << res->get_header_value("Content-Encoding");
-    EXPECT_EQ(res->get_header_value("Content-Length"), std::to_string(res->body.size())) << path;
-    if (std::string_view(path) == bars) {
-      EXPECT_EQ(res->body, plain);
+  const Answer plain = GetEncoded(server_->port(), bars, "identity");
+  ASSERT_EQ(plain.status, 200) << plain.body;
+  EXPECT_EQ(HeaderOf(plain, "Content-Encoding"), "");
+  EXPECT_EQ(HeaderOf(plain, "Vary"), "Accept-Encoding");
+  ASSERT_GT(plain.body.size(), 512u);  // big enough to be gzipped
+  for (const char* accept : {"gzip, deflate, br", "br;q=1.0, gzip;q=0.8", "*", "GZIP"}) {
+    for (int round = 0; round < 2; ++round) {  // made, then from the cache
+      const Answer gz = GetEncoded(server_->port(), bars, accept);
+      ASSERT_EQ(gz.status, 200) << accept;
+      EXPECT_EQ(HeaderOf(gz, "Content-Encoding"), "gzip") << accept;
+      EXPECT_EQ(HeaderOf(gz, "Content-Length"), std::to_string(gz.body.size())) << accept;
+      EXPECT_LT(gz.body.size(), plain.body.size()) << accept;
+      EXPECT_EQ(Gunzip(gz.body), plain.body) << accept;
     }
   }
+  for (const char* accept : {"identity", "gzip;q=0", "br, deflate", "*, gzip;q=0.0", ""}) {
+    const Answer a = GetEncoded(server_->port(), bars, accept);
+    EXPECT_EQ(HeaderOf(a, "Content-Encoding"), "") << accept;
+    EXPECT_EQ(a.body, plain.body) << accept;
+  }
+  for (const char* path : {"/assets/lightweight-charts.js", "/metrics", "/api/v1/status"}) {
+    const Answer a = GetEncoded(server_->port(), path, "gzip, deflate, br");
+    EXPECT_EQ(a.status, 200) << path;
+    EXPECT_EQ(HeaderOf(a, "Content-Encoding"), "") << path;
+    EXPECT_EQ(HeaderOf(a, "Content-Length"), std::to_string(a.body.size())) << path;
+  }
+}
+
+TEST_F(ApiServerTest, ColumnarBarsEqualTheRowForm) {
+  size_t bars = 0;
+  for (const char* q : {"product=BTC-USD&interval=1m&from=2024-05-01&to=2024-05-02",
+                        "product=BTC-USD&interval=1h&from=2024-05-01&to=2024-05-03",
+                        "product=ETH-USD&interval=1d&from=2024-04-01&to=2024-06-01",
+                        "product=BTC-USD&interval=1m&from=2024-05-01T10:00:30Z&to=2024-05-01T10:00:45Z"}) {
+    bars += ExpectColumnarEqualsRows(server_, q);
+  }
+  EXPECT_GT(bars, 3u);
+  EXPECT_EQ(Get("/api/v1/bars?product=BTC-USD&interval=1h&format=csv").status, 400);
 }
 
 TEST_F(ApiServerTest, ConcurrentMissesOfOneKeyRunOneStatement) {
@@ -1283,6 +1390,22 @@ TEST(ApiServerBarsCache, ANewCommitIsAMissWithTheNewBars) {
   ASSERT_TRUE(after_again);
   EXPECT_EQ(after_again->body, after->body);
   EXPECT_EQ(count("hit"), 2);
+
+  // The cached encodings follow the commit too: the identity and gzip
+  // bodies, and the columnar form, hold the new bar.
+  const Answer plain = GetEncoded(server->port(), path, "identity");
+  EXPECT_EQ(plain.body, after->body);
+  ASSERT_NO_FATAL_FAILURE(lake.CommitOneMore("BTC-USD", "2024-05-03",
+                                             Trade("BTC-USD", 9, "2024-05-03T02:00:00Z", "99.5", "1", "sell"),
+                                             "2024-05-03T14:30:00Z"));
+  const Answer gz = GetEncoded(server->port(), path, "gzip");
+  ASSERT_EQ(gz.status, 200) << gz.body;
+  const std::string body = HeaderOf(gz, "Content-Encoding") == "gzip" ? Gunzip(gz.body) : gz.body;
+  // The new file's bar of 2024-05-03 (a second file of the day: a second bar).
+  EXPECT_EQ(Parse(body)->Size("/bars"), 4u);
+  EXPECT_NE(body.find(R"("open":"99.5","high":"99.5","low":"99.5","close":"99.5")"), std::string::npos) << body;
+  EXPECT_EQ(GetEncoded(server->port(), path, "identity").body, body);
+  ExpectColumnarEqualsRows(server, "product=BTC-USD&interval=1d&from=2024-05-01&to=2024-05-04");
 }
 
 }  // namespace

@@ -2,7 +2,18 @@
 
 namespace tradelake {
 
-BarsCache::Value BarsCache::Find(const Key& key) {
+size_t GoldBars::bytes() const {
+  size_t n = bars.capacity() * sizeof(BarCells);
+  for (const BarCells& b : bars) {
+    for (const std::string& c : b.cells) {
+      if (c.capacity() > 15) n += c.capacity() + 1;  // beyond the small-string buffer
+    }
+  }
+  return n;
+}
+
+template <typename V>
+typename CommitCache<V>::Value CommitCache<V>::Find(const Key& key) {
   std::lock_guard<std::mutex> lock(mu_);
   if (key.commit != commit_) {
     if (key.commit > commit_) ResetTo(key.commit);
@@ -14,27 +25,35 @@ BarsCache::Value BarsCache::Find(const Key& key) {
   return it->second->second;
 }
 
-void BarsCache::Insert(Key key, Value bars) {
-  const size_t bytes = Cost(key, *bars);
+template <typename V>
+void CommitCache<V>::Insert(Key key, Value value) {
+  const size_t bytes = Cost(key, *value);
   std::lock_guard<std::mutex> lock(mu_);
   if (key.commit < commit_ || bytes > max_bytes_) return;
   if (key.commit > commit_) ResetTo(key.commit);
-  if (index_.contains(key)) return;
-  lru_.emplace_front(std::move(key), std::move(bars));
+  if (auto it = index_.find(key); it != index_.end()) Erase(it->second);
+  lru_.emplace_front(std::move(key), std::move(value));
   index_.emplace(lru_.front().first, lru_.begin());
   bytes_ += bytes;
-  while (lru_.size() > max_entries_ || bytes_ > max_bytes_) {
-    bytes_ -= Cost(lru_.back().first, *lru_.back().second);
-    index_.erase(lru_.back().first);
-    lru_.pop_back();
-  }
+  while (lru_.size() > max_entries_ || bytes_ > max_bytes_) Erase(std::prev(lru_.end()));
 }
 
-void BarsCache::ResetTo(int64_t commit) {
+template <typename V>
+void CommitCache<V>::Erase(typename Lru::iterator it) {
+  bytes_ -= Cost(it->first, *it->second);
+  index_.erase(it->first);
+  lru_.erase(it);
+}
+
+template <typename V>
+void CommitCache<V>::ResetTo(int64_t commit) {
   index_.clear();
   lru_.clear();
   bytes_ = 0;
   commit_ = commit;
 }
+
+template class CommitCache<GoldBars>;
+template class CommitCache<AnswerBody>;
 
 }  // namespace tradelake

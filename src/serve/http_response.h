@@ -4,7 +4,8 @@
 // Contract: every JSON body the server writes is made with nlohmann-json
 // (DumpJson: compact, keys in insertion order, bytes that are not UTF-8
 // replaced by U+FFFD, never thrown). Bodies are sent through a content
-// provider (SetBody), never compressed.
+// provider (SetBody), never compressed by httplib (/api/v1/bars sends a
+// gzip encoding it made once and cached, bars_body.h).
 #pragma once
 
 #include <httplib.h>
