@@ -936,6 +936,14 @@ void Schedule(std::vector<std::unique_ptr<ProductIngester>>* ingesters,
     Clock::time_point ready_at;
     bool busy = false, done = false;
     bool restart = false;  // failed: a fresh ingester is prepared at ready_at
+    Clock::time_point turn_ended;
+  };
+  // When slot i is due: a product the feed stopped following (hints) is
+  // polled every poll_interval again, even if its last turn, taken while
+  // the feed still followed it, asked for the longer safety poll.
+  auto due = [&](size_t i, const Slot& slot) {
+    if (options.hints == nullptr || slot.restart || options.hints->Follows(products[i])) return slot.ready_at;
+    return std::min(slot.ready_at, slot.turn_ended + std::chrono::milliseconds(options.poll_interval_ms));
   };
   auto stopping = [&] { return options.stop && options.stop->load(); };
   // A failed product: started again after the delay the caller asks for, or done.
@@ -964,6 +972,7 @@ void Schedule(std::vector<std::unique_ptr<ProductIngester>>* ingesters,
       const auto now = Clock::now();
       const bool stop = stopping();
       size_t best = slots.size();
+      Clock::time_point best_ready_at;
       bool left = false;
       auto earliest = now + std::chrono::milliseconds(kIdleCheckMs);
       for (size_t i = 0; i < slots.size(); ++i) {
@@ -976,10 +985,14 @@ void Schedule(std::vector<std::unique_ptr<ProductIngester>>* ingesters,
         }
         left = true;
         if (slots[i].busy) continue;
-        if (stop || slots[i].ready_at <= now || (!slots[i].restart && (*ingesters)[i]->HasNews())) {
-          if (best == slots.size() || slots[i].ready_at < slots[best].ready_at) best = i;
+        const Clock::time_point ready_at = due(i, slots[i]);
+        if (stop || ready_at <= now || (!slots[i].restart && (*ingesters)[i]->HasNews())) {
+          if (best == slots.size() || ready_at < best_ready_at) {
+            best = i;
+            best_ready_at = ready_at;
+          }
         } else {
-          earliest = std::min(earliest, slots[i].ready_at);
+          earliest = std::min(earliest, ready_at);
         }
       }
       if (!left) break;
@@ -1008,6 +1021,7 @@ void Schedule(std::vector<std::unique_ptr<ProductIngester>>* ingesters,
       const std::optional<int64_t> delay = s.ok() ? std::nullopt : retry_delay(best, s);
       lock.lock();
       slots[best].busy = false;
+      slots[best].turn_ended = Clock::now();
       if (restart && s.ok()) {
         std::swap((*ingesters)[best], fresh);  // the failed one goes with `fresh`
         slots[best].restart = false;
