@@ -456,7 +456,72 @@ int RunEtlCommand(const EtlFlags& f) {
 struct DqFlags {
   std::string lake = "lake";
   std::string products;
+  std::string gaps_role;  // the role the gap index is read as ("": analyst, like the rest)
 };
+
+// Open and closed gaps per product, from the ingester's gap index
+// (ingest/gap_index.h: one GET per product whatever the lake's age). The
+// index is under _state/ingest, which the analyst role may not read
+// (policies/analyst.json): then one line says so and how to see the gaps,
+// and dq goes on. --gaps-role ingest reads it as a role that may.
+void PrintDqGaps(ObjectStore* analyst, const DqFlags& f, const std::vector<std::string>& products) {
+  std::unique_ptr<ObjectStore> own;
+  ObjectStore* store = analyst;
+  const std::string role = f.gaps_role.empty() ? "analyst" : f.gaps_role;
+  if (!f.gaps_role.empty()) {
+    auto opened = OpenLake(f.lake, f.gaps_role);
+    if (!opened.ok()) {
+      std::printf("\ngaps: not shown: %s\n", opened.status().WithContext("--gaps-role").ToString().c_str());
+      return;
+    }
+    own = std::move(*opened);
+    store = own.get();
+  }
+  std::vector<GapIndex> indexes;
+  for (const std::string& product : products) {
+    auto index = LoadGapIndex(store, product);
+    if (index.status().code() == StatusCode::kPermissionDenied) {
+      std::printf("\ngaps: not shown: the %s role may not read _state/ingest, where the ingester keeps its gap "
+                  "index (policies/%s.json); add --gaps-role ingest to read it as a role that may, or run "
+                  "`tradelake verify`\n",
+                  role.c_str(), role.c_str());
+      return;
+    }
+    if (!index.ok()) {
+      std::printf("\ngaps: not shown: %s\n", index.status().ToString().c_str());
+      return;
+    }
+    indexes.push_back(std::move(*index));
+  }
+  std::printf("\ngaps in Bronze: trade ids the exchange did not return (the ingester's gap index, read as %s):\n",
+              role.c_str());
+  for (size_t i = 0; i < products.size(); ++i) {
+    const GapIndex& g = indexes[i];
+    if (g.open.empty() && g.closed_repairs == 0) {
+      std::printf("  %-10s none\n", products[i].c_str());
+      continue;
+    }
+    std::printf("  %-10s %zu open (%s ids), %s closed by repair (%s trades)\n", products[i].c_str(), g.open.size(),
+                Thousands(g.open_ids()).c_str(), Thousands(g.closed_repairs).c_str(),
+                Thousands(g.closed_trades).c_str());
+    for (const OpenGap& o : g.open) {
+      std::printf("    open    %lld-%lld  opened %s, %d repair attempt%s, next %s\n",
+                  static_cast<long long>(o.first_id), static_cast<long long>(o.last_id),
+                  FormatRfc3339Trimmed(o.opened_at).c_str(), o.attempts, o.attempts == 1 ? "" : "s",
+                  FormatRfc3339Trimmed(o.next_attempt_at).c_str());
+    }
+    for (const ClosedGap& c : g.recent_closed) {
+      std::printf("    closed  %lld-%lld  %s trades, opened %s, closed %s after %d repair attempt%s%s\n",
+                  static_cast<long long>(c.first_id), static_cast<long long>(c.last_id), Thousands(c.trades).c_str(),
+                  FormatRfc3339Trimmed(c.opened_at).c_str(), FormatRfc3339Trimmed(c.closed_at).c_str(), c.attempts,
+                  c.attempts == 1 ? "" : "s", c.partial ? " (partly: the rest is open)" : "");
+    }
+    const int64_t older = g.closed_repairs - static_cast<int64_t>(g.recent_closed.size());
+    if (older > 0) {
+      std::printf("    and %s older closures (`tradelake verify` lists every one)\n", Thousands(older).c_str());
+    }
+  }
+}
 
 int RunDqCommand(const DqFlags& f) {
   auto store = OpenLake(f.lake, "analyst");
@@ -522,6 +587,14 @@ int RunDqCommand(const DqFlags& f) {
                 Thousands(m.matched).c_str(), Thousands(m.compared).c_str(), 100.0 * m.share(),
                 Thousands(m.compared - m.matched).c_str(), FormatRfc3339Trimmed(m.last_minute).c_str());
   }
+  std::vector<std::string> gap_products;
+  for (const auto& [product, q] : snap.totals) {
+    if (is_wanted(product)) gap_products.push_back(product);
+  }
+  for (const std::string& product : wanted) {
+    if (!snap.totals.contains(product)) gap_products.push_back(product);
+  }
+  PrintDqGaps(store->get(), f, gap_products);
   std::printf("\nrules:\n");
   for (const auto& rule : kDqRules) std::printf("  %-22s %s\n", std::string(rule.name).c_str(), std::string(rule.description).c_str());
   std::printf("  %-22s %s\n", std::string(kConflictingDuplicateRule).c_str(),
@@ -714,6 +787,9 @@ int RunCli(int argc, char** argv) {
   auto* dq = app.add_subcommand("dq", "Data-quality report per product and day: records, inserted, duplicates, rejected");
   dq->add_option("--lake", df.lake, "lake folder")->capture_default_str();
   dq->add_option("--products,-p", df.products, "products to show (default: all)");
+  dq->add_option("--gaps-role", df.gaps_role,
+                 "read the ingester's gap index (open and closed gaps, under _state/ingest) as this role; the "
+                 "analyst role may not read it (e.g. --gaps-role ingest)");
 
   BarsFlags bf;
   auto* bars = app.add_subcommand("bars", "OHLCV bars of one product from Gold, newest last");
