@@ -683,6 +683,51 @@ TEST_F(IngesterTest, WithHintsAFollowerAsksRestOnlyWhenTheFeedSaysThereAreNewTra
   EXPECT_TRUE(sum->ok());
 }
 
+// The feed refused a product (unknown or delisted there): no hint will ever
+// come, so the follower polls it every poll_interval again, even though its
+// last turn asked for the (here hour-long) safety poll.
+TEST_F(IngesterTest, AProductTheFeedStopsFollowingIsPolledAgainAtThePollInterval) {
+  SimulatorOptions so = Defaults();
+  so.products = {"BTC-USD"};
+  so.live = true;
+  so.trades_per_second = 50;
+  Restart(so);
+  auto store = NewMemoryStore();
+  TradeHints hints;
+  std::atomic<bool> stop{false};
+  IngestOptions o = Options({"BTC-USD"});
+  o.from_trade_id.reset();
+  o.follow = true;
+  o.poll_interval_ms = 10;
+  o.flush_interval_ms = 0;
+  o.hint_poll_interval_ms = 3'600'000;
+  o.hints = &hints;
+  o.stop = &stop;
+  std::atomic<int64_t> landed_last{-1};
+  o.on_landed = [&](const LandedObject& l) { landed_last = l.last_trade_id; };
+  IngestReport r;
+  std::thread t([&] { r = RunIngest(store.get(), o); });
+  auto high = [&] {
+    auto cp = LoadCheckpoint(store.get(), "BTC-USD");
+    return cp.ok() && cp->has_value() ? (*cp)->high : int64_t{-1};
+  };
+  auto wait_for = [&](const std::function<bool()>& done) {
+    for (int i = 0; i < 3000 && !done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return done();
+  };
+  ASSERT_TRUE(wait_for([&] { return landed_last > 0 && high() == landed_last; }));
+  EXPECT_TRUE(hints.Follows("BTC-USD"));
+  hints.Unfollow("BTC-USD");
+  EXPECT_FALSE(hints.Follows("BTC-USD"));
+  // Trades the feed never announced land: REST is polled again.
+  const int64_t published = sim_->LastTradeId("BTC-USD");
+  EXPECT_TRUE(wait_for([&] { return high() >= published; }));
+  stop = true;
+  hints.Wake();
+  t.join();
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+}
+
 int ThreadsOfThisProcess() {
   std::FILE* f = std::fopen("/proc/self/status", "r");
   if (!f) return -1;
