@@ -37,6 +37,7 @@
 #include "sql/lake_quality.h"
 #include "sql/lake_sql.h"
 #include "sql/render.h"
+#include "table/delta_log.h"
 
 namespace tradelake {
 namespace {
@@ -573,12 +574,8 @@ class ApiServer::Impl {
       return;
     }
     for (const TableFile& f : *files) {
-      auto hi = f.stats.max_values.find("period_start");
-      if (hi == f.stats.max_values.end()) continue;
-      std::string_view text = hi->second;
-      if (text.size() >= 2 && text.front() == '"' && text.back() == '"') text = text.substr(1, text.size() - 2);
-      auto t = ParseRfc3339(text);
-      if (!t.ok()) continue;
+      const std::optional<TimestampMicros> t = StatTime(f.stats.max_values, "period_start");
+      if (!t) continue;
       auto [pos, inserted] = newest.try_emplace(f.product_id, *t);
       if (!inserted) pos->second = std::max(pos->second, *t);
     }

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "etl/table_files.h"
+#include "table/delta_log.h"
 #include "etl/table_io.h"
 
 namespace tradelake {
@@ -53,11 +54,8 @@ Result<std::map<PartitionKey, SilverPartitionStats>> SilverStatsByPartition(cons
     }
     r.min_id = std::min(r.min_id, *lo);
     r.max_id = std::max(r.max_id, *hi);
-    if (auto t = f.stats.max_values.find("trade_time"); t != f.stats.max_values.end()) {
-      // A JSON string: "2024-05-01T12:34:56.789Z".
-      std::string_view text = t->second;
-      if (text.size() >= 2 && text.front() == '"' && text.back() == '"') text = text.substr(1, text.size() - 2);
-      if (auto us = ParseRfc3339(text); us.ok() && (!r.newest_time || *us > *r.newest_time)) r.newest_time = *us;
+    if (auto us = StatTime(f.stats.max_values, "trade_time"); us && (!r.newest_time || *us > *r.newest_time)) {
+      r.newest_time = *us;
     }
   }
   std::map<PartitionKey, SilverPartitionStats> out;

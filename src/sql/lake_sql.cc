@@ -23,6 +23,7 @@
 #include "sql/prune.h"
 #include "sql/render.h"
 #include "sql/sql_text.h"
+#include "table/delta_log.h"
 
 namespace tradelake {
 namespace fs = std::filesystem;
@@ -118,16 +119,13 @@ bool HasColumn(const std::vector<ColumnDef>& schema, std::string_view name) {
   return false;
 }
 
-// The UTC day of a timestamp statistic ("\"2024-05-01T10:00:00.000Z\""),
-// widened by a day either way when it is not written in UTC ("...+02:00");
-// nullopt when it is not a timestamp.
-std::optional<std::pair<int64_t, int64_t>> StatDays(std::string_view value) {
-  if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
-  if (value.size() < 10) return std::nullopt;
-  auto day = ParseDay(value.substr(0, 10));
-  if (!day) return std::nullopt;
-  if (value.size() == 10 || value.ends_with("Z") || value.ends_with("+00:00")) return std::pair{*day, *day};
-  return std::pair{*day - 1, *day + 1};
+// The UTC day of a timestamp statistic of `column` (table/delta_log.h
+// StatTime: offsets are applied, so the day is exact); nullopt when it is
+// absent or not a timestamp.
+std::optional<int64_t> StatDay(const std::map<std::string, std::string>& values, std::string_view column) {
+  const std::optional<TimestampMicros> t = StatTime(values, column);
+  if (!t) return std::nullopt;
+  return DayNumber(*t);
 }
 
 constexpr int64_t kAnyDayMin = std::numeric_limits<int64_t>::min();
@@ -309,15 +307,11 @@ Status LakeSql::LoadFiles() {
         // statistics; without them, any day (read whenever the product is).
         f.first_day = kAnyDayMin;
         f.last_day = kAnyDayMax;
-        auto lo = tf.stats.min_values.find("period_start");
-        auto hi = tf.stats.max_values.find("period_start");
-        if (lo != tf.stats.min_values.end() && hi != tf.stats.max_values.end()) {
-          auto first = StatDays(lo->second);
-          auto last = StatDays(hi->second);
-          if (first && last) {
-            f.first_day = first->first;
-            f.last_day = last->second;
-          }
+        const auto first = StatDay(tf.stats.min_values, "period_start");
+        const auto last = StatDay(tf.stats.max_values, "period_start");
+        if (first && last) {
+          f.first_day = *first;
+          f.last_day = *last;
         }
         f.partition = ProductPartitionName(f.product);
       }

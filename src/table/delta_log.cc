@@ -794,6 +794,16 @@ Result<DeltaStats> ParseDeltaStats(std::string_view json) {
   return stats;
 }
 
+std::optional<TimestampMicros> StatTime(const std::map<std::string, std::string>& values, std::string_view column) {
+  auto it = values.find(std::string(column));
+  if (it == values.end()) return std::nullopt;
+  std::string_view text = it->second;
+  if (text.size() < 2 || text.front() != '"' || text.back() != '"') return std::nullopt;
+  auto t = ParseRfc3339(text.substr(1, text.size() - 2));
+  if (!t.ok()) return std::nullopt;
+  return *t;
+}
+
 std::string SerializeDeltaStats(const DeltaStats& stats) {
   std::string out = "{";
   auto section = [&out](std::string_view name) {

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "core/time.h"
 #include "store/object_store.h"
 
 namespace tradelake {
@@ -78,6 +79,12 @@ struct DeltaStats {
 Result<DeltaStats> ParseDeltaStats(std::string_view json);
 // The JSON text for `add.stats`, keys in map order.
 std::string SerializeDeltaStats(const DeltaStats& stats);
+// The timestamp statistic of `column` in `values` (DeltaStats::min_values
+// or max_values: JSON text such as "\"2024-05-01T12:34:56.789Z\"", any RFC
+// 3339 offset), in micros since the epoch; nullopt when absent or not a
+// timestamp. Delta writes milliseconds, truncated: a max may lie up to 1 ms
+// below the column's true maximum.
+std::optional<TimestampMicros> StatTime(const std::map<std::string, std::string>& values, std::string_view column);
 
 struct DeltaAddFile {
   std::string path;  // relative URI, as in the log

@@ -645,3 +645,24 @@ TEST(DeltaWriter, LoadingListsOnlyTheNewestDecades) {
 
 }  // namespace
 }  // namespace tradelake
+
+namespace tradelake {
+namespace {
+
+TEST(DeltaStatsTime, ATimestampStatisticIsReadWithItsOffsetAndAnythingElseIsNone) {
+  const std::map<std::string, std::string> values = {{"t", "\"2024-05-01T12:34:56.789Z\""},
+                                                     {"offset", "\"2024-05-01T23:30:00.000+02:00\""},
+                                                     {"date", "\"2024-05-01\""},
+                                                     {"number", "42"},
+                                                     {"unquoted", "2024-05-01T12:34:56Z"}};
+  auto t = StatTime(values, "t");
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(FormatRfc3339Trimmed(*t), "2024-05-01T12:34:56.789Z");
+  auto o = StatTime(values, "offset");
+  ASSERT_TRUE(o.has_value());
+  EXPECT_EQ(FormatRfc3339Trimmed(*o), "2024-05-01T21:30:00Z");
+  for (const char* none : {"date", "number", "unquoted", "absent"}) EXPECT_FALSE(StatTime(values, none)) << none;
+}
+
+}  // namespace
+}  // namespace tradelake
