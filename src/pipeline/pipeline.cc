@@ -17,6 +17,7 @@
 #include "pipeline/etl_trigger.h"
 #include "pipeline/json_text.h"
 #include "table/catalog.h"
+#include "table/delta_log.h"
 
 namespace tradelake {
 namespace {
@@ -44,16 +45,6 @@ std::string Label(std::string_view v) {
     out += c;
   }
   return out;
-}
-
-// A Delta statistic's value as a time ("\"2024-05-01T12:00:00.000Z\"").
-std::optional<TimestampMicros> StatTime(const std::map<std::string, std::string>& values, const char* column) {
-  auto it = values.find(column);
-  if (it == values.end()) return std::nullopt;
-  std::string_view text = it->second;
-  if (text.size() >= 2 && text.front() == '"' && text.back() == '"') text = text.substr(1, text.size() - 2);
-  auto t = ParseRfc3339(text);
-  return t.ok() ? std::optional(*t) : std::nullopt;
 }
 
 std::optional<int64_t> StatInt(const std::map<std::string, std::string>& values, const char* column) {
