@@ -18,7 +18,12 @@
 //   7. runs a query in the SQL box (rows, bytes scanned) and an invalid one (the API's error);
 //   8. saves ARTIFACTS/dashboard.png (dashboard-failure.png, run.log and sim.log on failure),
 //      checks that `tradelake run` stops on SIGTERM with exit 0, that the page logged no
-//      errors (exceptions, CSP violations) and that the API answered all its requests.
+//      errors (exceptions, CSP violations) and that the API answered all its requests;
+//   9. the live tail: a second simulator with its WebSocket feed (--ws-port) and `tradelake run
+//      --ws-url` on a fresh lake; the page draws the provisional candles distinctly (translucent
+//      colours, Gold's candles without) and, once a commit holds the next minute, draws that
+//      minute as Gold's. The simulator's clock is set so that its minute ends ~12 s after it
+//      starts, which keeps this step near 15 s.
 // Prints one line per check with its figures; exits 0 only if every check passed. Every wait
 // has a deadline, and the whole test is bounded (TEST_BUDGET_MS); children are killed on
 // every exit path.
@@ -543,8 +548,7 @@ async function main() {
   await page.mouse.move(1, 1);
   await page.screenshot({ path: shot, fullPage: true, timeout: 20_000 });
   ok('8.screenshot', `${shot} (${fs.statSync(shot).size.toLocaleString('en-US')} bytes)`);
-  await browser.close();
-  browser = null;
+  await page.close();   // before the run stops: its streams would fail (step 9 opens another)
   page = null;
 
   t = Date.now();
@@ -564,6 +568,92 @@ async function main() {
       `:\n  ${apiFailures.join('\n  ')}`);
   }
   ok('8.api-answers', 'every API request of the page was answered without error (but the deliberate SQL error)');
+
+  await checkProvisionalCandles();
+}
+
+// 9. provisional candles from the live tail, drawn distinctly, then replaced by Gold's.
+async function checkProvisionalCandles() {
+  const t = Date.now();
+  const product = 'BTC-USD';
+  // The simulator's clock runs from --now: 48 s into a minute, behind the wall clock (so the
+  // page's default range, which ends now, holds its bars).
+  const lagMs = (((Date.now() % 60_000) - 48_000) % 60_000 + 60_000) % 60_000;
+  const simNow = new Date(Math.floor((Date.now() - lagMs) / 1000) * 1000).toISOString();
+  const simReady = path.join(tmp, 'sim-live.url');
+  const simLog = path.join(tmp, 'sim-live.log');
+  const sim = startChild('tradelake simulate (live)', ['simulate', '--port', '0', '--products', product, '--seed', '9',
+    '--history', '12m', '--now', simNow, '--ws-port', '0', '--ready-file', simReady], simLog);
+  const liveSimUrl = await readReadyFile(sim, simReady, 'the live simulator', 20_000);
+  const wsUrl = (/WebSocket feed \(matches, heartbeat\) at (ws:\/\/127\.0\.0\.1:\d+)/.exec(fs.readFileSync(simLog, 'utf8')) || [])[1];
+  if (!wsUrl) fail('9.live-setup', `the simulator did not print its WebSocket feed's URL; log tail:\n${tail(simLog, 10)}`);
+  const runReady = path.join(tmp, 'run-live.url');
+  const run = startChild('tradelake run (live)', ['run', '--lake', path.join(tmp, 'lake-live'), '--products', product,
+    '--exchange-url', liveSimUrl, '--ws-url', wsUrl, '--since', '10m', '--port', '0', '--ready-file', runReady,
+    '--poll-interval', '500ms', '--flush-interval', '1s', '--etl-debounce', '500ms', '--no-reconcile'],
+    path.join(tmp, 'run-live.log'));
+  const liveApi = await readReadyFile(run, runReady, 'tradelake run (live)', 30_000);
+  await waitFor('a first commit with the live tail on (/api/v1/status "live")', 20_000, async () => {
+    if (run.exited) fail('9.live-setup', `tradelake run ended (${describeExit(run.exited)}); log tail:\n${tail(run.logFile, 25)}`);
+    const s = await getJson(`${liveApi}/api/v1/status`);
+    return s.live === true && s.catalog && s.catalog.commit >= 1 && (s.products || []).some((p) => p.product === product);
+  }, { intervalMs: 250 });
+  const context = browser.contexts()[0];
+  page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  page.on('pageerror', (e) => pageProblems.push(`uncaught exception (live page): ${e.message}`));
+  const response = await page.goto(`${liveApi}/`, { waitUntil: 'load', timeout: 20_000 });
+  if (!response || response.status() !== 200) fail('9.live-page', `GET ${liveApi}/ answered ${response && response.status()}`);
+  // The page's own data: which bars are provisional, and how each candle is coloured.
+  const shown = () => page.evaluate(() => {
+    const d = window.tradelakeDashboard;
+    if (!d || !d.ready() || d.loading()) return null;
+    const bars = d.bars() || [];
+    const candles = d.candles();
+    return { commit: d.commit(), live: d.live(), events: d.liveEvents(), bars: bars.map((b) => ({ time: Math.floor(Date.parse(b.time) / 1000), provisional: !!b.provisional })),
+      colors: candles.map((c) => ({ time: c.time, color: c.color || null })) };
+  });
+  let last = null;
+  const first = await waitFor('provisional candles on the page', 20_000, async () => {
+    last = await shown();
+    return last && last.bars.some((b) => b.provisional) ? last : null;
+  }, { intervalMs: 200, describe: () => JSON.stringify(last && { commit: last.commit, live: last.live, events: last.events, tail: last.bars.slice(-3) }) });
+  const colorOf = new Map(first.colors.map((c) => [c.time, c.color]));
+  const provisional = first.bars.filter((b) => b.provisional);
+  const gold = first.bars.filter((b) => !b.provisional);
+  for (const b of provisional) {
+    const c = colorOf.get(b.time);
+    if (!c || !/^rgba\(.*,\s*0?\.\d+\)$/.test(c)) fail('9.provisional', `the provisional candle at ${isoOfSeconds(b.time)} is not drawn translucent (color ${c})`);
+  }
+  const coloured = gold.filter((b) => colorOf.get(b.time));
+  if (coloured.length) fail('9.provisional', `${coloured.length} Gold candles are drawn as provisional ones, first ${isoOfSeconds(coloured[0].time)}`);
+  if (gold.length === 0 || provisional.some((b) => b.time < gold.at(-1).time)) {
+    fail('9.provisional', `the provisional candles are not the newest: ${JSON.stringify(first.bars.slice(-4))}`);
+  }
+  const minute = provisional[0].time;
+  ok('9.provisional', `${provisional.length} provisional candle(s) from ${isoOfSeconds(minute)} drawn translucent ` +
+    `(${colorOf.get(minute)}), ${gold.length} Gold candles without a colour of their own, page commit ${first.commit}, ` +
+    `stream ${first.live} (${first.events} updates), ${secondsSince(t)} s after the live simulator started`);
+  const replaced = await waitFor(`the ${isoOfSeconds(minute)} candle to be Gold's after a commit`, 75_000, async () => {
+    last = await shown();
+    if (!last || last.commit === null || last.commit <= first.commit) return null;
+    const b = last.bars.find((x) => x.time === minute);
+    return b && !b.provisional && !last.colors.find((c) => c.time === minute).color ? last : null;
+  }, { intervalMs: 200, describe: () => JSON.stringify(last && { commit: last.commit, tail: last.bars.slice(-3) }) });
+  const q = await httpJson('POST', `${liveApi}/api/v1/sql`, { sql:
+    `SELECT count(*) FROM gold.bars_1m WHERE product_id = '${product}' AND period_start = ${tsLiteral(isoOfSeconds(minute))}` });
+  if (q.status !== 200 || q.json.rows[0][0] !== 1) fail('9.replaced', `gold.bars_1m does not hold ${isoOfSeconds(minute)}: ${JSON.stringify(q.json)}`);
+  ok('9.replaced', `after commit ${replaced.commit} the ${isoOfSeconds(minute)} candle is Gold's (not provisional, default colours; ` +
+    `in gold.bars_1m); newest provisional now ${isoOfSeconds(replaced.bars.filter((b) => b.provisional).at(-1)?.time)}; ${secondsSince(t)} s for step 9`);
+  await page.close();
+  page = null;
+  await browser.close();
+  browser = null;
+  for (const rec of [run, sim]) {
+    const how = await stopChild(rec, 20_000);
+    if (how.forced || how.code !== 0) fail('9.live-stop', `${rec.name} did not stop on SIGTERM with exit 0: ${describeExit(how)}`);
+  }
+  if (pageProblems.length) fail('9.page-errors', `the live page logged ${pageProblems.length} problem(s):\n  ${pageProblems.join('\n  ')}`);
 }
 
 // ---------------------------------------------------------------------- run it, bounded
