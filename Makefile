@@ -43,6 +43,7 @@ run: build
 	@scripts/run.sh $(TRADELAKE) $(LAKE)
 
 bench: build
+	@cmake --build --preset $(PRESET) -j $(JOBS) --target benches
 	@scripts/bench.sh $(BUILD)
 
 fuzz: deps
