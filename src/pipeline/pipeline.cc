@@ -142,6 +142,8 @@ class Pipeline::Impl {
     int following = 0, retrying = 0, failed = 0, paused = 0;
     for (const auto& p : products_) {
       s.products.push_back(p->status);
+      s.products.back().state = p->state;
+      s.products.back().last_error = p->last_error;
       s.ingest_runs += p->starts;
       if (!p->last_error.empty()) s.ingest_last_error = fmt::format("{}: {}", p->status.product, p->last_error);
       following += p->state == "following";
@@ -209,6 +211,8 @@ class Pipeline::Impl {
     for (const auto& p : s.products) {
       Json product;
       product["product"] = p.product;
+      product["state"] = p.state;
+      product["last_error"] = string_or_null(p.last_error);
       product["trades_landed"] = p.trades_landed;
       product["objects_landed"] = p.objects_landed;
       product["bronze_bytes"] = p.bronze_bytes;

@@ -98,6 +98,8 @@ struct EtlRunSummary {
 
 struct IngestProductStatus {
   std::string product;
+  std::string state = "starting";  // "starting", "following", "retrying", "paused", "failed", "stopped"
+  std::string last_error;          // its newest failure, "" if none
   int64_t trades_landed = 0, objects_landed = 0, bronze_bytes = 0;
   std::optional<TimestampMicros> last_landed_at, last_trade_time;
 };

@@ -214,6 +214,10 @@ TEST_F(PipelineTest, AProductThatFailsIsStartedAgainWhileTheOthersKeepLanding) {
   EXPECT_NE(s.ingest_last_error.find("ETH-USD"), std::string::npos) << s.ingest_last_error;
   EXPECT_NE(s.ingest_last_error.find("disk says no"), std::string::npos) << s.ingest_last_error;
   EXPECT_EQ(s.products[1].trades_landed, 0);
+  EXPECT_EQ(s.products[1].state, "retrying");
+  EXPECT_NE(s.products[1].last_error.find("disk says no"), std::string::npos) << s.products[1].last_error;
+  EXPECT_EQ(s.products[0].state, "following");
+  EXPECT_EQ(s.products[0].last_error, "");
   EXPECT_FALSE(p.fatal().has_value());
   // BTC-USD lands live trades while ETH-USD keeps failing.
   const int64_t btc = s.products[0].trades_landed;
@@ -323,6 +327,10 @@ TEST_F(PipelineTest, StatusJsonAndMetricsDescribeThePipeline) {
   int64_t landed = 0;
   ASSERT_EQ(products.at(0)["trades_landed"].get_int64().get(landed), simdjson::SUCCESS);
   EXPECT_GT(landed, 0);
+  std::string_view product_state;
+  ASSERT_EQ(products.at(0)["state"].get_string().get(product_state), simdjson::SUCCESS);
+  EXPECT_EQ(product_state, "following");
+  EXPECT_TRUE(products.at(0)["last_error"].is_null());
   bool ok = false;
   ASSERT_EQ(doc["etl"]["last_run"]["ok"].get_bool().get(ok), simdjson::SUCCESS) << json;
   EXPECT_TRUE(ok);
