@@ -546,8 +546,20 @@ class ApiServer::Impl {
       body->identity += '}';
     }
     if (gzip && body->identity.size() >= kMinGzipBytes) body->gzip = Gzip(body->identity);
-    if (cached) bodies_.Insert(std::move(key), body);
+    // A range that ends "now" (no `to`, or a duration ago) is asked again
+    // only by chance: kept, such answers would only push the others out.
+    if (cached && IsFixedRange(req)) bodies_.Insert(std::move(key), body);
     SendBars(res, std::move(body), gzip);
+  }
+
+  // True when the request's range does not move with the clock: `to` given
+  // as a date or RFC 3339 time ("YYYY-..."), and `from` too when given.
+  static bool IsFixedRange(const httplib::Request& req) {
+    const auto fixed = [&req](const char* name) {
+      const std::string v = req.get_param_value(name);
+      return v.size() >= 10 && v[4] == '-';
+    };
+    return req.has_param("to") && fixed("to") && (!req.has_param("from") || fixed("from"));
   }
 
   // The answer of `body`, gzip-encoded when the client accepts it and the

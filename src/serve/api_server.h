@@ -32,7 +32,8 @@
 //        product, interval, from and to rounded up to the interval), which
 //        selects the same bars (serve/api_params.h AlignRangeUp), and the
 //        finished answer per (catalog commit, product, interval, from and to
-//        as asked, format, the live tail's bars); a new commit drops the
+//        as asked, format, the live tail's bars), when both are fixed times
+//        (not "now" nor a duration ago); a new commit drops the
 //        older entries; at most bars_cache_entries (512) entries and 64 MB
 //        each, least recently used out. A hit runs no statement and waits
 //        for none. A client whose Accept-Encoding accepts gzip gets the
