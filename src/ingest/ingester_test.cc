@@ -43,6 +43,15 @@ class IngesterTest : public ::testing::Test {
     sim_ = std::move(sim).value();
   }
 
+  // BTC-USD only, publishing 50 trades/s in real time.
+  void RestartLiveBtc() {
+    SimulatorOptions so = Defaults();
+    so.products = {"BTC-USD"};
+    so.live = true;
+    so.trades_per_second = 50;
+    Restart(so);
+  }
+
   // Every trade the exchange serves is in Bronze byte for byte, once.
   void ExpectBronzeIsTheExchange(ObjectStore* store, const std::string& product) {
     auto objects = store->List(BronzeProductPrefix(product));
@@ -628,57 +637,72 @@ TEST(TradeHintsTest, IdsOnlyGrowAndWaitersWakeOnNews) {
   EXPECT_EQ(hints.notifications(), 3);
 }
 
-TEST_F(IngesterTest, WithHintsAFollowerAsksRestOnlyWhenTheFeedSaysThereAreNewTrades) {
-  SimulatorOptions so = Defaults();
-  so.products = {"BTC-USD"};
-  so.live = true;
-  so.trades_per_second = 50;
-  Restart(so);
-  auto store = NewMemoryStore();
+// BTC-USD followed with hints into a memory store, on a thread of its own:
+// without hints it would poll every 10 ms, with them every hour.
+struct HintedFollower {
+  explicit HintedFollower(IngestOptions o) {
+    o.from_trade_id.reset();
+    o.follow = true;
+    o.poll_interval_ms = 10;  // what it would poll at without hints
+    o.flush_interval_ms = 0;  // nothing waits in memory
+    o.hint_poll_interval_ms = 3'600'000;
+    o.hints = &hints;
+    o.stats = &stats;
+    o.stop = &stop;
+    o.on_landed = [this](const LandedObject& l) { landed_last = l.last_trade_id; };
+    thread = std::thread([this, o] { report = RunIngest(store.get(), o); });
+  }
+  ~HintedFollower() {
+    if (thread.joinable()) Finish();
+  }
+  int64_t High() const {
+    auto cp = LoadCheckpoint(store.get(), "BTC-USD");
+    return cp.ok() && cp->has_value() ? (*cp)->high : int64_t{-1};
+  }
+  // A deadline for a hung ingester, not a timing assertion.
+  static bool WaitFor(const std::function<bool()>& done) {
+    for (int i = 0; i < 3000 && !done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return done();
+  }
+  // The first walk landed its object and checkpointed it.
+  bool CaughtUp() const {
+    return WaitFor([&] { return landed_last > 0 && High() == landed_last; });
+  }
+  const IngestReport& Finish() {
+    stop = true;
+    hints.Wake();
+    thread.join();
+    return report;
+  }
+
+  std::unique_ptr<ObjectStore> store = NewMemoryStore();
   TradeHints hints;
   ClientStats stats;
   std::atomic<bool> stop{false};
-  IngestOptions o = Options({"BTC-USD"});
-  o.from_trade_id.reset();
-  o.follow = true;
-  o.poll_interval_ms = 10;        // what it would poll at without hints
-  o.flush_interval_ms = 0;        // nothing waits in memory
-  o.hint_poll_interval_ms = 3'600'000;
-  o.hints = &hints;
-  o.stats = &stats;
-  o.stop = &stop;
   std::atomic<int64_t> landed_last{-1};
-  o.on_landed = [&](const LandedObject& l) { landed_last = l.last_trade_id; };
-  IngestReport r;
-  std::thread t([&] { r = RunIngest(store.get(), o); });
-  auto high = [&] {
-    auto cp = LoadCheckpoint(store.get(), "BTC-USD");
-    return cp.ok() && cp->has_value() ? (*cp)->high : int64_t{-1};
-  };
-  auto wait_for = [&](const std::function<bool()>& done) {
-    for (int i = 0; i < 3000 && !done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    return done();
-  };
-  // Caught up: the first walk landed its object and checkpointed it.
-  ASSERT_TRUE(wait_for([&] { return landed_last > 0 && high() == landed_last; }));
+  IngestReport report;
+  std::thread thread;
+};
+
+TEST_F(IngesterTest, WithHintsAFollowerAsksRestOnlyWhenTheFeedSaysThereAreNewTrades) {
+  RestartLiveBtc();
+  HintedFollower f(Options({"BTC-USD"}));
+  ASSERT_TRUE(f.CaughtUp());
   // Caught up and no hint: no request at all, while trades keep arriving
   // (without hints this is ~50 polls).
-  const int64_t before = stats.requests.load();
-  const int64_t landed = high();
+  const int64_t before = f.stats.requests.load();
+  const int64_t landed = f.High();
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  EXPECT_EQ(stats.requests.load(), before);
-  EXPECT_EQ(high(), landed);
+  EXPECT_EQ(f.stats.requests.load(), before);
+  EXPECT_EQ(f.High(), landed);
   // The feed reports a newer trade: REST fetches up to it (and beyond).
   const int64_t newest = sim_->LastTradeId("BTC-USD");
   ASSERT_GT(newest, landed);
-  hints.Notify("BTC-USD", newest);
-  EXPECT_TRUE(wait_for([&] { return high() >= newest; }));
-  EXPECT_GT(stats.requests.load(), before);
-  stop = true;
-  hints.Wake();
-  t.join();
-  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
-  auto sum = VerifyBronze(store.get(), "BTC-USD");
+  f.hints.Notify("BTC-USD", newest);
+  EXPECT_TRUE(f.WaitFor([&] { return f.High() >= newest; }));
+  EXPECT_GT(f.stats.requests.load(), before);
+  ASSERT_TRUE(f.Finish().status.ok()) << f.report.status.ToString();
+  auto sum = VerifyBronze(f.store.get(), "BTC-USD");
   ASSERT_TRUE(sum.ok());
   EXPECT_TRUE(sum->ok());
 }
@@ -687,45 +711,16 @@ TEST_F(IngesterTest, WithHintsAFollowerAsksRestOnlyWhenTheFeedSaysThereAreNewTra
 // come, so the follower polls it every poll_interval again, even though its
 // last turn asked for the (here hour-long) safety poll.
 TEST_F(IngesterTest, AProductTheFeedStopsFollowingIsPolledAgainAtThePollInterval) {
-  SimulatorOptions so = Defaults();
-  so.products = {"BTC-USD"};
-  so.live = true;
-  so.trades_per_second = 50;
-  Restart(so);
-  auto store = NewMemoryStore();
-  TradeHints hints;
-  std::atomic<bool> stop{false};
-  IngestOptions o = Options({"BTC-USD"});
-  o.from_trade_id.reset();
-  o.follow = true;
-  o.poll_interval_ms = 10;
-  o.flush_interval_ms = 0;
-  o.hint_poll_interval_ms = 3'600'000;
-  o.hints = &hints;
-  o.stop = &stop;
-  std::atomic<int64_t> landed_last{-1};
-  o.on_landed = [&](const LandedObject& l) { landed_last = l.last_trade_id; };
-  IngestReport r;
-  std::thread t([&] { r = RunIngest(store.get(), o); });
-  auto high = [&] {
-    auto cp = LoadCheckpoint(store.get(), "BTC-USD");
-    return cp.ok() && cp->has_value() ? (*cp)->high : int64_t{-1};
-  };
-  auto wait_for = [&](const std::function<bool()>& done) {
-    for (int i = 0; i < 3000 && !done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    return done();
-  };
-  ASSERT_TRUE(wait_for([&] { return landed_last > 0 && high() == landed_last; }));
-  EXPECT_TRUE(hints.Follows("BTC-USD"));
-  hints.Unfollow("BTC-USD");
-  EXPECT_FALSE(hints.Follows("BTC-USD"));
+  RestartLiveBtc();
+  HintedFollower f(Options({"BTC-USD"}));
+  ASSERT_TRUE(f.CaughtUp());
+  EXPECT_TRUE(f.hints.Follows("BTC-USD"));
+  f.hints.Unfollow("BTC-USD");
+  EXPECT_FALSE(f.hints.Follows("BTC-USD"));
   // Trades the feed never announced land: REST is polled again.
   const int64_t published = sim_->LastTradeId("BTC-USD");
-  EXPECT_TRUE(wait_for([&] { return high() >= published; }));
-  stop = true;
-  hints.Wake();
-  t.join();
-  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_TRUE(f.WaitFor([&] { return f.High() >= published; }));
+  ASSERT_TRUE(f.Finish().status.ok()) << f.report.status.ToString();
 }
 
 int ThreadsOfThisProcess() {
@@ -750,6 +745,11 @@ TEST_F(IngesterTest, ManyProductsShareABoundedPoolOfWorkers) {
   IngestOptions o = Options(so.products);
   o.workers = 3;
   o.pages_per_turn = 1;  // turns of one range: products interleave
+  // The simulator's HTTP server makes its thread pool on its own thread after
+  // Start() returns; once it has answered a request the pool is there, and
+  // counted in `before`.
+  CoinbaseClient probe(o.exchange, nullptr, nullptr);
+  ASSERT_TRUE(probe.ListProducts().ok());
   const int before = ThreadsOfThisProcess();
   std::atomic<int> most{0};
   o.on_landed = [&](const LandedObject&) {
