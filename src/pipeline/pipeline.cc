@@ -538,12 +538,22 @@ class Pipeline::Impl {
   // period_start, first_trade_id and last_trade_id of the product's files.
   std::map<std::string, GoldNewestBar> GoldNewestMoved(const EtlReport& report) {
     std::map<std::string, GoldNewestBar> moved;
-    if (etl_cache_.catalog.seq != report.seq) return moved;  // reloaded next run
+    // Products with trades inserted and not looked up yet: their newest
+    // inserted trade's time.
+    for (const auto& [product, range] : report.inserted_time_range) {
+      auto [it, inserted] = gold_pending_.try_emplace(product, range.second);
+      if (!inserted) it->second = std::max(it->second, range.second);
+    }
+    // The ETL reloads its state on its next run (after a compaction): the
+    // products wait for a run whose state is in memory.
+    if (etl_cache_.catalog.seq != report.seq) return moved;
     auto table = etl_cache_.tables.find(std::string(kGoldBars1m));
     if (table == etl_cache_.tables.end()) return moved;
     const auto& files = table->second.files;
-    for (const auto& [product, range] : report.inserted_time_range) {
-      const std::string prefix = PartitionName(product, FormatDate(range.second)) + "/";
+    std::map<std::string, TimestampMicros> pending;
+    pending.swap(gold_pending_);
+    for (const auto& [product, newest_inserted] : pending) {
+      const std::string prefix = PartitionName(product, FormatDate(newest_inserted)) + "/";
       std::optional<GoldNewestBar> newest;
       for (auto it = files.lower_bound(prefix); it != files.end() && it->first.starts_with(prefix); ++it) {
         auto stats = ParseDeltaStats(it->second.stats);
@@ -621,7 +631,9 @@ class Pipeline::Impl {
   std::atomic<bool> ingest_stop_{false};  // ends the running RunIngest (pause, stop, a fatal error)
   std::atomic<bool> etl_stop_{false};
   LakeState etl_cache_;  // the ETL thread's Delta state between runs (only it touches this)
-  std::map<std::string, GoldNewestBar> gold_newest_;  // by product; only the ETL thread touches this
+  // By product; only the ETL thread touches these (GoldNewestMoved).
+  std::map<std::string, GoldNewestBar> gold_newest_;
+  std::map<std::string, TimestampMicros> gold_pending_;
   std::atomic<TimestampMicros> last_success_at_{0};
   TimestampMicros started_at_ = 0;
 

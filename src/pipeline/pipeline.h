@@ -81,8 +81,8 @@ struct PipelineOptions {
   // from the Delta statistics of the bars_1m files of the day the run
   // inserted that product's newest trades into (the ETL's own state in
   // memory, no store request), so its cost follows the products the run
-  // touched, not the lake's age. A run after which the ETL's state was
-  // reloaded (a compaction) reports nothing; the next run catches up.
+  // touched, not the lake's age. After a run that compacted (the ETL then
+  // reloads its state), its products are reported after the next run.
   std::function<void(const std::map<std::string, GoldNewestBar>& moved)> on_gold_newest;
 };
 
