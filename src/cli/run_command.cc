@@ -384,13 +384,21 @@ std::optional<int> RunCommand::RunIfParsed(CLI::App* app) {
   }
   if (feed) {
     // After each ETL commit: Gold holds every trade of the minutes before its
-    // newest one (trades land in id order), so the tail drops them, and the
-    // newest minute's first id minus one is the last id Gold holds before
-    // it; which lets the tail judge that minute's bar complete. Gold's newest
+    // newest one (trades land in id order), so the tail may drop them, and
+    // the newest minute's first id minus one is the last id Gold holds before
+    // it, which lets the tail judge that minute's bar complete. Gold's newest
     // minute itself stays in the tail: trades may land in it after the ETL.
-    p.on_gold_newest = [&tail](const std::map<std::string, GoldNewestBar>& moved) {
+    // The drop lags one commit: the API reads a commit up to its refresh
+    // interval (1 s) after the ETL made it, and until then asks the tail for
+    // the minutes after its older Gold; dropped at once, they would show as
+    // Gold's bars of the commit before (lacking trades) for that while.
+    p.on_gold_newest = [&tail, previous = std::map<std::string, GoldNewestBar>()](
+                           const std::map<std::string, GoldNewestBar>& moved) mutable {
       for (const auto& [product, newest] : moved) {
-        tail.DropThrough(product, newest.minute - kMicrosPerMinute, newest.first_trade_id - 1);
+        auto [before, first] = previous.try_emplace(product, newest);
+        if (first) continue;
+        tail.DropThrough(product, before->second.minute - kMicrosPerMinute, before->second.first_trade_id - 1);
+        before->second = newest;
       }
     };
   }
