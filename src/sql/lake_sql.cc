@@ -514,6 +514,10 @@ Status LakeSql::BuildDatabases() {
   // hold that much more than it uses. Measured with bench/serve_soak_bench.
   config.emplace_back("allocator_flush_threshold", "16MB");
   config.emplace_back("allocator_background_threads", "true");
+  // DuckDB keeps a copy of the file blocks it read, meant for remote files;
+  // the lake's files are local (an S3 lake is read through the local cache),
+  // and with new files every commit the copy only grew `serve`'s memory.
+  config.emplace_back("enable_external_file_cache", "false");
 
   // Planning: tables of the same shape holding three rows (NULL, the lowest
   // and the highest value of each type), so DuckDB's optimizer can never
