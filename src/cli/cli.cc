@@ -854,6 +854,9 @@ int RunCli(int argc, char** argv) {
   simulate->add_option("--ws-disconnect-every", sf.ws_disconnect_every, "close each feed connection after this long");
   simulate->add_option("--ws-stall-every", sf.ws_stall_every, "stall each feed connection this often ...");
   simulate->add_option("--ws-stall", sf.ws_stall, "... for this long");
+  simulate->add_flag("--ws-refuse-whole-subscribe", sf.ws.refuse_whole_subscribe,
+                     "refuse a whole subscribe naming an unknown product, as Coinbase does (default: refuse that "
+                     "product, serve the others)");
   simulate->add_option("--threads", sf.o.threads, "HTTP worker threads")->capture_default_str();
   simulate->add_option("--ready-file", sf.ready_file, "write the URL to this file once serving");
   simulate->add_option("--duration", sf.duration, "stop after this long (default: until interrupted)");

@@ -333,7 +333,8 @@ class SimulatorWs::Impl {
   }
 
   // Subscribe / unsubscribe. Unknown products and channels get an error
-  // each; the rest is served.
+  // each; the rest is served (with refuse_whole_subscribe, as Coinbase, an
+  // unknown product refuses the whole subscribe instead).
   void OnClientMessage(Session& s, const std::string& text) {
     ++subscribes_;
     simdjson::dom::element doc;
@@ -376,6 +377,14 @@ class SimulatorWs::Impl {
         continue;
       }
       for (std::string& p : products) wanted.emplace_back(std::string(name), std::move(p));
+    }
+    if (options_.refuse_whole_subscribe && subscribe) {
+      for (const auto& [channel, product] : wanted) {
+        if (sim_->FirstTradeId(product) == 0) {
+          SendError(s, fmt::format("{} is not a valid product", product));
+          return;
+        }
+      }
     }
     std::set<std::string> reported;
     std::vector<std::string> new_matches;

@@ -79,6 +79,11 @@ struct SimulatorWsOptions {
   // the Simulator's clock unless SimulatorOptions::now pinned it; then pass
   // the matching clock.
   std::function<TimestampMicros()> clock;
+  // Coinbase refuses a whole subscribe message that names one product it does
+  // not know: one error ("Failed to subscribe", "<P> is not a valid
+  // product"), no subscriptions message, nothing subscribed. false: each
+  // unknown product gets its error and the others are subscribed.
+  bool refuse_whole_subscribe = false;
   WsFaultOptions faults;
 };
 

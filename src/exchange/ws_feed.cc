@@ -334,6 +334,8 @@ class WsFeed::Impl {
     int failures = 0;            // consecutive, reset by a heartbeat
     bool subscribed = false;     // the current attempt got through the handshake
     bool acked = false;          // the exchange confirmed a subscription
+    bool writing = false;        // a Resubscribe write is in flight
+    bool resubscribe_due = false;
     bool shut = false;
     std::chrono::steady_clock::time_point last_beat;
 
@@ -354,6 +356,7 @@ class WsFeed::Impl {
       if (shut) return;
       const uint64_t gen = ++generation;
       subscribed = acked = false;
+      writing = resubscribe_due = false;
       buffer.clear();
       if (feed->url_.tls) {
         plain.reset();
@@ -428,6 +431,35 @@ class WsFeed::Impl {
           feed->Emit(WsStateChange{index, true, products, ""}, false);
           Watch(gen);
           Read(gen);
+        });
+      });
+    }
+
+    // Asks again for what is left after a refusal the exchange made before
+    // confirming anything: Coinbase refuses a whole subscribe message that
+    // names one unknown product, so without this the others would wait for
+    // the watchdog. One write at a time (Beast allows no two at once).
+    void Resubscribe() {
+      if (writing) {
+        resubscribe_due = true;
+        return;
+      }
+      nlohmann::json j;
+      j["type"] = "subscribe";
+      j["product_ids"] = products;
+      j["channels"] = {"matches", "heartbeat"};
+      subscribe = j.dump();
+      writing = true;
+      const uint64_t gen = generation;
+      WithWs([&](auto& ws) {
+        ws.async_write(net::buffer(subscribe), [this, gen](beast::error_code ec, size_t) {
+          writing = false;
+          if (gen != generation) return;
+          if (ec) return Fail(fmt::format("cannot send the subscription again: {}", ec.message()));
+          if (resubscribe_due && !acked) {
+            resubscribe_due = false;
+            Resubscribe();
+          }
         });
       });
     }
@@ -556,6 +588,7 @@ class WsFeed::Impl {
       Publish(c, &last);
     } else {
       Publish(c, nullptr);
+      if (c.subscribed && !c.acked) c.Resubscribe();
     }
   }
 

@@ -266,6 +266,38 @@ TEST(WsFeed, ReportsAnUnknownProductByNameAndFollowsTheOthers) {
   EXPECT_TRUE(seen.matches["FOO-USD"].empty());
 }
 
+// Coinbase refuses a whole subscribe message naming one product it does not
+// know (one error, no subscriptions message): the feed asks again at once
+// without that product, not after its heartbeat watchdog.
+TEST(WsFeed, AWholeSubscriptionRefusedForOneProductIsAskedAgainWithoutIt) {
+  auto sim = LiveSim({"BTC-USD", "ETH-USD"}, 20);
+  ASSERT_TRUE(sim);
+  SimulatorWsOptions wo;
+  wo.heartbeat_interval_ms = 50;
+  wo.refuse_whole_subscribe = true;
+  auto ws = StartWs(sim.get(), wo);
+  ASSERT_TRUE(ws);
+  Seen seen;
+  WsFeedOptions fo = FeedOptions(*ws, {"BTC-USD", "FOO-USD", "BAR-USD", "ETH-USD"});
+  fo.heartbeat_timeout_ms = 600'000;  // only a resubscription can bring the matches
+  auto feed = StartFeed(fo, &seen);
+  ASSERT_TRUE(feed);
+  ASSERT_TRUE(WaitFor([&] { return seen.MatchCount("BTC-USD") >= 10 && seen.MatchCount("ETH-USD") >= 10; }));
+  feed->Stop();
+  EXPECT_EQ(feed->stats().reconnects, 0);
+  EXPECT_EQ(feed->refused_products(), (std::vector<std::string>{"BAR-USD", "FOO-USD"}));
+  std::lock_guard<std::mutex> lock(seen.mu);
+  ASSERT_EQ(seen.errors.size(), 2u);
+  std::set<std::string> named;
+  for (const auto& [product, status] : seen.errors) {
+    named.insert(product);
+    EXPECT_EQ(status.code(), StatusCode::kNotFound);
+    EXPECT_NE(status.message().find(product + " is not a valid product"), std::string::npos) << status.message();
+  }
+  EXPECT_EQ(named, (std::set<std::string>{"BAR-USD", "FOO-USD"}));
+  EXPECT_EQ(ws->counters().errors, 2) << "each subscribe was refused for its first unknown product";
+}
+
 TEST(WsFeed, WatchdogReopensAFeedThatStopsBeating) {
   auto sim = LiveSim({"BTC-USD"}, 10);
   ASSERT_TRUE(sim);
