@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -45,16 +44,6 @@ std::string Label(std::string_view v) {
     out += c;
   }
   return out;
-}
-
-std::optional<int64_t> StatInt(const std::map<std::string, std::string>& values, const char* column) {
-  auto it = values.find(column);
-  if (it == values.end()) return std::nullopt;
-  int64_t v = 0;
-  const std::string& text = it->second;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return v;
 }
 
 }  // namespace

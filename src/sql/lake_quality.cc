@@ -1,9 +1,6 @@
 #include "sql/lake_quality.h"
 
-
 #include <algorithm>
-#include <charconv>
-#include <filesystem>
 #include <limits>
 
 #include <fmt/format.h>
@@ -14,22 +11,6 @@
 #include "etl/table_io.h"
 
 namespace tradelake {
-namespace {
-
-namespace fs = std::filesystem;
-
-std::optional<int64_t> StatInt(const std::map<std::string, std::string>& values, const std::string& column) {
-  auto it = values.find(column);
-  if (it == values.end()) return std::nullopt;
-  int64_t v = 0;
-  const char* end = it->second.data() + it->second.size();
-  auto [ptr, ec] = std::from_chars(it->second.data(), end, v);
-  if (ec != std::errc() || ptr != end) return std::nullopt;
-  return v;
-}
-
-
-}  // namespace
 
 Result<std::map<PartitionKey, SilverPartitionStats>> SilverStatsByPartition(const LakeState& state) {
   ASSIGN_OR_RETURN(std::vector<TableFile> files, LiveFiles(state, kSilverTrades));

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
@@ -802,6 +803,16 @@ std::optional<TimestampMicros> StatTime(const std::map<std::string, std::string>
   auto t = ParseRfc3339(text.substr(1, text.size() - 2));
   if (!t.ok()) return std::nullopt;
   return *t;
+}
+
+std::optional<int64_t> StatInt(const std::map<std::string, std::string>& values, std::string_view column) {
+  auto it = values.find(std::string(column));
+  if (it == values.end()) return std::nullopt;
+  int64_t v = 0;
+  const char* end = it->second.data() + it->second.size();
+  auto [ptr, ec] = std::from_chars(it->second.data(), end, v);
+  if (ec != std::errc() || ptr != end) return std::nullopt;
+  return v;
 }
 
 std::string SerializeDeltaStats(const DeltaStats& stats) {

@@ -85,6 +85,9 @@ std::string SerializeDeltaStats(const DeltaStats& stats);
 // timestamp. Delta writes milliseconds, truncated: a max may lie up to 1 ms
 // below the column's true maximum.
 std::optional<TimestampMicros> StatTime(const std::map<std::string, std::string>& values, std::string_view column);
+// The integer statistic of `column` in `values` (e.g. trade_id,
+// last_trade_id); nullopt when absent or not a whole decimal number.
+std::optional<int64_t> StatInt(const std::map<std::string, std::string>& values, std::string_view column);
 
 struct DeltaAddFile {
   std::string path;  // relative URI, as in the log

@@ -664,5 +664,13 @@ TEST(DeltaStatsTime, ATimestampStatisticIsReadWithItsOffsetAndAnythingElseIsNone
   for (const char* none : {"date", "number", "unquoted", "absent"}) EXPECT_FALSE(StatTime(values, none)) << none;
 }
 
+TEST(DeltaStats, StatIntReadsWholeNumbersOnly) {
+  const std::map<std::string, std::string> values = {
+      {"id", "9007199254740993"}, {"negative", "-5"}, {"fraction", "1.5"}, {"quoted", "\"7\""}, {"empty", ""}};
+  EXPECT_EQ(StatInt(values, "id"), 9007199254740993);
+  EXPECT_EQ(StatInt(values, "negative"), -5);
+  for (const char* none : {"fraction", "quoted", "empty", "absent"}) EXPECT_FALSE(StatInt(values, none)) << none;
+}
+
 }  // namespace
 }  // namespace tradelake
