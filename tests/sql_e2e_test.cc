@@ -595,10 +595,13 @@ TEST_F(Pruning, BronzeIsPrunedByProductAndDateFolders) {
   ASSERT_TRUE(all.ok());
   int64_t total = 0;
   for (const auto& o : *all) total += o.key.ends_with(".jsonl.zst") ? 1 : 0;
+  ASSERT_GT(total, static_cast<int64_t>(want.size()));
   const auto r = Run("SELECT bronze_object, count(*) FROM bronze.trades_raw WHERE product = 'ETH-USD' "
                      "AND date = '2024-05-01' GROUP BY ALL ORDER BY ALL");
   EXPECT_EQ(r.scan.files_read, static_cast<int64_t>(want.size()));
-  EXPECT_EQ(r.scan.files_total, total);
+  // Bronze has no catalog: only the day folder the filters point at was
+  // listed, so the other objects are not even counted.
+  EXPECT_EQ(r.scan.files_total, static_cast<int64_t>(want.size()));
   std::map<std::string, int64_t> got;
   for (const auto& row : Rows(r.rows)) got[row[0]] = std::stoll(row[1]);
   EXPECT_EQ(got, want);

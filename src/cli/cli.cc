@@ -634,9 +634,7 @@ int RunBarsCommand(const BarsFlags& f) {
   if (!store.ok()) return FailCommand(store.status());
   auto sql = LakeSql::Open(store->get(), SqlOptions{});
   if (!sql.ok()) return FailCommand(sql.status());
-  bool product_seen = false;
-  for (const LakeFile& file : (*sql)->Files(table->second)) product_seen |= file.product == f.product;
-  if (!product_seen) {
+  if (!(*sql)->HasProduct(table->second, f.product)) {
     return FailCommand(NotFound(fmt::format("no Gold data for product {} in {}; run `tradelake etl` or check --product",
                                      f.product, (*store)->Describe())));
   }

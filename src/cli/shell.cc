@@ -41,6 +41,11 @@ void PrintHelp() {
 std::string TablesText(const LakeSql& sql) {
   std::string out = fmt::format("{:<24} {:>10} {:>8} {:>12}\n", "table", "partitions", "files", "size");
   for (const auto& t : sql.Tables()) {
+    if (t.files < 0) {
+      // Bronze: listed only for the statements that read it.
+      out += fmt::format("{:<24} {:>10} {:>8} {:>12}\n", t.name, "-", "-", "-");
+      continue;
+    }
     out += fmt::format("{:<24} {:>10} {:>8} {:>12}\n", t.name, t.partitions, t.files, HumanBytes(t.bytes));
   }
   out += fmt::format("catalog commit {}{}\n", sql.commit_seq(),

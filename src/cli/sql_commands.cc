@@ -322,11 +322,15 @@ std::optional<int> SqlCommands::RunIfParsed() {
   std::fputs(text->c_str(), stdout);
   for (const auto& t : (*sql)->Tables()) {
     if (t.name != f.table) continue;
+    if (t.files < 0) {
+      std::printf("not counted: Bronze has no catalog, and is listed only for the statements that read it\n");
+      continue;
+    }
     std::printf("%lld partitions, %lld files, %s\n", static_cast<long long>(t.partitions),
                 static_cast<long long>(t.files), HumanBytes(t.bytes).c_str());
   }
   std::map<std::string, int64_t> files_by_partition;
-  for (const LakeFile& file : (*sql)->Files(f.table)) ++files_by_partition[file.partition];
+  for (const auto& [key, file] : (*sql)->Files(f.table)) ++files_by_partition[file.partition];
   for (const auto& [partition, n] : files_by_partition) {
     std::printf("  %s  (%lld file%s)\n", partition.c_str(), static_cast<long long>(n), n == 1 ? "" : "s");
   }

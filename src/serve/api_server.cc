@@ -450,12 +450,7 @@ class ApiServer::Impl {
   }
 
   // REQUIRES: lake_mu_ held.
-  bool HasProduct(std::string_view table, std::string_view product) const {
-    for (const LakeFile& f : sql_->Files(table)) {
-      if (f.product == product) return true;
-    }
-    return false;
-  }
+  bool HasProduct(std::string_view table, std::string_view product) const { return sql_->HasProduct(table, product); }
 
   // ------------------------------------------------------------- endpoints
 
@@ -466,11 +461,11 @@ class ApiServer::Impl {
     // period_start statistics of a month or year file)
     std::map<std::string, std::pair<int64_t, int64_t>> days;
     for (std::string_view table : {kGoldDaily, kGoldHourly, kGoldBars1m}) {
-      for (const LakeFile& f : sql_->Files(table)) {
-        auto [pos, inserted] = days.try_emplace(f.product, f.first_day, f.last_day);
+      for (const auto& [product, range] : sql_->ProductDays(table)) {
+        auto [pos, inserted] = days.try_emplace(product, range);
         if (!inserted) {
-          pos->second.first = std::min(pos->second.first, f.first_day);
-          pos->second.second = std::max(pos->second.second, f.last_day);
+          pos->second.first = std::min(pos->second.first, range.first);
+          pos->second.second = std::max(pos->second.second, range.second);
         }
       }
     }
@@ -578,18 +573,28 @@ class ApiServer::Impl {
   // Gold's newest 1m bar per product, from the Delta statistics of the
   // served commit (whole minutes: exact in milliseconds). REQUIRES: lake_mu_
   // held.
+  // Only each product's newest day is looked at (a lookup per product, not
+  // a pass over every day ever committed).
   void UpdateGoldMinutes() {
     std::map<std::string, TimestampMicros> newest;
-    auto files = LiveFiles(sql_->lake(), kGoldBars1m);
-    if (!files.ok()) {
-      spdlog::warn("serve: Gold's newest minutes: {}", files.status().ToString());
-      return;
-    }
-    for (const TableFile& f : *files) {
-      const std::optional<TimestampMicros> t = StatTime(f.stats.max_values, "period_start");
-      if (!t) continue;
-      auto [pos, inserted] = newest.try_emplace(f.product_id, *t);
-      if (!inserted) pos->second = std::max(pos->second, *t);
+    const auto table = sql_->lake().tables.find(std::string(kGoldBars1m));
+    if (table != sql_->lake().tables.end()) {
+      const std::string root = TableFolder(kGoldBars1m);
+      for (const auto& [product, days] : sql_->ProductDays(kGoldBars1m)) {
+        for (const LakeFile* f : sql_->ProductFiles(kGoldBars1m, product, days.second)) {
+          const auto add = table->second.files.find(KeyToDeltaPath(root, f->key));
+          if (add == table->second.files.end()) continue;
+          auto stats = ParseDeltaStats(add->second.stats);
+          if (!stats.ok()) {
+            spdlog::warn("serve: Gold's newest minute of {}: {}", product, stats.status().ToString());
+            continue;
+          }
+          const std::optional<TimestampMicros> t = StatTime(stats->max_values, "period_start");
+          if (!t) continue;
+          auto [pos, inserted] = newest.try_emplace(product, *t);
+          if (!inserted) pos->second = std::max(pos->second, *t);
+        }
+      }
     }
     std::lock_guard<std::mutex> lock(live_mu_);
     gold_minute_ = std::move(newest);

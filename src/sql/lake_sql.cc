@@ -256,12 +256,126 @@ Status LakeSql::Init() {
   return BuildDatabases();
 }
 
-const std::vector<LakeFile>& LakeSql::Files(std::string_view table) const {
-  static const std::vector<LakeFile> kNone;
+const std::map<std::string, LakeFile>& LakeSql::Files(std::string_view table) const {
+  static const std::map<std::string, LakeFile> kNone;
   for (const auto& t : tables_data_) {
-    if (t.name == table) return t.files;
+    if (t.name == table) return t.bronze ? kNone : t.files;
   }
   return kNone;
+}
+
+namespace {
+
+// The end of the keys starting with `prefix` (which ends in '/').
+std::string PrefixEnd(std::string prefix) {
+  prefix.back() = static_cast<char>(prefix.back() + 1);
+  return prefix;
+}
+
+}  // namespace
+
+bool LakeSql::HasProduct(std::string_view table, std::string_view product) const {
+  const auto& files = Files(table);
+  const std::string prefix = fmt::format("{}product_id={}/", TableFolder(table), product);
+  auto it = files.lower_bound(prefix);
+  return it != files.end() && it->first.starts_with(prefix);
+}
+
+std::map<std::string, std::pair<int64_t, int64_t>> LakeSql::ProductDays(std::string_view table) const {
+  std::map<std::string, std::pair<int64_t, int64_t>> out;
+  const auto& files = Files(table);
+  const std::string root = TableFolder(table);
+  for (auto it = files.begin(); it != files.end();) {
+    const std::string product = it->second.product;
+    const auto end = files.lower_bound(PrefixEnd(fmt::format("{}product_id={}/", root, product)));
+    auto& [first, last] = out.try_emplace(product, it->second.first_day, it->second.last_day).first->second;
+    if (PartitionColumns(table).size() == 2) {
+      // Date folders: the product's keys sort by day.
+      last = std::prev(end)->second.last_day;
+    } else {
+      for (; it != end; ++it) {
+        first = std::min(first, it->second.first_day);
+        last = std::max(last, it->second.last_day);
+      }
+    }
+    it = end;
+  }
+  return out;
+}
+
+std::vector<const LakeFile*> LakeSql::ProductFiles(std::string_view table, std::string_view product,
+                                                   int64_t from_day) const {
+  std::vector<const LakeFile*> out;
+  const auto& files = Files(table);
+  const std::string prefix = fmt::format("{}product_id={}/", TableFolder(table), product);
+  std::string from = prefix;
+  if (PartitionColumns(table).size() == 2 && from_day >= 0) from += "date=" + FormatDate(from_day * kMicrosPerDay);
+  for (auto it = files.lower_bound(from); it != files.end() && it->first.starts_with(prefix); ++it) {
+    if (it->second.last_day >= from_day) out.push_back(&it->second);
+  }
+  return out;
+}
+
+Result<LakeFile> LakeSql::EntryOf(const Table& table, TableFile file, int64_t version) {
+  FileEntry f;
+  f.key = std::move(file.key);
+  f.product = std::move(file.product_id);
+  f.size = file.size;
+  if (!file.date.empty()) {
+    auto day = ParseDay(file.date);
+    if (!day) {
+      return DataLoss(fmt::format("{} version {}: file {} has date partition value '{}', not YYYY-MM-DD", table.name,
+                                  version, f.key, file.date));
+    }
+    f.first_day = f.last_day = *day;
+    f.partition = PartitionName(f.product, file.date);
+  } else {
+    // A month or a year per file: its days from the period_start
+    // statistics; without them, any day (read whenever the product is).
+    f.first_day = kAnyDayMin;
+    f.last_day = kAnyDayMax;
+    const auto first = StatDay(file.stats.min_values, "period_start");
+    const auto last = StatDay(file.stats.max_values, "period_start");
+    if (first && last) {
+      f.first_day = *first;
+      f.last_day = *last;
+    }
+    f.partition = ProductPartitionName(f.product);
+  }
+  return f;
+}
+
+void LakeSql::AddFile(Table* table, FileEntry file) {
+  RemoveFile(table, file.key);  // a file written again under its name
+  ++table->partition_files[file.partition];
+  table->bytes += file.size;
+  std::string key = file.key;
+  table->files.emplace(std::move(key), std::move(file));
+}
+
+bool LakeSql::RemoveFile(Table* table, const std::string& key) {
+  auto it = table->files.find(key);
+  if (it == table->files.end()) return false;
+  auto p = table->partition_files.find(it->second.partition);
+  if (p != table->partition_files.end() && --p->second <= 0) table->partition_files.erase(p);
+  table->bytes -= it->second.size;
+  table->files.erase(it);
+  return true;
+}
+
+void LakeSql::SyncInfo() {
+  for (size_t i = 0; i < tables_data_.size() && i < tables_.size(); ++i) {
+    const Table& t = tables_data_[i];
+    TableInfo& info = tables_[i];
+    if (t.bronze) {
+      // Not listed as a whole (Files()): unknown here.
+      info.partitions = info.files = info.bytes = -1;
+      continue;
+    }
+    info.partitions = static_cast<int64_t>(t.partition_files.size());
+    info.files = static_cast<int64_t>(t.files.size());
+    info.bytes = t.bytes;
+  }
 }
 
 Status LakeSql::LoadFiles() {
@@ -288,44 +402,19 @@ Status LakeSql::LoadFiles() {
     t.cached = t.name.starts_with("gold.");
     info.partition_columns = partition_columns;
     ASSIGN_OR_RETURN(std::vector<TableFile> live, LiveFiles(lake_, name));
-    std::set<std::string> partitions;
+    const int64_t version = lake_.tables.count(t.name) ? lake_.tables.at(t.name).version : -1;
     for (TableFile& tf : live) {
-      FileEntry f;
-      f.key = std::move(tf.key);
-      f.product = std::move(tf.product_id);
-      f.size = tf.size;
-      if (!tf.date.empty()) {
-        auto day = ParseDay(tf.date);
-        if (!day) {
-          return DataLoss(fmt::format("{} version {}: file {} has date partition value '{}', not YYYY-MM-DD", name,
-                                      lake_.tables.at(t.name).version, f.key, tf.date));
-        }
-        f.first_day = f.last_day = *day;
-        f.partition = PartitionName(f.product, tf.date);
-      } else {
-        // A month or a year per file: its days from the period_start
-        // statistics; without them, any day (read whenever the product is).
-        f.first_day = kAnyDayMin;
-        f.last_day = kAnyDayMax;
-        const auto first = StatDay(tf.stats.min_values, "period_start");
-        const auto last = StatDay(tf.stats.max_values, "period_start");
-        if (first && last) {
-          f.first_day = *first;
-          f.last_day = *last;
-        }
-        f.partition = ProductPartitionName(f.product);
-      }
-      partitions.insert(f.partition);
-      info.bytes += f.size;
-      t.files.push_back(std::move(f));
+      ASSIGN_OR_RETURN(FileEntry f, EntryOf(t, std::move(tf), version));
+      AddFile(&t, std::move(f));
     }
-    info.partitions = static_cast<int64_t>(partitions.size());
-    info.files = static_cast<int64_t>(t.files.size());
     tables_data.push_back(std::move(t));
     tables.push_back(std::move(info));
   }
-  // Bronze, for roles that may read it: no catalog, every landed object.
-  auto bronze = store_->List(kBronzePrefix);
+  // Bronze, for roles that may read it: no catalog, and far too many objects
+  // to list on every refresh (one per product every few seconds, for ever):
+  // listed for the statements that read it (Candidates). One listing of a
+  // folder no object has says whether this role may list Bronze at all.
+  auto bronze = store_->List(fmt::format("{}product=/", kBronzePrefix));
   if (bronze.ok()) {
     Table t;
     t.name.assign(kBronzeRaw);
@@ -350,23 +439,6 @@ Status LakeSql::LoadFiles() {
                     {"record", "VARCHAR"}};
     info.partition_columns = {"product", "date"};
     t.columns = info.columns;
-    std::set<std::string> partitions;
-    for (auto& o : *bronze) {
-      if (!o.key.ends_with(".jsonl.zst")) continue;
-      FileEntry f;
-      f.key = o.key;
-      f.product = HiveValue("/" + o.key, "product");
-      auto day = ParseDay(HiveValue("/" + o.key, "date"));
-      if (f.product.empty() || !day) continue;
-      f.first_day = f.last_day = *day;
-      f.partition = fmt::format("product={}/date={}", f.product, HiveValue("/" + o.key, "date"));
-      f.size = o.size;
-      partitions.insert(f.partition);
-      info.bytes += f.size;
-      t.files.push_back(std::move(f));
-    }
-    info.partitions = static_cast<int64_t>(partitions.size());
-    info.files = static_cast<int64_t>(t.files.size());
     tables_data.push_back(std::move(t));
     tables.push_back(std::move(info));
   } else if (bronze.status().code() != StatusCode::kPermissionDenied) {
@@ -374,6 +446,71 @@ Status LakeSql::LoadFiles() {
   }
   tables_data_ = std::move(tables_data);
   tables_ = std::move(tables);
+  SyncInfo();
+  return Status::OK();
+}
+
+Status LakeSql::ApplyRefresh(const LakeRefresh& refresh, std::vector<std::string>* retired) {
+  // Everything that can fail first (a file outside its partitions, a bad
+  // date): the session's files change only when all of it was read.
+  struct Change {
+    Table* table;
+    std::string key;
+    std::optional<FileEntry> entry;  // nullopt: the file left
+  };
+  std::vector<Change> changes;
+  std::vector<std::pair<Table*, std::map<std::string, FileEntry>>> rebuilt;
+  for (Table& t : tables_data_) {
+    if (t.bronze) continue;
+    auto update = refresh.tables.find(t.name);
+    const auto state = lake_.tables.find(t.name);
+    if (state == lake_.tables.end()) {
+      // Dropped from the snapshot: every file left.
+      if (!t.files.empty()) rebuilt.emplace_back(&t, std::map<std::string, FileEntry>{});
+      continue;
+    }
+    if (update == refresh.tables.end()) continue;
+    const DeltaTableState& delta = state->second;
+    if (update->second.reloaded) {
+      std::map<std::string, FileEntry> files;
+      for (const auto& [path, add] : delta.files) {
+        ASSIGN_OR_RETURN(TableFile tf, LiveFileOf(t.name, add, delta.version));
+        ASSIGN_OR_RETURN(FileEntry f, EntryOf(t, std::move(tf), delta.version));
+        std::string key = f.key;
+        files.emplace(std::move(key), std::move(f));
+      }
+      rebuilt.emplace_back(&t, std::move(files));
+      continue;
+    }
+    const std::string root = TableFolder(t.name);
+    for (const std::string& path : update->second.touched) {
+      Change c{&t, "", std::nullopt};
+      ASSIGN_OR_RETURN(c.key, DeltaPathToKey(root, path));
+      if (auto add = delta.files.find(path); add != delta.files.end()) {
+        ASSIGN_OR_RETURN(TableFile tf, LiveFileOf(t.name, add->second, delta.version));
+        ASSIGN_OR_RETURN(FileEntry f, EntryOf(t, std::move(tf), delta.version));
+        c.entry = std::move(f);
+      }
+      changes.push_back(std::move(c));
+    }
+  }
+  for (auto& [t, files] : rebuilt) {
+    for (const auto& [key, f] : t->files) {
+      if (!files.count(key)) retired->push_back(key);
+    }
+    t->files.clear();
+    t->partition_files.clear();
+    t->bytes = 0;
+    for (auto& [key, f] : files) AddFile(t, std::move(f));
+  }
+  for (Change& c : changes) {
+    if (c.entry) {
+      AddFile(c.table, std::move(*c.entry));
+    } else if (RemoveFile(c.table, c.key)) {
+      retired->push_back(c.key);
+    }
+  }
+  SyncInfo();
   return Status::OK();
 }
 
@@ -588,41 +725,37 @@ Status LakeSql::BuildDatabases() {
 }
 
 Status LakeSql::Refresh() {
-  // A copy, so that a failure leaves the session on its snapshot.
-  LakeState next = lake_;
-  ASSIGN_OR_RETURN(bool changed, RefreshLakeState(store_, &next));
+  LakeRefresh refresh;
+  ASSIGN_OR_RETURN(bool changed, RefreshLakeState(store_, &lake_, &refresh));
   if (!changed) return Status::OK();
-  std::set<std::string> before;
-  for (const auto& t : tables_data_) {
-    for (const FileEntry& f : t.files) before.insert(f.key);
+  if (refresh.reloaded) {
+    // The lake was replaced: everything afresh.
+    if (Status s = LoadFiles(); !s.ok()) {
+      UndoLakeRefresh(&lake_, &refresh);
+      return s;
+    }
+    return BuildDatabases();
   }
-  std::swap(lake_, next);
-  if (Status s = LoadFiles(); !s.ok()) {
-    std::swap(lake_, next);
+  std::vector<std::string> retired;
+  if (Status s = ApplyRefresh(refresh, &retired); !s.ok()) {
+    UndoLakeRefresh(&lake_, &refresh);
     return s;
   }
-  for (const auto& t : tables_data_) {
-    for (const FileEntry& f : t.files) before.erase(f.key);
-  }
-  retired_files_ += static_cast<int64_t>(before.size());
+  retired_files_ += static_cast<int64_t>(retired.size());
   if (retired_files_ >= kRebuildAfterRetiredFiles) return BuildDatabases();
-  if (Status s = DropRetiredFromCache(); !s.ok()) {
+  if (Status s = DropRetiredFromCache(retired); !s.ok()) {
     spdlog::warn("sql: dropping the cached rows of replaced files failed ({}); rebuilding the databases", s.ToString());
     return BuildDatabases();
   }
   return Status::OK();
 }
 
-Status LakeSql::DropRetiredFromCache() {
+Status LakeSql::DropRetiredFromCache(const std::vector<std::string>& retired) {
   const std::string root = (fs::path(work_dir_) / "farm").string();
-  std::set<std::string> live;
-  for (const auto& t : tables_data_) {
-    if (!t.cached) continue;
-    for (const FileEntry& f : t.files) live.insert(fmt::format("{}/{}", root, f.key));
-  }
   std::vector<std::string> gone;
-  for (const auto& [path, bytes] : cached_files_) {
-    if (!live.count(path)) gone.push_back(path);
+  for (const std::string& key : retired) {
+    std::string path = fmt::format("{}/{}", root, key);
+    if (cached_files_.count(path)) gone.push_back(std::move(path));
   }
   if (gone.empty()) return Status::OK();
   std::string list;
@@ -676,6 +809,105 @@ Status LakeSql::SyncFarm(const std::set<std::string>& keys) {
     }
   }
   return Status::OK();
+}
+
+Result<std::vector<const LakeFile*>> LakeSql::Candidates(Table* t,
+                                                          const std::vector<const ScanConstraints*>& constraints) {
+  // Where a scan's files can be, as key ranges: the lake's keys sort by
+  // table, product, then date ("<root>product_id=X/date=D/..."), so a scan
+  // filtered on products (and days) looks only there, however old the lake.
+  const std::string root = t->bronze ? std::string(kBronzePrefix) : TableFolder(t->name);
+  const std::string product_folder = t->bronze ? "product=" : "product_id=";
+  const bool dated = t->bronze || t->date_folder;
+  struct Range {
+    std::string prefix;  // every key of the range starts with it
+    std::string from;    // and is >= it
+    int64_t max_day;     // dated: keys of later days end the range
+  };
+  std::vector<Range> ranges;
+  for (const ScanConstraints* c : constraints) {
+    if (!c->products) {
+      ranges = {Range{root, root, std::numeric_limits<int64_t>::max()}};
+      break;
+    }
+    for (const std::string& product : *c->products) {
+      Range r;
+      r.prefix = fmt::format("{}{}{}/", root, product_folder, product);
+      r.from = r.prefix;
+      r.max_day = dated ? c->max_day : std::numeric_limits<int64_t>::max();
+      if (dated && c->min_day > std::numeric_limits<int64_t>::min() && c->min_day >= 0) {
+        r.from += "date=" + FormatDate(c->min_day * kMicrosPerDay);
+      }
+      ranges.push_back(std::move(r));
+    }
+  }
+  if (t->bronze) {
+    // Bronze has no catalog: list what the ranges need, now (objects land all
+    // the time). One folder per day when a product's days are few.
+    std::set<std::string> prefixes;
+    for (const ScanConstraints* c : constraints) {
+      if (!c->products) {
+        prefixes.insert(root);
+        continue;
+      }
+      const bool few_days = c->min_day >= 0 && c->max_day >= c->min_day && c->max_day - c->min_day <= 92;
+      for (const std::string& product : *c->products) {
+        const std::string folder = fmt::format("{}product={}/", root, product);
+        if (!few_days) {
+          prefixes.insert(folder);
+          continue;
+        }
+        for (int64_t day = c->min_day; day <= c->max_day; ++day) {
+          prefixes.insert(fmt::format("{}date={}/", folder, FormatDate(day * kMicrosPerDay)));
+        }
+      }
+    }
+    // A folder listed whole covers the folders inside it (which sort right
+    // after it).
+    std::string kept;
+    for (auto it = prefixes.begin(); it != prefixes.end();) {
+      if (!kept.empty() && it->starts_with(kept)) {
+        it = prefixes.erase(it);
+      } else {
+        kept = *it++;
+      }
+    }
+    t->files.clear();
+    t->partition_files.clear();
+    t->bytes = 0;
+    for (const std::string& prefix : prefixes) {
+      ASSIGN_OR_RETURN(std::vector<ObjectInfo> objects, store_->List(prefix));
+      for (const ObjectInfo& o : objects) {
+        if (!o.key.ends_with(".jsonl.zst")) continue;
+        FileEntry f;
+        f.key = o.key;
+        f.product = HiveValue("/" + o.key, "product");
+        const std::string date = HiveValue("/" + o.key, "date");
+        auto day = ParseDay(date);
+        if (f.product.empty() || !day) continue;
+        f.first_day = f.last_day = *day;
+        f.partition = fmt::format("product={}/date={}", f.product, date);
+        f.size = o.size;
+        AddFile(t, std::move(f));
+      }
+    }
+  }
+  std::vector<const FileEntry*> out;
+  for (const Range& r : ranges) {
+    for (auto it = t->files.lower_bound(r.from); it != t->files.end() && it->first.starts_with(r.prefix); ++it) {
+      const FileEntry& f = it->second;
+      if (dated && f.first_day > r.max_day) break;  // later days only from here
+      for (const ScanConstraints* c : constraints) {
+        if (c->Matches(f.product, f.first_day, f.last_day)) {
+          out.push_back(&f);
+          break;
+        }
+      }
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const FileEntry* a, const FileEntry* b) { return a->key < b->key; });
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 Result<std::optional<std::set<std::string>>> LakeSql::ReferencedTables(std::string_view statement) {
@@ -806,7 +1038,7 @@ Result<StatementResult> LakeSql::ExecuteOnSnapshot(std::string_view statement) {
 
   // 3. Account for it before reading anything.
   std::map<const Table*, std::vector<const FileEntry*>> chosen;
-  for (const auto& t : tables_data_) {
+  for (auto& t : tables_data_) {
     // A table is read where the plan scans it (also through query_table()
     // and the like); the planning tables carry the lake's bare names.
     const std::string bare = t.name.substr(t.name.find('.') + 1);
@@ -816,20 +1048,14 @@ Result<StatementResult> LakeSql::ExecuteOnSnapshot(std::string_view statement) {
     }
     const bool named = !refs || refs->count(t.name) > 0;
     if (constraints.empty() && !named) continue;
+    ASSIGN_OR_RETURN(std::vector<const FileEntry*> files, Candidates(&t, constraints));
     out.scan.files_total += static_cast<int64_t>(t.files.size());
-    for (const auto& f : t.files) out.scan.bytes_total += f.size;
-    auto& files = chosen[&t];
-    for (const auto& f : t.files) {
-      bool need = false;
-      for (const auto* c : constraints) {
-        if (need) break;
-        need = c->Matches(f.product, f.first_day, f.last_day);
-      }
-      if (need) files.push_back(&f);
-    }
-    out.scan.files_read += static_cast<int64_t>(files.size());
-    for (const auto* f : files) out.scan.bytes_read += f->size;
-    if (!files.empty()) out.scan.files_by_table[t.name] = static_cast<int64_t>(files.size());
+    out.scan.bytes_total += t.bytes;
+    chosen[&t] = std::move(files);
+    const auto& files_of_t = chosen[&t];
+    out.scan.files_read += static_cast<int64_t>(files_of_t.size());
+    for (const auto* f : files_of_t) out.scan.bytes_read += f->size;
+    if (!files_of_t.empty()) out.scan.files_by_table[t.name] = static_cast<int64_t>(files_of_t.size());
   }
   if (options_.max_scan_bytes > 0 && out.scan.bytes_read > options_.max_scan_bytes) {
     return FailedPrecondition(fmt::format(

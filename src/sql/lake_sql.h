@@ -58,6 +58,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -72,6 +73,8 @@
 #include "table/catalog.h"
 
 namespace tradelake {
+
+struct ScanConstraints;  // sql/prune.h
 
 struct SqlOptions {
   // 0: no limit. Otherwise a statement that would scan more bytes fails.
@@ -162,17 +165,28 @@ class LakeSql {
   // The catalog snapshot and table versions every statement reads.
   const LakeState& lake() const { return lake_; }
   int64_t commit_seq() const { return lake_.catalog.seq; }
-  // The live files of `table` (a name of Tables()), sorted by key; empty
-  // for an unknown name.
-  const std::vector<LakeFile>& Files(std::string_view table) const;
+  // The live files of `table` (a name of Tables()) by key; empty for an
+  // unknown name, and for Bronze (listed only for the statements that read
+  // it, as far as their filters allow: the listing of every object ever
+  // landed grows with the lake's age).
+  const std::map<std::string, LakeFile>& Files(std::string_view table) const;
+  // Lookups by product in Files() (keys sort by table, product, date): each
+  // costs a search per product, not a pass over the table.
+  bool HasProduct(std::string_view table, std::string_view product) const;
+  // product -> the first and last day of its files.
+  std::map<std::string, std::pair<int64_t, int64_t>> ProductDays(std::string_view table) const;
+  // The files of `product` holding days >= from_day, by key.
+  std::vector<const LakeFile*> ProductFiles(std::string_view table, std::string_view product,
+                                            int64_t from_day = std::numeric_limits<int64_t>::min()) const;
 
   // Moves to the newest catalog snapshot (after an ETL commit), reading only
-  // the Delta log entries that are new (RefreshLakeState). The databases,
-  // the Gold rows already cached and the sandbox links of files still live
-  // are kept: only the rows of files that left the snapshot are dropped, so
-  // a refresh costs what changed, not the lake's size. (Every few hundred
-  // retired files the databases are rebuilt, to let go of DuckDB's metadata
-  // of files gone.) On error the session keeps its snapshot.
+  // the Delta log entries that are new (RefreshLakeState) and updating only
+  // the files they add and remove. The databases, the Gold rows already
+  // cached and the sandbox links of files still live are kept: only the
+  // rows of files that left the snapshot are dropped, so a refresh costs
+  // what changed, not the lake's size. (Every few hundred retired files the
+  // databases are rebuilt, to let go of DuckDB's metadata of files gone.)
+  // On error the session keeps its snapshot.
   Status Refresh();
 
   // Cancels the running statement (it fails with Cancelled).
@@ -195,13 +209,24 @@ class LakeSql {
     bool date_folder = true;  // partitioned by date too (else date comes from period_start)
     std::string hive_types;   // read_parquet's hive_types: the table's folders
     std::vector<std::pair<std::string, std::string>> columns;  // name, DuckDB type
-    std::vector<FileEntry> files;
+    std::map<std::string, FileEntry> files;        // live files by key (Bronze: the statement's listing)
+    std::map<std::string, int64_t> partition_files;  // partition -> live files
+    int64_t bytes = 0;                               // of the live files
   };
 
   LakeSql(ObjectStore* store, SqlOptions options) : store_(store), options_(std::move(options)) {}
   Status Init();
   Result<StatementResult> ExecuteOnSnapshot(std::string_view statement);
   Status LoadFiles();  // tables_data_ and tables_ from lake_
+  // The files of lake_ a refresh changed; the keys that left go to *retired.
+  Status ApplyRefresh(const LakeRefresh& refresh, std::vector<std::string>* retired);
+  static Result<FileEntry> EntryOf(const Table& table, TableFile file, int64_t version);
+  static void AddFile(Table* table, FileEntry file);
+  static bool RemoveFile(Table* table, const std::string& key);  // false: not there
+  void SyncInfo();  // tables_ from tables_data_
+  // The files of `table` a scan with one of `constraints` may need (all when
+  // `constraints` is empty); Bronze is listed here.
+  Result<std::vector<const FileEntry*>> Candidates(Table* table, const std::vector<const ScanConstraints*>& constraints);
   Status BuildDatabases();
   Result<std::string> LocalFile(const FileEntry& file);
   Status SyncFarm(const std::set<std::string>& keys);
@@ -237,7 +262,7 @@ class LakeSql {
   int64_t deleted_cache_bytes_ = 0;
   int64_t cache_rewrites_ = 0;
   static constexpr int64_t kRebuildAfterRetiredFiles = 256;
-  Status DropRetiredFromCache();
+  Status DropRetiredFromCache(const std::vector<std::string>& retired);
   std::unique_ptr<Database> plan_db_;
   std::unique_ptr<Database> exec_db_;
   std::unique_ptr<Connection> plan_con_;

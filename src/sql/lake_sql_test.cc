@@ -76,6 +76,32 @@ std::string One(LakeSql* sql, std::string_view statement) {
   return row;
 }
 
+// Every table's files, partitions, counts and bytes agree.
+void ExpectSameFiles(const LakeSql& a, const LakeSql& b) {
+  ASSERT_EQ(a.Tables().size(), b.Tables().size());
+  for (size_t i = 0; i < a.Tables().size(); ++i) {
+    const TableInfo& x = a.Tables()[i];
+    const TableInfo& y = b.Tables()[i];
+    SCOPED_TRACE(x.name);
+    EXPECT_EQ(x.name, y.name);
+    EXPECT_EQ(x.files, y.files);
+    EXPECT_EQ(x.partitions, y.partitions);
+    EXPECT_EQ(x.bytes, y.bytes);
+    const auto& fx = a.Files(x.name);
+    const auto& fy = b.Files(y.name);
+    ASSERT_EQ(fx.size(), fy.size());
+    for (auto i1 = fx.begin(), i2 = fy.begin(); i1 != fx.end(); ++i1, ++i2) {
+      EXPECT_EQ(i1->first, i2->first);
+      EXPECT_EQ(i1->second.key, i2->second.key);
+      EXPECT_EQ(i1->second.partition, i2->second.partition);
+      EXPECT_EQ(i1->second.first_day, i2->second.first_day);
+      EXPECT_EQ(i1->second.last_day, i2->second.last_day);
+      EXPECT_EQ(i1->second.size, i2->second.size);
+    }
+    EXPECT_EQ(a.ProductDays(x.name), b.ProductDays(y.name));
+  }
+}
+
 // Refresh keeps the session's databases and its cache of Gold rows, and drops
 // only the rows of files that left the snapshot: after the ETL rewrote a Gold
 // partition the session read, every table answers as a fresh session does
@@ -105,6 +131,9 @@ TEST(LakeSqlTest, RefreshAfterGoldFilesWereReplacedAnswersAsAFreshSession) {
       ASSERT_GT((*sql)->commit_seq(), seq);
       auto fresh = LakeSql::Open(lake.store(), SqlOptions{});
       ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
+      // The files a refresh keeps up to date, change by change, are those a
+      // fresh session reads from the whole log.
+      ASSERT_NO_FATAL_FAILURE(ExpectSameFiles(**sql, **fresh));
       const std::string expected = One(fresh->get(), q);
       EXPECT_EQ(One(sql->get(), q), expected) << "round " << round;
       const int64_t n = 40 + 25 * round + (rewrite_bytes == 0 ? 25 * 12 : 0);
@@ -147,9 +176,9 @@ TEST(LakeSqlTest, AStatementOnAVacuumedSnapshotRunsAgainOnTheNewOne) {
     ASSERT_TRUE(live.ok()) << live.status().ToString();
     std::set<std::string> live_keys;
     for (const auto& f : *live) live_keys.insert(f.key);
-    for (const auto& f : (*sql)->Files(table)) {
-      if (live_keys.count(f.key) == 0) {
-        ASSERT_TRUE(store->Delete(f.key).ok());
+    for (const auto& [key, f] : (*sql)->Files(table)) {
+      if (live_keys.count(key) == 0) {
+        ASSERT_TRUE(store->Delete(key).ok());
         ++vacuumed;
       }
     }
@@ -164,6 +193,42 @@ TEST(LakeSqlTest, AStatementOnAVacuumedSnapshotRunsAgainOnTheNewOne) {
   ASSERT_TRUE(after.ok()) << after.status().ToString();
   EXPECT_GT((*sql)->commit_seq(), first_seq);
   EXPECT_GT(std::stoll(after->rows.GetStringOr(0, 0, "-1")), rows_before);
+}
+
+// Bronze has no catalog and grows all the time: it is listed for each
+// statement that reads it, as far as the statement's filters allow (one day
+// folder, not every object ever landed), and sees objects landed after the
+// session's snapshot.
+TEST(LakeSqlTest, BronzeIsListedPerStatementOnlyWhereItsFiltersPoint) {
+  EtlLake lake;
+  ASSERT_NO_FATAL_FAILURE(lake.Land(10));
+  // An object of another day and product, never processed by the ETL.
+  auto data = EncodeBronzeObject(
+      {{900, R"({"trade_id":900,"side":"buy","size":"1","price":"2.5","time":"2024-05-03T00:00:01Z"})"}}, NowMicros(),
+      "/products/ETH-USD/trades?limit=1000");
+  ASSERT_TRUE(data.ok());
+  ASSERT_TRUE(lake.store()->Put(BronzeObjectKey("ETH-USD", "2024-05-03", 900, 900), *data, WriteMode::kCreateOnly).ok());
+  auto sql = LakeSql::Open(lake.store(), SqlOptions{});
+  ASSERT_TRUE(sql.ok()) << sql.status().ToString();
+  EXPECT_TRUE((*sql)->Files("bronze.trades_raw").empty()) << "Bronze is not listed as a whole";
+
+  auto one_day = (*sql)->ExecuteOne(
+      "SELECT count(*) FROM bronze.trades_raw WHERE product = 'BTC-USD' AND date = DATE '2024-05-02'");
+  ASSERT_TRUE(one_day.ok()) << one_day.status().ToString();
+  EXPECT_EQ(one_day->rows.GetStringOr(0, 0, ""), "10");
+  EXPECT_EQ(one_day->scan.files_total, 1) << "only the day folder of the product was listed";
+
+  auto all = (*sql)->ExecuteOne("SELECT count(*), count(DISTINCT product) FROM bronze.trades_raw");
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_EQ(all->rows.GetStringOr(0, 0, "") + "|" + all->rows.GetStringOr(0, 1, ""), "11|2");
+  EXPECT_EQ(all->scan.files_total, 2);
+
+  // Landed after the session opened (and after its snapshot): listed by the next statement.
+  ASSERT_NO_FATAL_FAILURE(lake.Land(5));
+  auto later = (*sql)->ExecuteOne("SELECT count(*) FROM bronze.trades_raw WHERE product = 'BTC-USD'");
+  ASSERT_TRUE(later.ok()) << later.status().ToString();
+  EXPECT_EQ(later->rows.GetStringOr(0, 0, ""), "15");
+  EXPECT_EQ(later->scan.files_total, 2);
 }
 
 }  // namespace

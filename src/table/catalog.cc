@@ -386,7 +386,24 @@ Result<LakeState> LoadLakeState(ObjectStore* store) {
   return state;
 }
 
-Result<bool> RefreshLakeState(ObjectStore* store, LakeState* state) {
+namespace {
+
+// Takes back the table updates and creations `r` recorded.
+void UndoTables(LakeState* state, LakeRefresh* r) {
+  for (auto& [table, update] : r->tables) {
+    if (auto it = state->tables.find(table); it != state->tables.end()) RevertDeltaTableUpdate(&it->second, &update);
+  }
+  for (const auto& table : r->created) state->tables.erase(table);
+  r->tables.clear();
+  r->created.clear();
+}
+
+}  // namespace
+
+Result<bool> RefreshLakeState(ObjectStore* store, LakeState* state, LakeRefresh* refresh) {
+  LakeRefresh local;
+  LakeRefresh* r = refresh ? refresh : &local;
+  *r = LakeRefresh{};
   ASSIGN_OR_RETURN(int64_t latest, LatestCommitSeq(store));
   if (latest == state->catalog.seq) return false;
   ASSIGN_OR_RETURN(Snapshot snap, LoadCurrentSnapshot(store));
@@ -394,51 +411,80 @@ Result<bool> RefreshLakeState(ObjectStore* store, LakeState* state) {
   if (snap.seq == state->catalog.seq) return false;
   if (snap.seq < state->catalog.seq) {
     // The lake was replaced (e.g. rebuilt from scratch elsewhere): start over.
-    ASSIGN_OR_RETURN(*state, LoadLakeState(store));
+    ASSIGN_OR_RETURN(LakeState fresh, LoadLakeState(store));
+    r->reloaded = true;
+    r->replaced = std::move(*state);
+    *state = std::move(fresh);
     return true;
   }
-  std::map<std::string, DeltaTableState> tables;
+  // Table by table, in place; the first failure (or a version not in the
+  // log yet) takes back the tables already moved.
   for (const auto& [table, version] : snap.versions) {
-    auto it = state->tables.find(table);
-    DeltaTableState t = it == state->tables.end() ? DeltaTableState{} : it->second;
-    if (t.version > version) {
-      ASSIGN_OR_RETURN(t, LoadDeltaTable(store, TableFolder(table), version));
-    } else if (t.version < version) {
-      RETURN_IF_ERROR(UpdateDeltaTable(store, TableFolder(table), &t, version));
+    auto [it, created] = state->tables.try_emplace(table);
+    if (created) r->created.insert(table);
+    DeltaTableState& t = it->second;
+    if (t.version == version) continue;
+    // (A version before ours, when the table was rewritten, is read afresh.)
+    Status s = UpdateDeltaTable(store, TableFolder(table), &t, version, &r->tables[table]);
+    if (!s.ok() || t.version != version) {
+      // A failed update took its own changes back; a version not in the log
+      // yet (the ETL is between its catalog and Delta commits) is undone
+      // with the rest, and the next refresh gets it.
+      if (!s.ok()) r->tables.erase(table);
+      UndoTables(state, r);
+      if (!s.ok()) return s;
+      return false;
     }
-    if (t.version != version) return false;  // not in the log yet; the next refresh gets it
-    tables[table] = std::move(t);
   }
+  for (auto it = state->tables.begin(); it != state->tables.end();) {
+    if (snap.versions.count(it->first)) {
+      ++it;
+      continue;
+    }
+    r->dropped.insert(state->tables.extract(it++));
+  }
+  r->previous_catalog = std::move(state->catalog);
   state->catalog = std::move(snap);
-  state->tables = std::move(tables);
   return true;
+}
+
+void UndoLakeRefresh(LakeState* state, LakeRefresh* refresh) {
+  if (refresh->replaced) {
+    *state = std::move(*refresh->replaced);
+  } else {
+    state->catalog = std::move(refresh->previous_catalog);
+    for (auto& [table, t] : refresh->dropped) state->tables.insert_or_assign(table, std::move(t));
+    UndoTables(state, refresh);
+  }
+  *refresh = LakeRefresh{};
+}
+
+Result<TableFile> LiveFileOf(std::string_view table, const DeltaAddFile& add, int64_t version) {
+  const std::string root = TableFolder(table);
+  const bool dated = PartitionColumns(table).size() == 2;
+  TableFile f;
+  ASSIGN_OR_RETURN(f.key, DeltaPathToKey(root, add.path));
+  auto value = [&](const char* column) -> std::string {
+    auto v = add.partition_values.find(column);
+    return v == add.partition_values.end() || !v->second ? "" : *v->second;
+  };
+  f.product_id = value("product_id");
+  if (dated) f.date = value("date");
+  if (f.product_id.empty() || (dated && f.date.empty())) {
+    return DataLoss(fmt::format("{} version {} has a file outside its partitions: {}", table, version, add.path));
+  }
+  f.size = add.size;
+  ASSIGN_OR_RETURN(f.stats, ParseDeltaStats(add.stats));
+  return f;
 }
 
 Result<std::vector<TableFile>> LiveFiles(const LakeState& state, std::string_view table) {
   std::vector<TableFile> out;
   auto it = state.tables.find(std::string(table));
   if (it == state.tables.end()) return out;
-  const std::string root = TableFolder(table);
-  const bool dated = PartitionColumns(table).size() == 2;
   out.reserve(it->second.files.size());
   for (const auto& entry : it->second.files) {
-    // (named, not a structured binding: clang before 16 cannot capture one in a lambda)
-    const std::string& path = entry.first;
-    const DeltaAddFile& add = entry.second;
-    TableFile f;
-    ASSIGN_OR_RETURN(f.key, DeltaPathToKey(root, path));
-    auto value = [&](const char* column) -> std::string {
-      auto v = add.partition_values.find(column);
-      return v == add.partition_values.end() || !v->second ? "" : *v->second;
-    };
-    f.product_id = value("product_id");
-    if (dated) f.date = value("date");
-    if (f.product_id.empty() || (dated && f.date.empty())) {
-      return DataLoss(fmt::format("{} version {} has a file outside its partitions: {}", table,
-                                  it->second.version, path));
-    }
-    f.size = add.size;
-    ASSIGN_OR_RETURN(f.stats, ParseDeltaStats(add.stats));
+    ASSIGN_OR_RETURN(TableFile f, LiveFileOf(table, entry.second, it->second.version));
     out.push_back(std::move(f));
   }
   std::sort(out.begin(), out.end(), [](const TableFile& a, const TableFile& b) { return a.key < b.key; });

@@ -157,10 +157,32 @@ struct LakeState {
 // (Snapshot::legacy) fails with FailedPrecondition: run `tradelake etl` once.
 Result<LakeState> LoadLakeState(ObjectStore* store);
 
+// What RefreshLakeState changed, table by table, and what takes it back.
+struct LakeRefresh {
+  // The whole state was read afresh (the lake was replaced): any table and
+  // file may have changed.
+  bool reloaded = false;
+  // Tables whose version moved, with the paths their commits touched (or
+  // reloaded). A table in the new snapshot and not here did not change; one
+  // here but no longer in state.tables was dropped.
+  std::map<std::string, DeltaTableUpdate> tables;
+
+  // The undo record (UndoLakeRefresh); not for readers.
+  Snapshot previous_catalog;
+  std::set<std::string> created;                   // tables new in this refresh
+  std::map<std::string, DeltaTableState> dropped;  // tables the new snapshot lacks
+  std::optional<LakeState> replaced;               // when reloaded
+};
+
 // Moves `state` to the newest snapshot, reading only the Delta log entries
-// after the versions it holds. Returns true if anything changed. On error
-// `state` is unchanged.
-Result<bool> RefreshLakeState(ObjectStore* store, LakeState* state);
+// after the versions it holds, in place: the cost is what the new commits
+// hold, not the lake's size. Returns true if anything changed. On error (or
+// false) `state` is unchanged. With `refresh`, what changed is recorded
+// there, and UndoLakeRefresh can take it back.
+Result<bool> RefreshLakeState(ObjectStore* store, LakeState* state, LakeRefresh* refresh = nullptr);
+// Puts `state` back as it was before the refresh `refresh` recorded (the
+// last change made to it).
+void UndoLakeRefresh(LakeState* state, LakeRefresh* refresh);
 
 // A live data file of a table, as readers need it.
 struct TableFile {
@@ -173,5 +195,7 @@ struct TableFile {
 // The live files of `table` in `state` (empty if the table does not exist),
 // sorted by key. DataLoss for a file outside the table's partitions.
 Result<std::vector<TableFile>> LiveFiles(const LakeState& state, std::string_view table);
+// One of them: `add` of `table` at `version` (named in errors).
+Result<TableFile> LiveFileOf(std::string_view table, const DeltaAddFile& add, int64_t version);
 
 }  // namespace tradelake

@@ -255,6 +255,8 @@ Result<Connection*> ThreadDuckDb() {
 struct Replay {
   explicit Replay(DeltaTableState* s) : state(s) {}
   DeltaTableState* state;
+  // In-place updates: each path's value before its change, and the paths.
+  DeltaTableUpdate* update = nullptr;
   bool reader_features = false;             // of the latest protocol action
   std::optional<int64_t> commit_timestamp;  // commitInfo.timestamp of this commit
 };
@@ -319,6 +321,18 @@ Status GetStringMap(dom::object object, std::string_view action, std::string_vie
   return Status::OK();
 }
 
+// Before an add or remove of `path` changes r->state in place: what to put
+// back (RevertDeltaTableUpdate), and that the path changed.
+void RecordBefore(const std::string& path, Replay* r) {
+  if (r->update == nullptr) return;
+  DeltaTableUpdate::PathBefore before;
+  before.path = path;
+  if (auto it = r->state->files.find(path); it != r->state->files.end()) before.add = it->second;
+  if (auto it = r->state->tombstones.find(path); it != r->state->tombstones.end()) before.tombstone = it->second;
+  r->update->undo.push_back(std::move(before));
+  r->update->touched.insert(path);
+}
+
 Status ApplyAdd(dom::object o, Replay* r) {
   DeltaAddFile add;
   RETURN_IF_ERROR(GetString(o, "add", "path", true, &add.path));
@@ -332,6 +346,7 @@ Status ApplyAdd(dom::object o, Replay* r) {
     return FailedPrecondition(
         fmt::format("add {} has a deletion vector, which tradelake does not read", add.path));
   }
+  RecordBefore(add.path, r);
   r->state->tombstones.erase(add.path);
   std::string path = add.path;
   r->state->files.insert_or_assign(std::move(path), std::move(add));
@@ -345,6 +360,7 @@ Status ApplyRemove(dom::object o, Replay* r) {
   RETURN_IF_ERROR(GetBool(o, "remove", "dataChange", &remove.data_change));
   RETURN_IF_ERROR(GetStringMap(o, "remove", "partitionValues", true, &remove.partition_values));
   RETURN_IF_ERROR(GetInt(o, "remove", "size", false, &remove.size));
+  RecordBefore(remove.path, r);
   r->state->files.erase(remove.path);
   std::string path = remove.path;
   r->state->tombstones.insert_or_assign(std::move(path), std::move(remove));
@@ -969,11 +985,37 @@ Result<DeltaTableState> LoadDeltaTable(ObjectStore* store, std::string_view tabl
   return state;
 }
 
+namespace {
+
+// The small parts of `state` an in-place update may change, saved for its undo.
+void SaveScalars(const DeltaTableState& state, DeltaTableUpdate* u) {
+  u->version = state.version;
+  u->protocol = state.protocol;
+  u->metadata = state.metadata;
+  u->app_versions = state.app_versions;
+  u->last_commit_timestamp = state.last_commit_timestamp;
+  u->saved = true;
+}
+
+// Replaces `state` with the table read afresh, keeping the old one for the undo.
+Status Reload(ObjectStore* store, std::string_view table_root, DeltaTableState* state,
+              std::optional<int64_t> at_most, DeltaTableUpdate* update) {
+  ASSIGN_OR_RETURN(DeltaTableState fresh, LoadDeltaTable(store, table_root, at_most));
+  if (update) {
+    update->reloaded = true;
+    update->replaced = std::move(*state);
+  }
+  *state = std::move(fresh);
+  return Status::OK();
+}
+
+}  // namespace
+
 Status UpdateDeltaTable(ObjectStore* store, std::string_view table_root, DeltaTableState* state,
-                        std::optional<int64_t> at_most) {
+                        std::optional<int64_t> at_most, DeltaTableUpdate* update) {
+  if (update) *update = DeltaTableUpdate{};
   if (state->version < 0 || (at_most && *at_most < state->version)) {
-    ASSIGN_OR_RETURN(*state, LoadDeltaTable(store, table_root, at_most));
-    return Status::OK();
+    return Reload(store, table_root, state, at_most, update);
   }
   const int64_t limit = at_most.value_or(kNoLimit);
   if (state->version >= limit) return Status::OK();
@@ -985,16 +1027,50 @@ Status UpdateDeltaTable(ObjectStore* store, std::string_view table_root, DeltaTa
   if (next == listing.commits.end() || next->first > limit) return Status::OK();
   if (next->first != state->version + 1) {
     // The commits after our version were cleaned up: start again from a checkpoint.
-    ASSIGN_OR_RETURN(*state, LoadDeltaTable(store, table_root, at_most));
-    return Status::OK();
+    return Reload(store, table_root, state, at_most, update);
   }
-  DeltaTableState updated = *state;
+  // In place, with an undo record: copying the state would cost the table's
+  // size on every update.
+  DeltaTableUpdate local;
+  DeltaTableUpdate* u = update ? update : &local;
+  SaveScalars(*state, u);
   // The protocol in hand was readable; a reader-features flag is only set by a new protocol action.
-  Replay replay(&updated);
-  RETURN_IF_ERROR(ApplyCommits(store, listing, updated.version, limit, &replay));
-  RETURN_IF_ERROR(CheckReadable(replay, table_root));
-  *state = std::move(updated);
+  Replay replay(state);
+  replay.update = u;
+  Status s = ApplyCommits(store, listing, state->version, limit, &replay);
+  if (s.ok()) s = CheckReadable(replay, table_root);
+  if (!s.ok()) {
+    RevertDeltaTableUpdate(state, u);
+    return s;
+  }
   return Status::OK();
+}
+
+void RevertDeltaTableUpdate(DeltaTableState* state, DeltaTableUpdate* update) {
+  if (update->replaced) {
+    *state = std::move(*update->replaced);
+  } else {
+    for (auto it = update->undo.rbegin(); it != update->undo.rend(); ++it) {
+      if (it->add) {
+        state->files.insert_or_assign(it->path, std::move(*it->add));
+      } else {
+        state->files.erase(it->path);
+      }
+      if (it->tombstone) {
+        state->tombstones.insert_or_assign(it->path, std::move(*it->tombstone));
+      } else {
+        state->tombstones.erase(it->path);
+      }
+    }
+    if (update->saved) {
+      state->version = update->version;
+      state->protocol = std::move(update->protocol);
+      state->metadata = std::move(update->metadata);
+      state->app_versions = std::move(update->app_versions);
+      state->last_commit_timestamp = update->last_commit_timestamp;
+    }
+  }
+  *update = DeltaTableUpdate{};
 }
 
 std::string SerializeDeltaCommit(const DeltaCommit& commit) {
@@ -1022,14 +1098,18 @@ std::string SerializeDeltaCommit(const DeltaCommit& commit) {
 
 Status ApplyDeltaCommit(DeltaTableState* state, const DeltaCommit& commit) {
   RETURN_IF_ERROR(ValidateCommit(commit, state->version + 1));
-  // Through the same parser as the log, so memory and log cannot disagree.
-  DeltaTableState updated = *state;
-  Replay replay(&updated);
-  RETURN_IF_ERROR(ApplyCommitText(SerializeDeltaCommit(commit), &replay)
-                      .WithContext("applying a Delta commit"));
-  updated.version = state->version + 1;
-  updated.last_commit_timestamp = commit.timestamp;
-  *state = std::move(updated);
+  // Through the same parser as the log, so memory and log cannot disagree;
+  // in place, with an undo record (a copy would cost the table's size).
+  DeltaTableUpdate undo;
+  SaveScalars(*state, &undo);
+  Replay replay(state);
+  replay.update = &undo;
+  if (Status s = ApplyCommitText(SerializeDeltaCommit(commit), &replay); !s.ok()) {
+    RevertDeltaTableUpdate(state, &undo);
+    return s.WithContext("applying a Delta commit");
+  }
+  state->version += 1;
+  state->last_commit_timestamp = commit.timestamp;
   return Status::OK();
 }
 

@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -154,17 +155,51 @@ std::string KeyToDeltaPath(std::string_view table_root, std::string_view key);
 Result<DeltaTableState> LoadDeltaTable(ObjectStore* store, std::string_view table_root,
                                        std::optional<int64_t> at_most = std::nullopt);
 
+// What one update of a DeltaTableState changed, and what takes it back.
+// The state is changed in place, so an update costs what the new commits
+// hold, not the table's size (a reader following a table for months keeps
+// thousands of files and tombstones).
+struct DeltaTableUpdate {
+  // The state was read afresh (a new table, a version before ours, or
+  // commits cleaned up after ours): any file may have changed.
+  bool reloaded = false;
+  // Otherwise: the paths whose add or remove the new commits hold (live
+  // now or not: look them up in the state's files).
+  std::set<std::string> touched;
+
+  // The undo record (RevertDeltaTableUpdate); not for readers.
+  struct PathBefore {
+    std::string path;
+    std::optional<DeltaAddFile> add;
+    std::optional<DeltaRemoveFile> tombstone;
+  };
+  std::vector<PathBefore> undo;  // in the order of the changes
+  std::optional<DeltaTableState> replaced;  // when reloaded
+  int64_t version = -1;
+  DeltaProtocol protocol;
+  DeltaMetadata metadata;
+  std::map<std::string, int64_t> app_versions;
+  int64_t last_commit_timestamp = 0;
+  bool saved = false;
+};
+
 // Brings `state` forward to the latest version (or to *at_most), reading only
-// the commits after state->version. On error `state` is unchanged.
+// the commits after state->version. On error `state` is unchanged. With
+// `update`, what changed is recorded there (and RevertDeltaTableUpdate can
+// take it back, e.g. when another table of the same snapshot fails).
 Status UpdateDeltaTable(ObjectStore* store, std::string_view table_root, DeltaTableState* state,
-                        std::optional<int64_t> at_most = std::nullopt);
+                        std::optional<int64_t> at_most = std::nullopt, DeltaTableUpdate* update = nullptr);
+// Puts `state` back as it was before the update `update` recorded (which
+// must be the last change made to it). `update` is left empty.
+void RevertDeltaTableUpdate(DeltaTableState* state, DeltaTableUpdate* update);
 
 // The JSON lines of `commit` (commitInfo first, then protocol, metaData,
 // txn, removes, adds), as written to the log.
 std::string SerializeDeltaCommit(const DeltaCommit& commit);
 
 // Applies `commit` as version state->version + 1 in memory (what a reader of
-// the log would get). InvalidArgument if version 0 lacks protocol/metadata.
+// the log would get), in place. InvalidArgument if version 0 lacks
+// protocol/metadata; on error `state` is unchanged.
 Status ApplyDeltaCommit(DeltaTableState* state, const DeltaCommit& commit);
 
 // Writes `commit` as `version` create-only. A version that already exists

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <ostream>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -400,6 +401,52 @@ std::vector<DeltaTableState> WriteTable(ObjectStore* store, const std::string& r
     states.push_back(state);
   }
   return states;
+}
+
+// An update in place records exactly the paths its commits touched, and its
+// undo gives back the state it started from: field for field, tombstones
+// and all (readers follow tables for months: copying the state on every
+// update would cost the table's size).
+TEST(DeltaUpdate, InPlaceRecordsTheTouchedPathsAndItsUndoGivesBackTheStateBefore) {
+  auto store = NewMemoryStore();
+  const std::string root = "silver/trades/";
+  std::vector<DeltaTableState> states = WriteTable(store.get(), root, 9, {});
+  DeltaTableState state = states[5];
+  DeltaTableUpdate update;
+  ASSERT_TRUE(UpdateDeltaTable(store.get(), root, &state, 9, &update).ok());
+  ExpectSameState(state, states[9]);
+  EXPECT_FALSE(update.reloaded);
+  // Versions 6..9 add files n=0,1 each; version 6 and 9 remove the n=1 file of
+  // versions 4 and 7.
+  std::set<std::string> expected;
+  for (int64_t v = 6; v <= 9; ++v) {
+    expected.insert(MakeAdd(v, 0).path);
+    expected.insert(MakeAdd(v, 1).path);
+  }
+  expected.insert(MakeAdd(4, 1).path);
+  EXPECT_EQ(update.touched, expected);
+  EXPECT_FALSE(state.files.count(MakeAdd(4, 1).path));
+  EXPECT_TRUE(state.tombstones.count(MakeAdd(4, 1).path));
+
+  RevertDeltaTableUpdate(&state, &update);
+  ExpectSameState(state, states[5]);
+  EXPECT_TRUE(update.touched.empty());
+
+  // A commit that cannot be read after good ones: the error, and the state
+  // exactly as it was (the good commits' changes taken back).
+  ASSERT_TRUE(store->Put(DeltaCommitKey(root, 10), "{\"add\": {\"path\": 7}}\n", WriteMode::kCreateOnly).ok());
+  Status broken = UpdateDeltaTable(store.get(), root, &state, std::nullopt, &update);
+  EXPECT_EQ(broken.code(), StatusCode::kDataLoss) << broken.ToString();
+  ExpectSameState(state, states[5]);
+  EXPECT_TRUE(update.touched.empty());
+
+  // Going back to an older version reads it afresh, and says so.
+  DeltaTableState newer = states[9];
+  ASSERT_TRUE(UpdateDeltaTable(store.get(), root, &newer, 3, &update).ok());
+  ExpectSameState(newer, states[3]);
+  EXPECT_TRUE(update.reloaded);
+  RevertDeltaTableUpdate(&newer, &update);
+  ExpectSameState(newer, states[9]);
 }
 
 TEST(DeltaWriter, CommitsAndCheckpointsReadBackAtEveryVersion) {
