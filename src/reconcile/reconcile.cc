@@ -56,23 +56,19 @@ std::string GapBetween(const GoldBar* before, const GoldBar* after) {
 }  // namespace
 
 std::pair<TimestampMicros, TimestampMicros> GoldCoverage(const LakeState& state, std::string_view product) {
+  // The product's first and last day only: a lookup, however old the lake.
+  auto ends = ProductEnds(state, kGoldBars1m, {std::string(product)});
+  if (!ends.ok() || !ends->count(std::string(product))) return {0, 0};
+  const ProductDays& days = ends->at(std::string(product));
   std::optional<TimestampMicros> first, last;
-  auto files = LiveFiles(state, kGoldBars1m);
-  if (!files.ok()) return {0, 0};
-  // Delta stats hold period_start as "\"2026-12-06T18:04:00.000Z\"".
-  auto stat_time = [](const std::map<std::string, std::string>& values) -> std::optional<TimestampMicros> {
-    auto it = values.find("period_start");
-    if (it == values.end() || it->second.size() < 2) return std::nullopt;
-    auto t = ParseRfc3339(std::string_view(it->second).substr(1, it->second.size() - 2));
-    if (!t.ok()) return std::nullopt;
-    return *t;
-  };
-  for (const TableFile& f : *files) {
-    if (f.product_id != product) continue;
-    const auto lo = stat_time(f.stats.min_values), hi = stat_time(f.stats.max_values);
-    if (!lo || !hi) return {0, 0};  // without statistics: compare nothing rather than guess
-    first = first ? std::min(*first, *lo) : *lo;
-    last = last ? std::max(*last, *hi) : *hi;
+  for (const std::vector<TableFile>* files : {&days.first_day, &days.last_day}) {
+    for (const TableFile& f : *files) {
+      const auto lo = StatTime(f.stats.min_values, "period_start");
+      const auto hi = StatTime(f.stats.max_values, "period_start");
+      if (!lo || !hi) return {0, 0};  // without statistics: compare nothing rather than guess
+      first = first ? std::min(*first, *lo) : *lo;
+      last = last ? std::max(*last, *hi) : *hi;
+    }
   }
   if (!first) return {0, 0};
   return {FloorMinute(*first) + kMicrosPerMinute, FloorMinute(*last)};
@@ -210,7 +206,6 @@ Result<ReconcileReport> Reconcile(ObjectStore* store, CoinbaseClient* client, co
     ASSIGN_OR_RETURN(loaded, LoadLakeState(store));
   }
   const LakeState& state = options.state != nullptr ? *options.state : loaded;
-  ASSIGN_OR_RETURN(std::vector<TableFile> gold_files, LiveFiles(state, kGoldBars1m));
   StagingDir staging("reconcile");
   ReconcileReport report;
   std::map<std::string, std::vector<ReconRow>> rows_by_partition;  // "product\0date" -> rows
@@ -231,9 +226,9 @@ Result<ReconcileReport> Reconcile(ObjectStore* store, CoinbaseClient* client, co
     // Gold: the days of [from, final_end), whole files (a file per day).
     std::map<TimestampMicros, GoldBar> bars;
     if (hi > lo) {
-      const std::string first_day = FormatDate(lo), last_day = FormatDate(hi - 1);
+      ASSIGN_OR_RETURN(std::vector<TableFile> gold_files,
+                       LiveFilesInRange(state, kGoldBars1m, {product}, FormatDate(lo), FormatDate(hi - 1)));
       for (const TableFile& f : gold_files) {
-        if (f.product_id != product || f.date < first_day || f.date > last_day) continue;
         ASSIGN_OR_RETURN(std::vector<GoldBar> day, ReadRowsAt(store, f.key, ReadGoldBars, &staging));
         for (GoldBar& b : day) bars[b.period_start] = std::move(b);
       }

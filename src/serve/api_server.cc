@@ -399,40 +399,78 @@ class ApiServer::Impl {
   void UpdateLastTrades() {
     const int64_t seq = sql_->commit_seq();
     if (last_trade_seq_ == seq) return;
-    std::map<std::string, std::pair<int64_t, std::optional<TimestampMicros>>> newest;  // product -> day, floor
-    std::map<std::string, SilverPartitionStats> silver;
-    auto stats = SilverStatsByPartition(sql_->lake());
-    if (stats.ok()) {
-      for (const auto& [key, st] : *stats) {
-        SilverPartitionStats& p = silver[key.first];
-        p.rows += st.rows;
-        p.id_gaps += st.id_gaps;
-        auto day = ParseDay(key.second);
-        if (!day || st.rows == 0) continue;
-        auto [pos, inserted] = newest.try_emplace(key.first, *day, st.newest_time_floor);
-        if (!inserted && *day > pos->second.first) pos->second = {*day, st.newest_time_floor};
+    // Only the Silver partitions changed since the last call are looked at
+    // again, and only their products' newest trades asked for.
+    std::optional<std::set<std::string>> changed = sql_->TakeChangedPartitions(kSilverTrades);
+    std::set<PartitionKey> keys;
+    if (changed) {
+      for (const std::string& name : *changed) {
+        const std::string product = PartitionValue(name, "product_id"), date = PartitionValue(name, "date");
+        if (!product.empty() && !date.empty()) keys.emplace(product, date);
       }
-    } else {
-      spdlog::warn("serve: Silver rows and id gaps of commit {}: {}", seq, stats.status().ToString());
     }
-    std::map<std::string, TimestampMicros> last;
-    for (const auto& [product, newest_of] : newest) {
-      if (!ValidateProductId(product).ok()) continue;  // never put a name we did not check into SQL
-      const auto& [day, floor] = newest_of;
+    auto stats = changed ? SilverStatsOfPartitions(sql_->lake(), keys) : SilverStatsByPartition(sql_->lake());
+    if (!stats.ok()) {
+      spdlog::warn("serve: Silver rows and id gaps of commit {}: {}", seq, stats.status().ToString());
+      // Every partition again next time (these changes were taken).
+      changed = std::nullopt;
+      stats = SilverStatsByPartition(sql_->lake());
+      if (!stats.ok()) stats = std::map<PartitionKey, SilverPartitionStats>{};
+    }
+    std::set<std::string> products;
+    if (!changed) {
+      silver_partitions_.clear();
+      silver_stats_.clear();
+      for (const auto& [key, st] : *stats) products.insert(key.first);
+      for (const auto& [product, t] : last_trade_) products.insert(product);
+    }
+    for (const PartitionKey& key : keys) {
+      products.insert(key.first);
+      if (auto it = silver_partitions_.find(key); it != silver_partitions_.end()) {
+        SilverPartitionStats& total = silver_stats_[key.first];
+        total.rows -= it->second.rows;
+        total.id_gaps -= it->second.id_gaps;
+        silver_partitions_.erase(it);
+      }
+    }
+    for (auto& [key, st] : *stats) {
+      SilverPartitionStats& total = silver_stats_[key.first];
+      total.rows += st.rows;
+      total.id_gaps += st.id_gaps;
+      silver_partitions_[key] = st;
+    }
+    for (const std::string& product : products) {
+      // The product's newest partition with rows (its partitions sort by date).
+      std::optional<std::pair<std::string, std::optional<TimestampMicros>>> newest;
+      const auto end = silver_partitions_.lower_bound({product + '\0', ""});
+      for (auto it = end; it != silver_partitions_.begin();) {
+        --it;
+        if (it->first.first != product) break;
+        if (it->second.rows > 0) {
+          newest.emplace(it->first.second, it->second.newest_time_floor);
+          break;
+        }
+      }
+      const auto first = silver_partitions_.lower_bound({product, ""});
+      if (first == silver_partitions_.end() || first->first.first != product) silver_stats_.erase(product);
+      last_trade_.erase(product);
+      if (!newest || !ValidateProductId(product).ok()) continue;  // never put a name we did not check into SQL
+      const auto& [date, floor] = *newest;
       const std::string at_or_after = floor ? fmt::format(" AND trade_time >= {}", TimestampLiteral(*floor)) : "";
       auto r = Run(fmt::format(
           "SELECT epoch_us(max(trade_time)) FROM silver.trades WHERE product_id = '{}' AND date = DATE '{}'{}",
-          product, FormatDate(day * kMicrosPerDay), at_or_after));
+          product, date, at_or_after));
       if (!r.ok()) {
         spdlog::warn("serve: last trade of {}: {}", product, r.status().ToString());
         continue;
       }
       if (r->rows.row_count() == 1) {
         if (auto v = r->rows.GetString(0, 0)) {
-          if (auto us = ParseInt(*v)) last[product] = *us;
+          if (auto us = ParseInt(*v)) last_trade_[product] = *us;
         }
       }
     }
+    std::map<std::string, TimestampMicros> last = last_trade_;
     // Gold against the exchange's candles over the last day (tradelake reconcile).
     auto candles = CandleMatchSince(store_, sql_->lake(), options_.clock() - kMicrosPerDay);
     if (candles.ok()) {
@@ -443,10 +481,21 @@ class ApiServer::Impl {
     std::map<std::string, std::pair<int64_t, int64_t>> shares;
     for (const auto& [product, m] : candle_match_) shares[product] = {m.compared, m.matched};
     metrics_.SetCandleMatch(std::move(shares));
-    last_trade_ = last;
-    silver_stats_ = std::move(silver);
     last_trade_seq_ = seq;
     metrics_.SetLastTrades(std::move(last));
+  }
+
+  // "BTC-USD" of "product_id=BTC-USD/date=2024-05-01" and column product_id.
+  static std::string PartitionValue(std::string_view partition, std::string_view column) {
+    for (std::string_view rest = partition; !rest.empty();) {
+      const size_t slash = rest.find('/');
+      const std::string_view folder = rest.substr(0, slash);
+      if (folder.size() > column.size() && folder.starts_with(column) && folder[column.size()] == '=') {
+        return std::string(folder.substr(column.size() + 1));
+      }
+      rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+    }
+    return "";
   }
 
   // REQUIRES: lake_mu_ held.
@@ -983,6 +1032,8 @@ class ApiServer::Impl {
   std::map<std::string, TimestampMicros> last_trade_;  // GUARDED_BY(lake_mu_)
   // product -> Silver rows and id gaps of commit last_trade_seq_
   std::map<std::string, SilverPartitionStats> silver_stats_;  // GUARDED_BY(lake_mu_)
+  // Per partition, kept up to date from the partitions each commit changed.
+  std::map<PartitionKey, SilverPartitionStats> silver_partitions_;  // GUARDED_BY(lake_mu_)
   // product -> the last day's reconciliation, as of commit last_trade_seq_
   std::map<std::string, CandleMatch> candle_match_;  // GUARDED_BY(lake_mu_)
 

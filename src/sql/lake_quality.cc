@@ -12,8 +12,9 @@
 
 namespace tradelake {
 
-Result<std::map<PartitionKey, SilverPartitionStats>> SilverStatsByPartition(const LakeState& state) {
-  ASSIGN_OR_RETURN(std::vector<TableFile> files, LiveFiles(state, kSilverTrades));
+namespace {
+
+Result<std::map<PartitionKey, SilverPartitionStats>> SilverStatsOf(const std::vector<TableFile>& files) {
   struct Range {
     int64_t rows = 0;
     int64_t min_id = std::numeric_limits<int64_t>::max();
@@ -49,6 +50,23 @@ Result<std::map<PartitionKey, SilverPartitionStats>> SilverStatsByPartition(cons
     if (r.rows > 0 && r.max_id >= r.min_id) s.id_gaps = std::max<int64_t>(0, r.max_id - r.min_id + 1 - r.rows);
   }
   return out;
+}
+
+}  // namespace
+
+Result<std::map<PartitionKey, SilverPartitionStats>> SilverStatsByPartition(const LakeState& state) {
+  ASSIGN_OR_RETURN(std::vector<TableFile> files, LiveFiles(state, kSilverTrades));
+  return SilverStatsOf(files);
+}
+
+Result<std::map<PartitionKey, SilverPartitionStats>> SilverStatsOfPartitions(const LakeState& state,
+                                                                             const std::set<PartitionKey>& partitions) {
+  std::vector<TableFile> files;
+  for (const auto& [product, date] : partitions) {
+    ASSIGN_OR_RETURN(std::vector<TableFile> some, LiveFilesInRange(state, kSilverTrades, {product}, date, date));
+    files.insert(files.end(), std::make_move_iterator(some.begin()), std::make_move_iterator(some.end()));
+  }
+  return SilverStatsOf(files);
 }
 
 Result<std::map<PartitionKey, QualityCounters>> QualityByPartition(ObjectStore* store, const LakeState& state) {
@@ -96,13 +114,13 @@ Result<std::map<PartitionKey, PartitionQuality>> LoadPartitionQuality(ObjectStor
 
 Result<std::map<std::string, CandleMatch>> CandleMatchSince(ObjectStore* store, const LakeState& state,
                                                           TimestampMicros since) {
-  ASSIGN_OR_RETURN(std::vector<TableFile> files, LiveFiles(state, kAuditReconciliation));
   const std::string first_date = FormatDate(since);
+  // A file per product and date: only the days since `since` are looked up.
+  ASSIGN_OR_RETURN(std::vector<TableFile> files, LiveFilesInRange(state, kAuditReconciliation, {}, first_date));
   // product -> minute -> (reconciled_at, status) of the newest verdict
   std::map<std::string, std::map<TimestampMicros, std::pair<TimestampMicros, std::string>>> verdicts;
   StagingDir staging("dq");
   for (const TableFile& f : files) {
-    if (f.date < first_date) continue;  // a file per product and date: only the last day's are read
     auto rows = ReadRowsAt(store, f.key, ReadReconRows, &staging);
     if (!rows.ok()) return rows.status().WithContext("reading audit.candle_reconciliation");
     for (ReconRow& r : *rows) {

@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <utility>
@@ -49,6 +50,9 @@ struct PartitionQuality {
 
 // Silver's rows and id gaps per partition, from the Delta statistics only.
 Result<std::map<PartitionKey, SilverPartitionStats>> SilverStatsByPartition(const LakeState& state);
+// The same for `partitions` only (a partition without files is absent).
+Result<std::map<PartitionKey, SilverPartitionStats>> SilverStatsOfPartitions(const LakeState& state,
+                                                                             const std::set<PartitionKey>& partitions);
 
 // audit.data_quality summed per partition. Reads the table's live files
 // through `store` (downloaded to a private temporary file when the lake is

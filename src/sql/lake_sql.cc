@@ -447,7 +447,23 @@ Status LakeSql::LoadFiles() {
   tables_data_ = std::move(tables_data);
   tables_ = std::move(tables);
   SyncInfo();
+  changed_partitions_.clear();
+  for (const auto& t : tables_data_) all_partitions_changed_.insert(t.name);
   return Status::OK();
+}
+
+std::optional<std::set<std::string>> LakeSql::TakeChangedPartitions(std::string_view table) {
+  const std::string name(table);
+  if (all_partitions_changed_.erase(name)) {
+    changed_partitions_.erase(name);
+    return std::nullopt;
+  }
+  std::set<std::string> out;
+  if (auto it = changed_partitions_.find(name); it != changed_partitions_.end()) {
+    out = std::move(it->second);
+    changed_partitions_.erase(it);
+  }
+  return out;
 }
 
 Status LakeSql::ApplyRefresh(const LakeRefresh& refresh, std::vector<std::string>* retired) {
@@ -495,6 +511,7 @@ Status LakeSql::ApplyRefresh(const LakeRefresh& refresh, std::vector<std::string
     }
   }
   for (auto& [t, files] : rebuilt) {
+    all_partitions_changed_.insert(t->name);
     for (const auto& [key, f] : t->files) {
       if (!files.count(key)) retired->push_back(key);
     }
@@ -504,7 +521,10 @@ Status LakeSql::ApplyRefresh(const LakeRefresh& refresh, std::vector<std::string
     for (auto& [key, f] : files) AddFile(t, std::move(f));
   }
   for (Change& c : changes) {
+    std::set<std::string>& partitions = changed_partitions_[c.table->name];
+    if (auto old = c.table->files.find(c.key); old != c.table->files.end()) partitions.insert(old->second.partition);
     if (c.entry) {
+      partitions.insert(c.entry->partition);
       AddFile(c.table, std::move(*c.entry));
     } else if (RemoveFile(c.table, c.key)) {
       retired->push_back(c.key);

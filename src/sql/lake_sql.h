@@ -189,6 +189,12 @@ class LakeSql {
   // On error the session keeps its snapshot.
   Status Refresh();
 
+  // The partitions ("product_id=X/date=D") of `table` whose files changed
+  // since the last call, so a caller keeping figures per partition redoes
+  // only those; nullopt when every partition may have (the first call, or
+  // after the files were read afresh).
+  std::optional<std::set<std::string>> TakeChangedPartitions(std::string_view table);
+
   // Cancels the running statement (it fails with Cancelled).
   void Interrupt();
 
@@ -240,6 +246,9 @@ class LakeSql {
   SqlOptions options_;
   LakeState lake_;
   std::vector<Table> tables_data_;
+  // TakeChangedPartitions: tables read afresh, and partitions changed since.
+  std::set<std::string> all_partitions_changed_;
+  std::map<std::string, std::set<std::string>> changed_partitions_;
   std::vector<TableInfo> tables_;
   std::string work_dir_;   // private: farm/ (the executing side's only folder)
   std::string cache_dir_;  // remote lakes only

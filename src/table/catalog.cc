@@ -491,6 +491,81 @@ Result<std::vector<TableFile>> LiveFiles(const LakeState& state, std::string_vie
   return out;
 }
 
+Result<std::vector<TableFile>> LiveFilesInRange(const LakeState& state, std::string_view table,
+                                                const std::vector<std::string>& products, std::string_view from_date,
+                                                std::string_view to_date) {
+  std::vector<TableFile> out;
+  auto t = state.tables.find(std::string(table));
+  if (t == state.tables.end()) return out;
+  const auto& files = t->second.files;
+  const bool dated = PartitionColumns(table).size() == 2;
+  // Delta paths sort like the keys: "product_id=X/date=D/part-...".
+  auto one_product = [&](std::string_view product) -> Status {
+    const std::string prefix = fmt::format("product_id={}/", product);
+    std::string from = prefix;
+    if (dated && !from_date.empty()) from += fmt::format("date={}", from_date);
+    for (auto it = files.lower_bound(from); it != files.end() && it->first.starts_with(prefix); ++it) {
+      if (dated && !to_date.empty() && FolderValue(it->first, "date") > to_date) break;
+      ASSIGN_OR_RETURN(TableFile f, LiveFileOf(table, it->second, t->second.version));
+      out.push_back(std::move(f));
+    }
+    return Status::OK();
+  };
+  if (!products.empty()) {
+    for (const std::string& product : products) RETURN_IF_ERROR(one_product(product));
+  } else {
+    // Every product: one search per product, jumping over its other days.
+    for (auto it = files.begin(); it != files.end();) {
+      const std::string product = FolderValue(it->first, "product_id");
+      if (product.empty()) {
+        return DataLoss(fmt::format("{} version {} has a file outside its partitions: {}", table, t->second.version,
+                                    it->first));
+      }
+      RETURN_IF_ERROR(one_product(product));
+      it = files.lower_bound(fmt::format("product_id={}0", product));  // '0' follows '/'
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const TableFile& a, const TableFile& b) { return a.key < b.key; });
+  return out;
+}
+
+Result<std::map<std::string, ProductDays>> ProductEnds(const LakeState& state, std::string_view table,
+                                                       const std::vector<std::string>& products) {
+  std::map<std::string, ProductDays> out;
+  auto t = state.tables.find(std::string(table));
+  if (t == state.tables.end()) return out;
+  if (PartitionColumns(table).size() != 2) return InvalidArgument(fmt::format("{} has no date folders", table));
+  const auto& files = t->second.files;
+  size_t next_product = 0;
+  auto next = [&]() {
+    if (products.empty()) return files.begin();
+    for (; next_product < products.size(); ++next_product) {
+      const std::string prefix = fmt::format("product_id={}/", products[next_product]);
+      auto it = files.lower_bound(prefix);
+      if (it != files.end() && it->first.starts_with(prefix)) {
+        ++next_product;
+        return it;
+      }
+    }
+    return files.end();
+  };
+  for (auto it = next(); it != files.end();) {
+    const std::string product = FolderValue(it->first, "product_id");
+    const std::string first_date = FolderValue(it->first, "date");
+    if (product.empty() || first_date.empty()) {
+      return DataLoss(fmt::format("{} version {} has a file outside its partitions: {}", table, t->second.version,
+                                  it->first));
+    }
+    const auto end = files.lower_bound(fmt::format("product_id={}0", product));
+    const std::string last_date = FolderValue(std::prev(end)->first, "date");
+    ProductDays& d = out[product];
+    ASSIGN_OR_RETURN(d.first_day, LiveFilesInRange(state, table, {product}, first_date, first_date));
+    ASSIGN_OR_RETURN(d.last_day, LiveFilesInRange(state, table, {product}, last_date, last_date));
+    it = products.empty() ? end : next();
+  }
+  return out;
+}
+
 Result<DeltaAddFile> AddFileFor(ObjectStore* store, std::string_view table, std::string_view key,
                                 const DeltaStats& stats) {
   const std::string root = TableFolder(table);

@@ -198,4 +198,22 @@ Result<std::vector<TableFile>> LiveFiles(const LakeState& state, std::string_vie
 // One of them: `add` of `table` at `version` (named in errors).
 Result<TableFile> LiveFileOf(std::string_view table, const DeltaAddFile& add, int64_t version);
 
+// Lookups that cost the files they return (plus a search per product), not
+// the table's size: a lake's files sort by product, then date.
+//
+// The live files of `products` (every product when empty) whose date folder
+// is in [from_date, to_date] ("YYYY-MM-DD"; "" leaves that end open; a table
+// without date folders ignores both), sorted by key.
+Result<std::vector<TableFile>> LiveFilesInRange(const LakeState& state, std::string_view table,
+                                                const std::vector<std::string>& products,
+                                                std::string_view from_date = "", std::string_view to_date = "");
+// Per product of a table with date folders (of `products`; every product
+// when empty): the files of its first and of its last day.
+struct ProductDays {
+  std::vector<TableFile> first_day;
+  std::vector<TableFile> last_day;
+};
+Result<std::map<std::string, ProductDays>> ProductEnds(const LakeState& state, std::string_view table,
+                                                       const std::vector<std::string>& products = {});
+
 }  // namespace tradelake
