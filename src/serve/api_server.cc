@@ -342,12 +342,17 @@ class ApiServer::Impl {
       return;
     }
     const int64_t newest = *latest;
-    if (newest <= sql_->commit_seq()) return;
+    const int64_t serving = sql_->commit_seq();
+    if (newest <= serving) return;
     Status s = sql_->Refresh();
     if (!s.ok()) {
       spdlog::warn("serve: cannot read catalog commit {}: {}", newest, s.ToString());
       return;
     }
+    // The newest commit may pin Delta versions not written yet (the ETL is
+    // between its catalog and Delta commits): the session stays, and the
+    // next check reads it.
+    if (sql_->commit_seq() == serving) return;
     commit_seq_.store(sql_->commit_seq());
     UpdateGoldMinutes();
     spdlog::info("serve: now serving catalog commit {}", sql_->commit_seq());
