@@ -27,7 +27,12 @@
 // served commit advanced (the lake really committed under load).
 //
 // Usage: serve_soak_bench [--duration SECONDS (600)] [--connections N (64)]
-//                         [--keep]
+//                         [--samples FILE] [--no-load] [--no-commits] [--keep]
+//   --samples FILE   every one-second sample as CSV (t, rss_kib, fds, commit)
+//   --no-load        no wrk: serve only follows the commits (to tell whether
+//                    memory follows commits or requests)
+//   --no-commits     `tradelake run` stops once its backfill is committed:
+//                    the load on a lake that does not change
 #include <unistd.h>
 
 #include <algorithm>
@@ -109,7 +114,18 @@ end
 )";
 }
 
-int Run(const fs::path& dir, Children& children, int duration_s, int connections) {
+struct Flags {
+  int duration_s = 600;
+  int connections = 64;
+  std::string samples_csv;
+  bool no_load = false;
+  bool no_commits = false;
+  bool keep = false;
+};
+
+int Run(const fs::path& dir, Children& children, const Flags& flags) {
+  const int duration_s = flags.duration_s;
+  const int connections = flags.connections;
   const std::string wrk = ::access("/usr/bin/wrk", X_OK) == 0 ? "/usr/bin/wrk" : "";
   if (wrk.empty()) {
     std::fprintf(stderr, "serve_soak_bench: wrk is not installed (/usr/bin/wrk; scripts/deps.sh installs it)\n");
@@ -138,6 +154,11 @@ int Run(const fs::path& dir, Children& children, int duration_s, int connections
   for (int i = 0; i < 600 && !g_stop.load() && ServedCommit(run_url) < 2; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
+  if (flags.no_commits) {
+    children.Stop(run_pid);
+    std::printf("--no-commits: tradelake run stopped at catalog commit %lld\n",
+                static_cast<long long>(ServedCommit(run_url)));
+  }
   // HTTP threads: one per keep-alive connection plus room for this bench's
   // own /metrics samples (a 65th client would wait for a free thread). The
   // statement cap is raised to the connections: the soak is about
@@ -156,12 +177,18 @@ int Run(const fs::path& dir, Children& children, int duration_s, int connections
   }
   std::printf("serve_soak_bench: tradelake serve %s (pid %d) on lake %s, committed by tradelake run (pid %d)\n",
               url.c_str(), serve_pid, lake.c_str(), run_pid);
-  std::printf("load: wrk -t2 -c%d -d%ds --timeout 10s -s soak.lua (bars 1m/1h, status, products, trades, SQL)\n",
-              connections, duration_s);
+  if (flags.no_load) {
+    std::printf("load: none (--no-load) for %d s\n", duration_s);
+  } else {
+    std::printf("load: wrk -t2 -c%d -d%ds --timeout 10s -s soak.lua (bars 1m/1h, status, products, trades, SQL)\n",
+                connections, duration_s);
+  }
   std::fflush(stdout);
 
   const auto t0 = Clock::now();
-  const pid_t wrk_pid = bench::SpawnProcess(
+  const pid_t wrk_pid =
+      flags.no_load ? bench::SpawnProcess({"/bin/sleep", std::to_string(duration_s)}, dir / "wrk.out", dir / "wrk.err")
+                    : bench::SpawnProcess(
       {wrk, "-t2", fmt::format("-c{}", connections), fmt::format("-d{}s", duration_s), "--timeout", "10s", "-s",
        (dir / "soak.lua").string(), url},
       dir / "wrk.out", dir / "wrk.err");
@@ -188,6 +215,11 @@ int Run(const fs::path& dir, Children& children, int duration_s, int connections
     if (wrk_code) break;
   }
   if (!wrk_code) return 130;
+  if (!flags.samples_csv.empty()) {
+    std::ofstream csv(flags.samples_csv);
+    csv << "t,rss_kib,fds,commit\n";
+    for (const auto& s : samples) csv << fmt::format("{:.1f},{},{},{}\n", s.t, s.rss_kib, s.fds, s.commit);
+  }
   Sample end;
   end.t = bench::Seconds(Clock::now() - t0);
   end.rss_kib = RssKiB(serve_pid);
@@ -254,7 +286,8 @@ int Run(const fs::path& dir, Children& children, int duration_s, int connections
   std::printf("verdicts: errors = 0 %s; RSS flat (end within 10%% of middle) %s; fd growth (end - middle) <= 8 %s; lake committed "
               "under load %s\n",
               errors == 0 ? "PASS" : "MISS", std::abs(rss_drift) <= 0.10 ? "PASS" : "MISS",
-              fd_growth <= 8 ? "PASS" : "MISS", committed ? "PASS" : "MISS");
+              fd_growth <= 8 ? "PASS" : "MISS",
+              flags.no_commits ? "not asked (--no-commits)" : committed ? "PASS" : "MISS");
   if (!bench::Exited(serve_pid)) return errors == 0 ? 0 : 1;
   std::fprintf(stderr, "tradelake serve exited during the soak: %s\n", bench::Tail(dir / "serve.err").c_str());
   return 1;
@@ -264,19 +297,22 @@ int Run(const fs::path& dir, Children& children, int duration_s, int connections
 }  // namespace tradelake
 
 int main(int argc, char** argv) {
-  int duration = 600;
-  int connections = 64;
-  bool keep = false;
-  const std::string bad = tradelake::bench::ParseOptions(
-      argc, argv, {{"--duration", &duration}, {"--connections", &connections}, {"--keep", &keep}});
-  if (!bad.empty() || duration <= 0 || connections <= 0) {
+  tradelake::Flags f;
+  const std::string bad = tradelake::bench::ParseOptions(argc, argv,
+                                                         {{"--duration", &f.duration_s},
+                                                          {"--connections", &f.connections},
+                                                          {"--samples", &f.samples_csv},
+                                                          {"--no-load", &f.no_load},
+                                                          {"--no-commits", &f.no_commits},
+                                                          {"--keep", &f.keep}});
+  if (!bad.empty() || f.duration_s <= 0 || f.connections <= 0) {
     std::fprintf(stderr, "serve_soak_bench: bad argument %s\nusage: serve_soak_bench [--duration SECONDS (600)] "
-                         "[--connections N (64)] [--keep]\n",
+                         "[--connections N (64)] [--samples FILE] [--no-load] [--no-commits] [--keep]\n",
                  bad.c_str());
     return 2;
   }
-  return tradelake::bench::RunInFreshDir("serve_soak_bench", keep, std::chrono::seconds(10),
+  return tradelake::bench::RunInFreshDir("serve_soak_bench", f.keep, std::chrono::seconds(10),
                                          [&](const std::filesystem::path& dir, tradelake::bench::Children& children) {
-                                           return tradelake::Run(dir, children, duration, connections);
+                                           return tradelake::Run(dir, children, f);
                                          });
 }

@@ -22,6 +22,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/text.h"
+#include "serve/lake_thread.h"
 #include "table/catalog.h"
 #include "etl/dec18.h"
 #include "serve/api_params.h"
@@ -344,7 +345,8 @@ class ApiServer::Impl {
     const int64_t newest = *latest;
     const int64_t serving = sql_->commit_seq();
     if (newest <= serving) return;
-    Status s = sql_->Refresh();
+    Status s;
+    lake_thread_->Run([&] { s = sql_->Refresh(); });
     if (!s.ok()) {
       spdlog::warn("serve: cannot read catalog commit {}: {}", newest, s.ToString());
       return;
@@ -399,11 +401,17 @@ class ApiServer::Impl {
   // each product's newest Silver partition; and Silver's rows and id gaps
   // per product, from the Delta statistics. The newest trade is looked up
   // at or after its time in the statistics (milliseconds, truncated), so
-  // DuckDB reads only the row groups holding it, not the whole day.
+  // DuckDB reads only the row groups holding it, not the whole day. Done on
+  // the lake thread (lake_thread.h: its DuckDB sessions are per thread).
   // REQUIRES: lake_mu_ held.
   void UpdateLastTrades() {
+    if (last_trade_seq_ == sql_->commit_seq()) return;
+    lake_thread_->Run([this] { UpdateLastTradesNow(); });
+  }
+
+  // REQUIRES: lake_mu_ held; on lake_thread_.
+  void UpdateLastTradesNow() {
     const int64_t seq = sql_->commit_seq();
-    if (last_trade_seq_ == seq) return;
     // Only the Silver partitions changed since the last call are looked at
     // again, and only their products' newest trades asked for.
     std::optional<std::set<std::string>> changed = sql_->TakeChangedPartitions(kSilverTrades);
@@ -1029,6 +1037,8 @@ class ApiServer::Impl {
   RequestGuardOptions guard_;     // set by Init, then read-only
   // Interrupts sql_'s statements; declared after sql_, so destroyed first.
   std::unique_ptr<StatementWatchdog> watchdog_;
+  // Follows the commits (sql_->Refresh, UpdateLastTrades); destroyed before sql_.
+  std::unique_ptr<LakeThread> lake_thread_ = std::make_unique<LakeThread>();
   std::atomic<int> sql_in_flight_{0};  // POST /api/v1/sql requests running or waiting
   // Steady-clock micros of the last catalog check; written under lake_mu_,
   // read anywhere (MaybeRefreshWithoutWaiting).
