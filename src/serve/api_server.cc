@@ -22,6 +22,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/text.h"
+#include "serve/fair_mutex.h"
 #include "serve/lake_thread.h"
 #include "table/catalog.h"
 #include "etl/dec18.h"
@@ -259,7 +260,7 @@ class ApiServer::Impl {
 
   std::string MetricsText() {
     // Never wait behind a long statement: use the cached values if busy.
-    std::unique_lock<std::mutex> lake(lake_mu_, std::try_to_lock);
+    std::unique_lock<FairMutex> lake(lake_mu_, std::try_to_lock);
     if (lake.owns_lock()) {
       MaybeRefresh();
       UpdateLastTrades();
@@ -366,7 +367,7 @@ class ApiServer::Impl {
   // the next request after it checks again.
   void MaybeRefreshWithoutWaiting() {
     if (SteadyMicros() - last_check_micros_.load() < options_.refresh_interval_micros) return;
-    std::unique_lock<std::mutex> lake(lake_mu_, std::try_to_lock);
+    std::unique_lock<FairMutex> lake(lake_mu_, std::try_to_lock);
     if (lake.owns_lock()) MaybeRefresh();
   }
 
@@ -517,7 +518,7 @@ class ApiServer::Impl {
   // ------------------------------------------------------------- endpoints
 
   void Products(const httplib::Request&, httplib::Response& res, std::string_view) {
-    std::lock_guard<std::mutex> lake(lake_mu_);
+    std::lock_guard<FairMutex> lake(lake_mu_);
     MaybeRefresh();
     // product -> first, last day of its Gold bars (date folders, or the
     // period_start statistics of a month or year file)
@@ -751,7 +752,7 @@ class ApiServer::Impl {
       metrics_.CountBars(true);
       return CommitBars(key.commit, std::move(bars));
     }
-    std::lock_guard<std::mutex> lake(lake_mu_);
+    std::lock_guard<FairMutex> lake(lake_mu_);
     MaybeRefresh();
     key.commit = sql_->commit_seq();
     // Requests that missed together wait for the lake here: the first to get
@@ -771,7 +772,7 @@ class ApiServer::Impl {
 
   // Gold's bars of q read for its range exactly as asked (no cache).
   Result<CommitBars> UncachedBars(const BarsQuery& q) {
-    std::lock_guard<std::mutex> lake(lake_mu_);
+    std::lock_guard<FairMutex> lake(lake_mu_);
     MaybeRefresh();
     ASSIGN_OR_RETURN(GoldBars computed, ComputeBars(q, q.range));
     return CommitBars(sql_->commit_seq(), std::make_shared<const GoldBars>(std::move(computed)));
@@ -819,7 +820,7 @@ class ApiServer::Impl {
     auto tq = ParseTradesQuery(ParamsOf(req), options_.clock());
     if (!tq.ok()) return SetStatusError(res, tq.status());
 
-    std::lock_guard<std::mutex> lake(lake_mu_);
+    std::lock_guard<FairMutex> lake(lake_mu_);
     MaybeRefresh();
     if (!HasProduct(kSilverTrades, tq->product)) {
       return SetError(res, 404,
@@ -874,7 +875,7 @@ class ApiServer::Impl {
       pipeline = Json::parse(options_.pipeline.status_json(), nullptr, /*allow_exceptions=*/false);
       if (pipeline.is_discarded()) pipeline = nullptr;
     }
-    std::lock_guard<std::mutex> lake(lake_mu_);
+    std::lock_guard<FairMutex> lake(lake_mu_);
     MaybeRefresh();
     UpdateLastTrades();
     const Snapshot& snap = sql_->lake().catalog;
@@ -936,7 +937,7 @@ class ApiServer::Impl {
     if (Status s = ValidateProductId(product); !s.ok()) {
       return SetError(res, 400, fmt::format("parameter product: {}", s.message()));
     }
-    std::lock_guard<std::mutex> lake(lake_mu_);
+    std::lock_guard<FairMutex> lake(lake_mu_);
     MaybeRefresh();
     UpdateLastTrades();
     Json minutes = Json::array();
@@ -977,7 +978,7 @@ class ApiServer::Impl {
                                   in_flight - 1, options_.sql_max_concurrent));
     }
 
-    std::lock_guard<std::mutex> lake(lake_mu_);
+    std::lock_guard<FairMutex> lake(lake_mu_);
     MaybeRefresh();
     auto r = Run(*sql);
     if (!r.ok()) return SetStatusError(res, r.status());
@@ -1032,7 +1033,7 @@ class ApiServer::Impl {
   std::mutex stop_mu_;
   std::thread thread_;  // runs server_.listen_after_bind()
 
-  std::mutex lake_mu_;
+  FairMutex lake_mu_;  // in turn: each request waits only for those ahead of it
   std::unique_ptr<LakeSql> sql_;  // GUARDED_BY(lake_mu_); Interrupt() from any thread
   RequestGuardOptions guard_;     // set by Init, then read-only
   // Interrupts sql_'s statements; declared after sql_, so destroyed first.
