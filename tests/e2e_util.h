@@ -23,16 +23,22 @@
 
 #include <simdjson.h>
 
+#include "support/scratch_dirs.h"
+
 extern char** environ;
 
 namespace tradelake::e2e {
 
 namespace fs = std::filesystem;
 
+// An empty folder /tmp/tradelake-e2e-<name>-<pid>. In a test binary it is
+// removed when the binary ends if the test that made it passed, and kept
+// (named on stderr) if it failed (support/scratch_dirs.h).
 inline fs::path FreshDir(const std::string& name) {
   fs::path dir = fs::temp_directory_path() / ("tradelake-e2e-" + name + "-" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
+  test::RemoveAtExitIfPassed(dir);
   return dir;
 }
 

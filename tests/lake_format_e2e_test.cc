@@ -373,6 +373,7 @@ Result<std::string> LocalCopy(ObjectStore* store, const std::string& key) {
   if (auto path = store->LocalPath(key)) return *path;
   ASSIGN_OR_RETURN(std::string bytes, store->Get(key));
   const fs::path tmp = fs::temp_directory_path() / fmt::format("tl-lake-format-{}.parquet", ::getpid());
+  [[maybe_unused]] static const bool registered = (test::RemoveAtExitIfPassed(tmp), true);  // one per process
   std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   out.close();

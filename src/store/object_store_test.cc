@@ -10,6 +10,7 @@
 #include "store/fault_store.h"
 #include "store/object_store_internal.h"
 #include "store/open_store.h"
+#include "support/scratch_dirs.h"
 
 namespace tradelake {
 namespace {
@@ -22,6 +23,7 @@ struct LocalBackend {
     const fs::path dir = fs::temp_directory_path() /
                          ("tradelake-store-test-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
     fs::remove_all(dir);
+    test::RemoveAtExitIfPassed(dir);
     return std::move(OpenLocalStore(dir.string()).value());
   }
 };
