@@ -18,6 +18,7 @@
 #include <spdlog/spdlog.h>
 #include <simdjson.h>
 
+#include "core/text.h"
 #include "core/time.h"
 #include "etl/table_io.h"
 #include "sql/prune.h"
@@ -851,6 +852,9 @@ Result<std::vector<const LakeFile*>> LakeSql::Candidates(Table* t,
       break;
     }
     for (const std::string& product : *c->products) {
+      // A value that is no product id names no folder (and must never become
+      // part of a path to list: '..').
+      if (!ValidateProductId(product).ok()) continue;
       Range r;
       r.prefix = fmt::format("{}{}{}/", root, product_folder, product);
       r.from = r.prefix;
@@ -872,6 +876,7 @@ Result<std::vector<const LakeFile*>> LakeSql::Candidates(Table* t,
       }
       const bool few_days = c->min_day >= 0 && c->max_day >= c->min_day && c->max_day - c->min_day <= 92;
       for (const std::string& product : *c->products) {
+        if (!ValidateProductId(product).ok()) continue;
         const std::string folder = fmt::format("{}product={}/", root, product);
         if (!few_days) {
           prefixes.insert(folder);

@@ -223,6 +223,14 @@ TEST(LakeSqlTest, BronzeIsListedPerStatementOnlyWhereItsFiltersPoint) {
   EXPECT_EQ(all->rows.GetStringOr(0, 0, "") + "|" + all->rows.GetStringOr(0, 1, ""), "11|2");
   EXPECT_EQ(all->scan.files_total, 2);
 
+  // A filter value that is no product id lists nothing (it would be a path).
+  for (const char* hostile : {"../../..", "BTC-USD/../../x", ""}) {
+    auto none = (*sql)->ExecuteOne(fmt::format("SELECT count(*) FROM bronze.trades_raw WHERE product = '{}'", hostile));
+    ASSERT_TRUE(none.ok()) << hostile << ": " << none.status().ToString();
+    EXPECT_EQ(none->rows.GetStringOr(0, 0, ""), "0") << hostile;
+    EXPECT_EQ(none->scan.files_total, 0) << hostile;
+  }
+
   // Landed after the session opened (and after its snapshot): listed by the next statement.
   ASSERT_NO_FATAL_FAILURE(lake.Land(5));
   auto later = (*sql)->ExecuteOne("SELECT count(*) FROM bronze.trades_raw WHERE product = 'BTC-USD'");

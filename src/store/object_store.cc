@@ -156,6 +156,10 @@ class LocalStore final : public ObjectStore {
 
   Result<std::vector<ObjectInfo>> List(std::string_view prefix) override {
     std::vector<ObjectInfo> out;
+    // The prefix becomes a folder to walk: never one outside the lake ('..').
+    if (!prefix.empty() && !ValidateKey(std::string(prefix) + "x").ok()) {
+      return InvalidArgument(fmt::format("invalid list prefix \"{}\": it must be the start of a valid object key", prefix));
+    }
     // Walk only below the deepest folder the prefix names.
     const size_t slash = prefix.rfind('/');
     const std::string dir_part = slash == std::string_view::npos ? "" : std::string(prefix.substr(0, slash));

@@ -130,6 +130,21 @@ TEST(LocalStore, TemporaryFilesAreInvisibleToList) {
   EXPECT_EQ((*all)[0].key, "p/real");
 }
 
+// A list prefix is a folder to walk: one leading out of the lake is refused,
+// before anything is walked.
+TEST(LocalStore, AListPrefixLeavingTheLakeIsRefused) {
+  auto store = LocalBackend::Make();
+  ASSERT_TRUE(store->Put("bronze/a/b", "x", WriteMode::kOverwrite).ok());
+  for (const char* prefix : {"../", "bronze/../../", "/etc/", "bronze//"}) {
+    auto listed = store->List(prefix);
+    EXPECT_EQ(listed.status().code(), StatusCode::kInvalidArgument) << prefix;
+  }
+  auto fine = store->List("bronze/a/");
+  ASSERT_TRUE(fine.ok()) << fine.status().ToString();
+  EXPECT_EQ(fine->size(), 1u);
+  EXPECT_TRUE(store->List("").ok());
+}
+
 // What used to be "chmod a folder read-only and write into it" skipped as
 // root (CI runs as root, and root ignores folder permissions). The errno a
 // denied or full disk gives is mapped by one function, tested directly; a
